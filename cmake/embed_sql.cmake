@@ -1,0 +1,11 @@
+# Turns each sql/*.sql file into a C string: wf_sql_<basename>.
+set(content "/* Generated from the sql directory by cmake/embed_sql.cmake. Do not edit. */\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  string(MAKE_C_IDENTIFIER ${name} ident)
+  file(READ ${f} text HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${text}")
+  string(APPEND content "const char wf_sql_${ident}[] = {${bytes}0x00};\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${content}")
+file(RENAME ${OUT}.tmp ${OUT})

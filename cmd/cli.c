@@ -1,0 +1,207 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+const wf_cli_option wf_cli_options[] = {
+	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else workflows.db)"},
+	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)"},
+	{WF_OPT_MODE, "mode", 0, "MODE", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
+	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
+	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
+	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load)"},
+	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
+	{WF_OPT_WAIT, "wait", 0, "MODE", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
+	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: 5s)"},
+	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: 10m)"},
+	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)"},
+	{WF_OPT_ACCOUNT_ID, "account-id", 0, "ID", "account id (default: $SCALE_ACCOUNT_ID)"},
+	{WF_OPT_API_KEY_FILE, "api-key-file", 0, "FILE", "read the API key from FILE (default: $SCALE_API_KEY)"},
+	{WF_OPT_CACERT, "cacert", 0, "FILE", "extra CA bundle for a private TLS host"},
+	{WF_OPT_RETRIES, "retries", 0, "N", "retries of a transient failure (default: 5)"},
+	{WF_OPT_FORCE, "force", 0, NULL, "load a session that this table already holds"},
+	{WF_OPT_ALLOW_PARTIAL, "allow-partial", 0, NULL, "load the rows of an errored session (recorded as partial)"},
+	{WF_OPT_JSON, "json", 0, NULL, "print one JSON object on stdout describing the outcome"},
+	{WF_OPT_QUIET, "quiet", 'q', NULL, "print only errors on stderr"},
+	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)"},
+	{WF_OPT_HELP, "help", 'h', NULL, "show this help"},
+	{0, NULL, 0, NULL, NULL},
+};
+
+const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
+{
+	const wf_cli_option *o;
+	for (o = wf_cli_options; o->id; o++)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("wf2sqlite: ", io->err);
+	va_start(ap, fmt);
+	vfprintf(io->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', io->err);
+}
+
+static int cmd_accepts(const wf_command *cmd, enum wf_opt_id id)
+{
+	const enum wf_opt_id *p;
+	if (id == WF_OPT_HELP)
+		return 1;
+	for (p = cmd->options; p && *p; p++)
+		if (*p == id)
+			return 1;
+	return 0;
+}
+
+static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
+{
+	switch (id) {
+	case WF_OPT_DB: return &o->db;
+	case WF_OPT_TABLE: return &o->table;
+	case WF_OPT_MODE: return &o->mode;
+	case WF_OPT_VARS: return &o->vars_file;
+	case WF_OPT_WORKFLOW: return &o->workflow;
+	case WF_OPT_WAIT: return &o->wait;
+	case WF_OPT_POLL_INTERVAL: return &o->poll_interval;
+	case WF_OPT_TIMEOUT: return &o->timeout;
+	case WF_OPT_BASE_URL: return &o->base_url;
+	case WF_OPT_ACCOUNT_ID: return &o->account_id;
+	case WF_OPT_API_KEY_FILE: return &o->api_key_file;
+	case WF_OPT_CACERT: return &o->cacert;
+	case WF_OPT_RETRIES: return &o->retries;
+	default: return NULL;
+	}
+}
+
+static int *opt_flag_slot(wf_cli_opts *o, enum wf_opt_id id)
+{
+	switch (id) {
+	case WF_OPT_NO_WAIT: return &o->no_wait;
+	case WF_OPT_FORCE: return &o->force;
+	case WF_OPT_ALLOW_PARTIAL: return &o->allow_partial;
+	case WF_OPT_JSON: return &o->json;
+	case WF_OPT_QUIET: return &o->quiet;
+	case WF_OPT_VERBOSE: return &o->verbose;
+	case WF_OPT_HELP: return &o->help;
+	default: return NULL;
+	}
+}
+
+static int usage_fail(const wf_command *cmd, const wf_cli_io *io, const char *what,
+		      const char *arg)
+{
+	fprintf(io->err, "wf2sqlite: %s%s\n", what, arg);
+	fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n", cmd->usage,
+		cmd->name);
+	return 2;
+}
+
+/* Options that look like secrets are refused by name so the key never sits in
+ * argv, and the user learns where it goes instead. */
+static int is_key_option(const char *name)
+{
+	return strcmp(name, "api-key") == 0 || strcmp(name, "key") == 0;
+}
+
+int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
+		 const wf_cli_io *io)
+{
+	int i, only_positional = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const wf_cli_option *opt = NULL;
+		const char *value = NULL;
+		const char *eq = NULL;
+
+		if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+			if (out->npos >= WF_CLI_MAX_POS || out->npos >= cmd->max_pos)
+				return usage_fail(cmd, io, "unexpected argument: ", a);
+			out->pos[out->npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_positional = 1;
+			continue;
+		}
+		if (a[1] == '-') {
+			size_t n;
+			const wf_cli_option *o;
+			eq = strchr(a + 2, '=');
+			n = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+			for (o = wf_cli_options; o->id; o++)
+				if (strlen(o->long_name) == n && strncmp(o->long_name, a + 2, n) == 0)
+					opt = o;
+			if (!opt && is_key_option(a + 2)) {
+				fprintf(io->err,
+					"wf2sqlite: the API key is never accepted on the command line "
+					"(it would show in ps); set SCALE_API_KEY or use --api-key-file FILE\n");
+				return 2;
+			}
+		} else if (a[2] == '\0') {
+			const wf_cli_option *o;
+			for (o = wf_cli_options; o->id; o++)
+				if (o->short_name && o->short_name == a[1])
+					opt = o;
+		}
+		if (!opt || !cmd_accepts(cmd, opt->id))
+			return usage_fail(cmd, io, "unknown option for this command: ", a);
+		if (opt->arg) {
+			if (eq)
+				value = eq + 1;
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else
+				return usage_fail(cmd, io, "this option needs a value: ", a);
+			if (opt->id == WF_OPT_VAR) {
+				if (out->nvars >= WF_CLI_MAX_VARS)
+					return usage_fail(cmd, io, "too many --var options (at most 256); use --vars FILE", "");
+				out->vars[out->nvars++] = value;
+			} else {
+				*opt_string_slot(out, opt->id) = value;
+			}
+		} else {
+			if (eq)
+				return usage_fail(cmd, io, "this option takes no value: ", a);
+			*opt_flag_slot(out, opt->id) = 1;
+		}
+		out->seen[opt->id] = 1;
+	}
+	if (out->help)
+		return 0;
+	if (out->npos < cmd->min_pos)
+		return usage_fail(cmd, io, "missing argument; usage: ", cmd->usage);
+	return 0;
+}
+
+void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
+{
+	const enum wf_opt_id *p;
+
+	fprintf(f, "usage: wf2sqlite %s\n\n%s\n", cmd->usage, cmd->summary);
+	if (cmd->description && *cmd->description)
+		fprintf(f, "\n%s\n", cmd->description);
+	fputs("\noptions:\n", f);
+	for (p = cmd->options; p && *p; p++) {
+		const wf_cli_option *o = wf_cli_option_by_id(*p);
+		char left[64];
+		if (!o)
+			continue;
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->long_name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+		fprintf(f, "  %-26s %s\n", left, o->help);
+	}
+	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+	if (cmd->examples && *cmd->examples)
+		fprintf(f, "\nexamples:\n%s\n", cmd->examples);
+}

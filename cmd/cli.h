@@ -1,0 +1,91 @@
+/* Command-line parsing shared by every subcommand.
+ *
+ * One table (cli.c) holds every option with its help text; each command names
+ * the options it accepts, so --help, the man-page check and the parser all read
+ * the same source. */
+#ifndef WF2SQLITE_CLI_H
+#define WF2SQLITE_CLI_H
+
+#include <stdio.h>
+
+enum wf_opt_id {
+	WF_OPT_DB = 1,
+	WF_OPT_TABLE,
+	WF_OPT_MODE,
+	WF_OPT_VAR,
+	WF_OPT_VARS,
+	WF_OPT_WORKFLOW,
+	WF_OPT_NO_WAIT,
+	WF_OPT_WAIT,
+	WF_OPT_POLL_INTERVAL,
+	WF_OPT_TIMEOUT,
+	WF_OPT_BASE_URL,
+	WF_OPT_ACCOUNT_ID,
+	WF_OPT_API_KEY_FILE,
+	WF_OPT_CACERT,
+	WF_OPT_RETRIES,
+	WF_OPT_FORCE,
+	WF_OPT_ALLOW_PARTIAL,
+	WF_OPT_JSON,
+	WF_OPT_QUIET,
+	WF_OPT_VERBOSE,
+	WF_OPT_HELP,
+	WF_OPT__COUNT
+};
+
+typedef struct wf_cli_option {
+	enum wf_opt_id id;
+	const char *long_name;  /* without the leading "--" */
+	char short_name;        /* 0 when none */
+	const char *arg;        /* metavariable, NULL for a flag */
+	const char *help;       /* one line */
+} wf_cli_option;
+
+#define WF_CLI_MAX_VARS 256
+#define WF_CLI_MAX_POS 4
+
+/* The parsed command line. Strings point into argv (borrowed). */
+typedef struct wf_cli_opts {
+	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
+		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries;
+	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
+	int nvars;
+	int no_wait, force, allow_partial, json, quiet, verbose, help;
+	const char *pos[WF_CLI_MAX_POS];
+	int npos;
+	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */
+} wf_cli_opts;
+
+typedef struct wf_cli_io {
+	FILE *out;  /* results: tables, --json, DDL */
+	FILE *err;  /* messages, progress */
+} wf_cli_io;
+
+typedef struct wf_command {
+	const char *name;
+	const char *usage;        /* "run WORKFLOW_ID [options]" */
+	const char *summary;      /* one line for the command list */
+	const char *description;  /* paragraph(s) for `<command> --help` */
+	const char *examples;     /* lines of examples, each "  wf2sqlite ..." */
+	const enum wf_opt_id *options;  /* accepted options, 0-terminated */
+	int min_pos, max_pos;     /* positional arguments */
+	int (*run)(const wf_cli_opts *opts, const wf_cli_io *io);
+} wf_command;
+
+/* The whole option table, terminated by an entry with id 0. */
+extern const wf_cli_option wf_cli_options[];
+const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
+
+/* Parses argv (after the command name) for cmd. Returns 0, or 2 after
+ * printing a usage message to io->err. */
+int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
+		 const wf_cli_io *io);
+
+/* Prints `<command> --help`. */
+void wf_cli_print_command_help(const wf_command *cmd, FILE *f);
+
+/* Prints an error in the tool's one format: "wf2sqlite: <msg>". */
+void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,57 @@
+/* Sessions over the Compass API: start a run, read a session's state, and
+ * wait until a final result has been handed to a consumer (SPEC sections 2, 4).
+ * Owner: network side. */
+#ifndef WF2SQLITE_SESSION_H
+#define WF2SQLITE_SESSION_H
+
+#include <signal.h>
+
+#include "client.h"
+#include "result.h"
+
+typedef struct wf_session_state {
+	char *status;      /* "idle", "errored", ...; owned */
+	wf_card *cards;    /* owned array */
+	size_t ncards;
+} wf_session_state;
+
+WF_API void wf_session_state_clear(wf_session_state *s);
+
+/* 1 when the status is idle, errored or inactive (SPEC 4). */
+WF_API int wf_session_status_is_terminal(const char *status);
+
+/* POST /v1/workflow/run. variables_json is a JSON object text or NULL.
+ * *out_session_id is the caller's to free. Never re-sends the POST when it
+ * may have reached the server. */
+WF_API wf_status wf_session_start(wf_client *c, const char *workflow_id,
+				  const char *variables_json, char **out_session_id, wf_err *err);
+
+/* GET /v1/sessions/:id into out (cleared first; caller clears after). */
+WF_API wf_status wf_session_get(wf_client *c, const char *session_id, wf_session_state *out,
+				wf_err *err);
+
+typedef enum wf_wait_mode { WF_WAIT_BLOCK = 0, WF_WAIT_POLL = 1 } wf_wait_mode;
+
+typedef struct wf_wait_opts {
+	wf_wait_mode mode;
+	int64_t timeout_ms;        /* the whole wait */
+	int64_t poll_interval_ms;  /* WF_WAIT_POLL */
+	int64_t slice_ms;          /* WF_WAIT_BLOCK: one long-poll's timeout; 0 = default */
+	int allow_partial;         /* hand on an errored session's result */
+	volatile sig_atomic_t *interrupted;  /* set by a signal handler; may be NULL */
+	wf_progress_fn progress;   /* may be NULL */
+	void *progress_ctx;
+} wf_wait_opts;
+
+/* Waits for the session and feeds its final result to consumer.
+ * WF_OK: consumer->finish(final=1) returned WF_OK; out_final holds the final
+ *   state (status idle, or errored when allow_partial).
+ * WF_EWORKFLOW: errored/inactive/errored cards; out_final has the cards and
+ *   err lists every card's errorMessage. WF_ETIMEOUT, WF_EINTERRUPTED, and the
+ *   client's errors otherwise. out_final is the last state seen in every case
+ *   (caller clears). */
+WF_API wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_opts *opts,
+				 const wf_result_consumer *consumer, wf_session_state *out_final,
+				 wf_err *err);
+
+#endif

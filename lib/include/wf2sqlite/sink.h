@@ -1,0 +1,71 @@
+/* The SQLite side: the database file, its audit tables (sql/audit.sql) and
+ * runs (SPEC sections 6, 7). Owner: database side. */
+#ifndef WF2SQLITE_SINK_H
+#define WF2SQLITE_SINK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "result.h"
+
+typedef struct wf_sink wf_sink;
+
+typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } wf_load_mode;
+
+/* Opens (creating if missing) the database with WAL, synchronous=FULL, a busy
+ * timeout, DQS off, and creates the audit tables. *out is the caller's
+ * (wf_sink_close). WF_EDB with the file named on failure. */
+WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
+WF_API void wf_sink_close(wf_sink *s);
+
+/* Checks everything that could refuse a result before a run is started: the
+ * file and its folder are writable, the table name is valid, --mode fail finds
+ * no table. WF_EUSAGE for a bad name, WF_EDB otherwise. */
+WF_API wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err);
+
+/* The default table name for a workflow id ("wf_abc123"; "results" for NULL).
+ * Caller frees. */
+WF_API char *wf_sink_default_table(const char *workflow_id);
+
+typedef struct wf_run_info {
+	const char *session_id;     /* NULL for `load` */
+	const char *workflow_id;    /* may be NULL */
+	const char *table;
+	wf_load_mode mode;
+	const char *variables_json; /* as sent; may be NULL */
+	const char *api_host;       /* may be NULL */
+} wf_run_info;
+
+/* Inserts the _wf_runs row with status running, started_at now, this pid and
+ * tool version, and commits it. */
+WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
+				   wf_err *err);
+
+/* The end of a run that loads nothing (errored, timeout, interrupted, failed,
+ * or already loaded): status, error, timings and cards, committed. */
+typedef struct wf_run_outcome {
+	const char *status;  /* running loaded partial errored inactive timeout interrupted failed */
+	const char *error;   /* NULL when none */
+	int64_t wait_ms;     /* -1 when not measured */
+	int64_t total_ms;
+	const wf_card *cards;
+	size_t ncards;
+} wf_run_outcome;
+
+WF_API wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
+				    wf_err *err);
+
+/* 1 when a run with status loaded/partial already put this session into table. */
+WF_API wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *session_id,
+					int *out_loaded, wf_err *err);
+
+/* Unfinished runs for `resume`: status running, whose pid is not alive. */
+typedef struct wf_pending_run {
+	int64_t run_id;
+	char *session_id, *workflow_id, *table, *mode;
+	pid_t pid;
+} wf_pending_run;
+WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
+WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
+
+#endif

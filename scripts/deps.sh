@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages wf2sqlite needs to build and test; skips
+# what is already installed. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libcurl4-openssl-dev libjson-c-dev
+          libsqlite3-dev sqlite3 python3 jq)
+if [ "${1:-}" = "--test" ]; then
+  # Tests also use clang (libFuzzer), valgrind, tmux (progress line) and time.
+  packages+=(clang libclang-rt-dev valgrind tmux time)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

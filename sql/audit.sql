@@ -1,0 +1,2 @@
+-- placeholder replaced by the audit DDL
+SELECT 1;
