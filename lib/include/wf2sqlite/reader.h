@@ -1,0 +1,92 @@
+/* A streaming, strict reader of result bodies (SPEC sections 2, 5, 9).
+ *
+ * Bytes are pushed in chunks of any size; the reader hands on the schema and
+ * then each row, one at a time, whatever the order of the top-level keys.
+ * When `data` comes before `schema`, the rows are spooled to a temporary file
+ * and replayed at the end, so memory never grows with the number of rows.
+ * Strict JSON only: NaN/Infinity, comments, single quotes, trailing commas,
+ * bad UTF-8, a NUL in a key, duplicate top-level keys, trailing garbage,
+ * nesting beyond the depth limit or a value beyond the size limit give
+ * WF_EBADRESPONSE with the byte offset. Owner: reader side. */
+#ifndef WF2SQLITE_READER_H
+#define WF2SQLITE_READER_H
+
+#include <stdint.h>
+
+#include "common.h"
+
+typedef enum wf_value_kind {
+	WF_V_NULL = 0,
+	WF_V_BOOL,   /* i = 0 or 1 */
+	WF_V_INT,    /* i; an integer that fits in 64 bits */
+	WF_V_REAL,   /* d; also integers beyond 64 bits (never clamped); s/len = the number's text */
+	WF_V_TEXT,   /* s/len: decoded UTF-8, may contain NUL */
+	WF_V_JSON    /* s/len: an object or array as JSON text */
+} wf_value_kind;
+
+typedef struct wf_value {
+	wf_value_kind kind;
+	int64_t i;
+	double d;
+	const char *s;  /* borrowed: valid only during the callback */
+	size_t len;
+} wf_value;
+
+typedef struct wf_field {
+	const char *id;      /* borrowed; never NULL ("" when missing) */
+	size_t id_len;
+	const char *header;  /* NULL when missing */
+	const char *type;    /* NULL when missing */
+} wf_field;
+
+/* One row. Objects: keys[k] names values[k] (keys borrowed, may repeat only
+ * if the body repeats them: the last wins is NOT applied, the reader rejects
+ * duplicate keys in a row). Arrays: keys == NULL, values by position. */
+typedef struct wf_row {
+	size_t n;
+	const wf_value *values;
+	const char *const *keys;
+	const size_t *key_lens;
+	int64_t index;  /* 0-based position in data */
+} wf_row;
+
+typedef struct wf_reader_handler {
+	void *ctx;
+	/* Called once, before the first row: fields of `schema`, or n = 0 when
+	 * the body has none (the columns are then inferred from the rows). */
+	wf_status (*on_schema)(void *ctx, const wf_field *fields, size_t n, wf_err *err);
+	wf_status (*on_row)(void *ctx, const wf_row *row, wf_err *err);
+} wf_reader_handler;
+
+typedef struct wf_reader_limits {
+	int max_depth;           /* default 64 */
+	size_t max_value_bytes;  /* one row or one schema; default 64 MiB */
+	uint64_t max_body_bytes; /* default 64 GiB */
+} wf_reader_limits;
+
+/* What the body said besides schema and data; -1 where absent. */
+typedef struct wf_result_meta {
+	int64_t start, end;
+	int64_t total_rows;     /* result.summary.totalNumberOfRows */
+	int64_t execution_ms;   /* result.summary.executionDurationMillis */
+	int64_t rows;           /* rows handed on */
+	uint64_t bytes;         /* body bytes consumed */
+	int has_schema;
+} wf_result_meta;
+
+typedef struct wf_reader wf_reader;
+
+/* limits may be NULL for defaults. *out is the caller's (wf_reader_free);
+ * the reader borrows h. */
+WF_API wf_status wf_reader_new(wf_reader **out, const wf_reader_handler *h,
+			       const wf_reader_limits *limits, wf_err *err);
+WF_API void wf_reader_free(wf_reader *r);
+/* Back to the initial state, for a new body. */
+WF_API void wf_reader_reset(wf_reader *r);
+/* Pushes bytes; errors from the handler are returned as they are. */
+WF_API wf_status wf_reader_feed(wf_reader *r, const char *p, size_t n, wf_err *err);
+/* The body has ended: a truncated body is WF_EBADRESPONSE. Replays spooled
+ * rows, then fills meta (borrowed, valid until reset/free). */
+WF_API wf_status wf_reader_finish(wf_reader *r, const wf_result_meta **out_meta, wf_err *err);
+
+#endif

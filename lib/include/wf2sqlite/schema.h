@@ -1,0 +1,50 @@
+/* Mapping a result's schema to SQLite columns (SPEC section 5): types, value
+ * conversion and the naming rules for clashing or empty ids. Owner: reader side. */
+#ifndef WF2SQLITE_SCHEMA_H
+#define WF2SQLITE_SCHEMA_H
+
+#include "buf.h"
+#include "reader.h"
+
+typedef struct wf_column {
+	char *name;         /* the SQLite column name (unique, case-insensitive); owned */
+	char *source_id;    /* the schema id or row key; owned */
+	char *header;       /* NULL when none; owned */
+	char *source_type;  /* "string", "number", "boolean", other, or NULL; owned */
+	const char *sql_type;  /* "TEXT", "NUMERIC", "INTEGER"; static */
+} wf_column;
+
+typedef struct wf_schema wf_schema;
+
+/* An empty mapping; *out is the caller's (wf_schema_free). */
+WF_API wf_status wf_schema_new(wf_schema **out, wf_err *err);
+WF_API void wf_schema_free(wf_schema *s);
+
+/* Adds the columns of a result schema, in order, applying the naming rules. */
+WF_API wf_status wf_schema_add_fields(wf_schema *s, const wf_field *fields, size_t n, wf_err *err);
+
+/* The column for a row key: found by source id, or added (a key not in the
+ * schema, sql_type inferred from v) with *out_added = 1. *out_index is the
+ * column's position. */
+WF_API wf_status wf_schema_column_for_key(wf_schema *s, const char *key, size_t key_len,
+					  const wf_value *v, size_t *out_index, int *out_added,
+					  wf_err *err);
+
+WF_API size_t wf_schema_count(const wf_schema *s);
+/* Borrowed from s; valid until the next add. */
+WF_API const wf_column *wf_schema_column(const wf_schema *s, size_t index);
+
+/* 1 when v does not fit the column's declared type (counted in the warning). */
+WF_API int wf_schema_value_mismatch(const wf_column *c, const wf_value *v);
+
+/* Appends name as a double-quoted SQL identifier, doubling embedded quotes. */
+WF_API wf_status wf_sql_quote_ident(wf_buf *b, const char *name, size_t len, wf_err *err);
+
+/* CREATE TABLE text for a table with the mapped columns plus _run_id, _row. */
+WF_API wf_status wf_schema_create_sql(const wf_schema *s, const char *table, wf_buf *out,
+				      wf_err *err);
+
+/* A valid table name checks: not empty, not starting with sqlite_ (any case). */
+WF_API wf_status wf_table_name_check(const char *table, wf_err *err);
+
+#endif
