@@ -426,9 +426,14 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		}
 	}
 
+	nres = (size_t)json_object_object_get_ex(jw, "result", NULL) +
+		(size_t)json_object_object_get_ex(jw, "result_raw", NULL) +
+		(size_t)json_object_object_get_ex(jw, "result_file", NULL) +
+		(size_t)json_object_object_get_ex(jw, "generate", NULL);
+	if (nres > 1)
+		return fail(c, "%s: give only one of result, result_raw, result_file, generate", where);
 	wf->result_kind = EMU_RES_TEXT;
 	if (json_object_object_get_ex(jw, "result", &v)) {
-		nres++;
 		if (!json_object_is_type(v, json_type_object))
 			return fail(c, "%s: \"result\" must be an object", where);
 		r = find_member(raw, raw_end, "\"result\"", &sp);
@@ -438,7 +443,6 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		wf->rendered = 1;
 	}
 	if (json_object_object_get_ex(jw, "result_raw", &v)) {
-		nres++;
 		if (!json_object_is_type(v, json_type_string))
 			return fail(c, "%s: \"result_raw\" must be a string", where);
 		wf->body_len = (size_t)json_object_get_string_len(v);
@@ -447,7 +451,6 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		wf->rendered = 1;
 	}
 	if (json_object_object_get_ex(jw, "result_file", &v)) {
-		nres++;
 		if (!json_object_is_type(v, json_type_string))
 			return fail(c, "%s: \"result_file\" must be a string", where);
 		if (read_file(c, json_object_get_string(v), where, &wf->body, &wf->body_len))
@@ -455,13 +458,10 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		wf->rendered = 1;
 	}
 	if (json_object_object_get_ex(jw, "generate", &v)) {
-		nres++;
 		if (load_generate(c, v, where, &wf->gen))
 			return -1;
 		wf->result_kind = EMU_RES_GENERATE;
 	}
-	if (nres > 1)
-		return fail(c, "%s: give only one of result, result_raw, result_file, generate", where);
 	if (nres == 0) {
 		emu_sbuf b = {0};
 
@@ -631,15 +631,15 @@ static int load_doc(ctx *c, emu_scenario *sc, json_object *doc, const char *text
 
 	if (!json_object_is_type(doc, json_type_object))
 		return fail(c, "the scenario must be a JSON object");
-	if (check_keys(c, doc, "scenario", keys) ||
-		get_str(c, doc, "api_key", "scenario", NULL, &sc->api_key) ||
-		get_str(c, doc, "account_id", "scenario", NULL, &sc->account_id))
+	if (check_keys(c, doc, "top level", keys) ||
+		get_str(c, doc, "api_key", "top level", NULL, &sc->api_key) ||
+		get_str(c, doc, "account_id", "top level", NULL, &sc->account_id))
 		return -1;
 	if (!json_object_object_get_ex(doc, "workflows", &wfs) ||
 		!json_object_is_type(wfs, json_type_object))
-		return fail(c, "scenario: \"workflows\" (an object of workflow id -> workflow) is required");
+		return fail(c, "top level: \"workflows\" (an object of workflow id -> workflow) is required");
 	if (find_member(text, end, "\"workflows\"", &wspan) != 1)
-		return fail(c, "scenario: cannot locate \"workflows\" in the file");
+		return fail(c, "top level: cannot locate \"workflows\" in the file");
 
 	sc->nwfs = (size_t)json_object_object_length(wfs);
 	sc->wfs = calloc(sc->nwfs ? sc->nwfs : 1, sizeof(*sc->wfs));
@@ -662,7 +662,7 @@ static int load_doc(ctx *c, emu_scenario *sc, json_object *doc, const char *text
 
 	if (json_object_object_get_ex(doc, "faults", &v)) {
 		if (!json_object_is_type(v, json_type_array))
-			return fail(c, "scenario: \"faults\" must be an array");
+			return fail(c, "top level: \"faults\" must be an array");
 		sc->nfaults = json_object_array_length(v);
 		sc->faults = calloc(sc->nfaults ? sc->nfaults : 1, sizeof(*sc->faults));
 		if (!sc->faults)
@@ -680,7 +680,7 @@ static int load_doc(ctx *c, emu_scenario *sc, json_object *doc, const char *text
 		static const char *const skeys[] = {"workflow", "age_ms", NULL};
 
 		if (!json_object_is_type(v, json_type_object))
-			return fail(c, "scenario: \"sessions\" must be an object of session id -> session");
+			return fail(c, "top level: \"sessions\" must be an object of session id -> session");
 		sc->npresets = (size_t)json_object_object_length(v);
 		sc->presets = calloc(sc->npresets ? sc->npresets : 1, sizeof(*sc->presets));
 		if (!sc->presets)
@@ -722,7 +722,7 @@ int emu_scenario_load(emu_scenario *sc, const char *path, char *msg, size_t msgl
 	int rc = -1;
 
 	memset(sc, 0, sizeof(*sc));
-	if (read_file(&c, path, "scenario", &text, &len))
+	if (read_file(&c, path, "reading", &text, &len))
 		goto cleanup;
 	if (strlen(text) != len) {
 		fail(&c, "the file contains a NUL byte");

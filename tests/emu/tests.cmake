@@ -1,0 +1,1 @@
+wf_add_pytest(emu/test_api.py)
