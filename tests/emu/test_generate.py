@@ -3,6 +3,7 @@ before or after schema, row arrays, lies about the row count, and a 1M-row
 (~160 MB) body served fast once rendered."""
 import json
 import os
+import re
 import time
 import unittest
 
@@ -140,7 +141,7 @@ class BigBodyTest(EmuTestCase):
         self.assertEqual(first.status, 200)
         self.assertGreater(len(first.body), 150 * self.ROWS)
         self.assertLess(len(first.body), 170 * self.ROWS)
-        self.assertEqual(first.body.count(b'},{"id":') + 1, self.ROWS)
+        self.assertEqual(len(re.findall(rb'\{"id":[0-9]', first.body)), self.ROWS)
         self.assertTrue(first.body.endswith(b'"totalNumberOfRows":1000000,'
                                             b'"executionDurationMillis":0}}}'))
         t0 = time.monotonic()
