@@ -468,12 +468,11 @@ static void answer_fault(emu_server *srv, const emu_request *req, const emu_faul
 	emu_response *resp)
 {
 	resp->fault = fault_names[f->kind];
+	if (f->hold_ms > 0)
+		emu_sleep_ms(srv, (double)f->hold_ms);
 	switch (f->kind) {
 	case EMU_FAULT_CLOSE:
-		resp->action = EMU_CLOSE;
-		return;
 	case EMU_FAULT_HOLD_DROP:
-		emu_sleep_ms(srv, (double)f->hold_ms);
 		resp->action = EMU_CLOSE;
 		return;
 	case EMU_FAULT_REDIRECT:

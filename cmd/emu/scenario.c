@@ -552,7 +552,8 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		get_long(c, jf, "after_bytes", where, 0, 0, &f->after_bytes) ||
 		get_long(c, jf, "chunk_bytes", where, 65536, 1, &f->chunk_bytes) ||
 		get_long(c, jf, "delay_ms", where, 100, 0, &f->delay_ms) ||
-		get_long(c, jf, "hold_ms", where, 1000, 0, &f->hold_ms) ||
+		get_long(c, jf, "hold_ms", where, f->kind == EMU_FAULT_HOLD_DROP ? 1000 : 0, 0,
+			&f->hold_ms) ||
 		get_bool(c, jf, "after_run", where, &f->after_run))
 		goto cleanup;
 	if (status > 999) {

@@ -44,7 +44,8 @@ class FaultTest(EmuTestCase):
                  "status": 307},
                 {"endpoint": "any", "workflow": "any", "kind": "status", "status": 503,
                  "times": 2},
-                {"endpoint": "result", "workflow": "order", "kind": "status", "status": 500},
+                {"endpoint": "result", "workflow": "order", "kind": "status", "status": 504,
+                 "hold_ms": 200},
                 {"endpoint": "result", "workflow": "order", "kind": "retry_after",
                  "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"},
                 {"endpoint": "session", "workflow": "always", "kind": "status", "status": 500,
@@ -164,7 +165,9 @@ class FaultTest(EmuTestCase):
         a = result(self.emu, sid)
         b = result(self.emu, sid)
         c = result(self.emu, sid)
-        self.assertEqual([a.status, b.status, c.status], [500, 429, 200])
+        self.assertEqual([a.status, b.status, c.status], [504, 429, 200])
+        self.assertGreaterEqual(a.elapsed, 0.18)
+        self.assertLess(b.elapsed, 0.15)
         self.assertEqual(b.header("Retry-After"), "Wed, 21 Oct 2015 07:28:00 GMT")
 
     def test_times_minus_one_is_every_call(self):
