@@ -220,7 +220,8 @@ static void answer_session(emu_server *srv, const emu_session *s, emu_response *
 		json_object_object_add(ctx, "cardType", json_object_new_string(c->type));
 		json_object_object_add(jc, "context", ctx);
 		json_object_object_add(jc, "status", json_object_new_string(cs[i]));
-		json_object_object_add(jc, "output", done[i] ? json_object_get(c->output) : NULL);
+		json_object_object_add(jc, "output",
+			done[i] && c->output ? json_tokener_parse(c->output) : NULL);
 		if (done[i] && c->error)
 			json_object_object_add(jc, "errorMessage", json_object_new_string(c->error));
 		json_object_array_add(cards, jc);

@@ -51,7 +51,7 @@ typedef struct emu_card {
 	char *type;
 	char *status;        /* final status, "completed" by default */
 	char *error;         /* errorMessage, or NULL */
-	json_object *output; /* shown once the card finished; NULL = null */
+	char *output;        /* JSON text shown once the card finished; NULL = null */
 	long ms;
 } emu_card;
 

@@ -295,8 +295,11 @@ static int load_card(ctx *c, json_object *jc, const char *where, emu_card *card)
 		emu_sbuf_addf(&b, "card %s failed", card->id);
 		card->error = b.p;
 	}
+	/* Kept as text: json-c reference counts are not thread-safe, so every
+	 * answer parses its own copy. */
 	if (json_object_object_get_ex(jc, "output", &v) && v)
-		card->output = json_object_get(v);
+		card->output = emu_xstrdup(json_object_to_json_string_ext(v,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 
@@ -770,7 +773,7 @@ void emu_scenario_free(emu_scenario *sc)
 			free(wf->cards[j].type);
 			free(wf->cards[j].status);
 			free(wf->cards[j].error);
-			json_object_put(wf->cards[j].output);
+			free(wf->cards[j].output);
 		}
 		free(wf->cards);
 		free(wf->id);
