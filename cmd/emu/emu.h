@@ -163,8 +163,12 @@ typedef struct emu_session {
 
 enum emu_origin { EMU_ORIGIN_MAIN, EMU_ORIGIN_OTHER };
 
+/* One accepted connection; its thread sets done when finished, and the
+ * accept loop (or emu_http_stop) joins the thread and frees the slot. */
 typedef struct emu_conn_slot {
 	int fd;
+	int done;                  /* under conns_lock */
+	pthread_t thread;
 	struct emu_conn_slot *next;
 } emu_conn_slot;
 

@@ -257,6 +257,30 @@ class ApiTest(EmuTestCase):
         t.join()
         self.assertGreater(out["r"].elapsed, 0.7)
 
+    def test_concurrent_clients(self):
+        import threading
+        out, errors = [], []
+
+        def client():
+            try:
+                sid = run(self.emu, "ok")
+                for _ in range(3):
+                    session(self.emu, sid)
+                r = result(self.emu, sid, 3000)
+                out.append((sid, r.status, r.json()))
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len({sid for sid, _, _ in out}), 16)
+        self.assertTrue(all(st == 200 and body == LITERAL for _, st, body in out))
+        self.assertEqual(len(self.emu.requests()), 16 * 5)
+
     def test_other_origin_listener(self):
         with open(self.emu.port_path + ".other") as f:
             other = int(f.read())
