@@ -225,6 +225,20 @@ class ApiTest(EmuTestCase):
         self.assertLessEqual(get["t_ms"], res["t_ms"])
         self.assertEqual(len({post["conn"], get["conn"], res["conn"]}), 3)
 
+    def test_log_stays_utf8_with_binary_bodies(self):
+        import base64
+        raw = b'{"workflowId":"ok","variables":{"k":"caf\xc3\xa9 \xff\xfe"}}'
+        r = request(self.emu, "POST", "/v1/workflow/run", raw,
+                    headers={"Content-Type": "application/json", "X-Odd": "v\u00e9"})
+        self.assertEqual(r.status, 200)
+        entry = self.emu.requests()[-1]  # would raise if the line were not UTF-8 JSON
+        self.assertEqual(entry["body"], raw.decode("utf-8", "replace"))
+        self.assertEqual(base64.b64decode(entry["body_base64"]), raw)
+        # http.client sends the header as Latin-1: one invalid UTF-8 byte.
+        self.assertEqual(entry["headers"]["x-odd"], "v\ufffd")
+        run(self.emu, "ok")
+        self.assertNotIn("body_base64", self.emu.requests()[-1])
+
     def test_keep_alive_and_connection_close(self):
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", self.emu.port, timeout=5)
