@@ -432,6 +432,10 @@ static emu_fault *take_fault(emu_server *srv, enum emu_endpoint ep, const emu_wo
 			continue;
 		if (f->times >= 0 && f->used >= f->times)
 			continue;
+		if (f->skipped < f->skip) {
+			f->skipped++;
+			continue;
+		}
 		f->used++;
 		hit = f;
 		break;

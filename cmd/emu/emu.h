@@ -108,6 +108,8 @@ typedef struct emu_fault {
 	char *workflow;      /* NULL = any workflow */
 	long times;          /* how many matching calls it hits */
 	long used;           /* under faults_lock */
+	long skip;           /* matching calls let through before it acts */
+	long skipped;        /* under faults_lock */
 	int status;
 	char *body;          /* NULL = a default JSON error body */
 	size_t body_len;
@@ -189,6 +191,10 @@ typedef struct emu_server {
 	int listen_fd[2];          /* by emu_origin */
 	int port[2];
 	pthread_t accept_thread[2];
+	struct emu_acceptor {
+		struct emu_server *srv;
+		enum emu_origin origin;
+	} acceptor[2];
 
 	pthread_mutex_t conns_lock;
 	pthread_cond_t conns_cond;

@@ -408,16 +408,9 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-typedef struct acceptor {
-	emu_server *srv;
-	enum emu_origin origin;
-} acceptor;
-
-static acceptor acceptors[2];
-
 static void *accept_main(void *arg)
 {
-	acceptor *a = arg;
+	struct emu_acceptor *a = arg;
 	emu_server *srv = a->srv;
 	int fd, one = 1;
 	conn *c;
@@ -488,9 +481,9 @@ int emu_http_start(emu_server *srv)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		acceptors[i].srv = srv;
-		acceptors[i].origin = (enum emu_origin)i;
-		if (pthread_create(&srv->accept_thread[i], NULL, accept_main, &acceptors[i]))
+		srv->acceptor[i].srv = srv;
+		srv->acceptor[i].origin = (enum emu_origin)i;
+		if (pthread_create(&srv->accept_thread[i], NULL, accept_main, &srv->acceptor[i]))
 			return -1;
 	}
 	return 0;

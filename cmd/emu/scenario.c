@@ -514,7 +514,7 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 {
 	static const char *const keys[] = {"endpoint", "kind", "workflow", "times", "status",
 		"body", "content_type", "headers", "retry_after", "after_bytes", "chunk_bytes",
-		"delay_ms", "hold_ms", "after_run", NULL};
+		"delay_ms", "hold_ms", "after_run", "skip", NULL};
 	char *s = NULL;
 	json_object *v;
 	emu_sbuf h = {0};
@@ -548,6 +548,7 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		}
 	}
 	if (get_long(c, jf, "times", where, 1, -1, &f->times) ||
+		get_long(c, jf, "skip", where, 0, 0, &f->skip) ||
 		get_long(c, jf, "status", where,
 			f->kind == EMU_FAULT_REDIRECT ? 302 :
 			f->kind == EMU_FAULT_RETRY_AFTER ? 429 : 500, 100, &status) ||

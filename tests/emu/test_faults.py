@@ -23,7 +23,7 @@ def wf(name):
 class FaultTest(EmuTestCase):
     def scenario(self):
         names = ["status_run", "after_run", "retry", "html", "cut", "close", "slow", "hold",
-                 "redirect", "any", "order", "always", "clean", "cut_run"]
+                 "redirect", "any", "order", "always", "clean", "cut_run", "skip"]
         return {
             "workflows": {n: wf(n) for n in names},
             "sessions": {"any-pre": {"workflow": "any"}},
@@ -50,6 +50,8 @@ class FaultTest(EmuTestCase):
                  "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"},
                 {"endpoint": "session", "workflow": "always", "kind": "status", "status": 500,
                  "times": -1},
+                {"endpoint": "session", "workflow": "skip", "kind": "status", "status": 503,
+                 "skip": 2, "times": 1},
                 {"endpoint": "run", "workflow": "cut_run", "kind": "cut", "after_bytes": 5},
             ],
         }
@@ -174,6 +176,11 @@ class FaultTest(EmuTestCase):
         sid = run(self.emu, "always")
         for _ in range(4):
             self.assertEqual(request(self.emu, "GET", "/v1/sessions/" + sid).status, 500)
+
+    def test_skip_lets_first_calls_through(self):
+        sid = run(self.emu, "skip")
+        got = [request(self.emu, "GET", "/v1/sessions/" + sid).status for _ in range(4)]
+        self.assertEqual(got, [200, 200, 503, 200])
 
     def test_faults_do_not_touch_other_workflows(self):
         sid = run(self.emu, "clean")
