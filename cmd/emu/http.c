@@ -164,6 +164,17 @@ static int header_has_token(const char *value, const char *token)
 	return 0;
 }
 
+/* The "\r\n\r\n" ending a request head in p[0..n), or NULL. */
+static char *find_head_end(char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i++)
+		if (p[i] == '\r' && memcmp(p + i, "\r\n\r\n", 4) == 0)
+			return p + i;
+	return NULL;
+}
+
 /* Reads one request. Returns 1 with *req filled, 0 when the peer closed
  * between requests, or an HTTP status (400, 411, 413, 431) for a request
  * that cannot be read, or -1 on a connection error. */
@@ -176,7 +187,10 @@ static int read_request(conn *c, emu_request *req)
 	ssize_t n;
 
 	memset(req, 0, sizeof(*req));
-	while (!(c->in.len && (end = strstr(c->in.p, "\r\n\r\n")))) {
+	for (;;) {
+		end = find_head_end(c->in.p, c->in.len);
+		if (end)
+			break;
 		if (c->in.len > MAX_HEAD)
 			return 431;
 		n = fill(c);
@@ -184,10 +198,10 @@ static int read_request(conn *c, emu_request *req)
 			return 0;
 		if (n <= 0)
 			return -1;
-		/* A NUL would hide the end of the head from strstr. */
-		if (memchr(c->in.p, '\0', c->in.len))
-			return 400;
 	}
+	/* The head is parsed as a C string: no NUL in it (the body may have). */
+	if (memchr(c->in.p, '\0', (size_t)(end - c->in.p)))
+		return 400;
 	req->t_ms = emu_now_ms(c->srv);
 	head_len = (size_t)(end - c->in.p) + 4;
 	*end = '\0';

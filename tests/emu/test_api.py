@@ -347,6 +347,14 @@ class WireTest(EmuTestCase):
         self.assertEqual(log[0]["conn"], log[1]["conn"])
         self.assertEqual(log[0]["body"], body.decode())
 
+    def test_binary_request_body_in_the_same_packet_as_the_head(self):
+        raw, closed, _ = raw_exchange(self.emu.port, self.head(
+            "GET", "/v1/sessions/s1", "Content-Length: 3\r\nConnection: close\r\n") + b"\x00\x01\xff")
+        self.assertEqual(split_response(raw)[0], 200)
+        entry = self.emu.requests()[-1]
+        self.assertEqual(entry["body"], "\x00\x01\ufffd")
+        self.assertEqual(entry["body_base64"], "AAH/")
+
     def test_chunked_body_refused_and_logged(self):
         raw, closed, _ = raw_exchange(self.emu.port, self.head(
             "POST", "/v1/workflow/run",
