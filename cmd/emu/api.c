@@ -295,7 +295,8 @@ static void answer_result(emu_server *srv, emu_session *s, long timeout, emu_res
 		resp->close_after = 1;
 		return;
 	}
-	if (emu_now_ms(srv) >= s->t0_ms + (double)wf_end_ms(wf)) {
+	/* The margin absorbs rounding in the wait computed above. */
+	if (emu_now_ms(srv) >= s->t0_ms + (double)wf_end_ms(wf) - 0.01) {
 		full_result(wf, resp);
 		return;
 	}
