@@ -380,8 +380,6 @@ static wf_status build_schema_json(wf_loader *l, const wf_field *fields, size_t 
 	size_t i, len;
 
 	wf_buf_reset(&l->schema_json);
-	if (!fields && n == 0)
-		return WF_OK;
 	arr = json_object_new_array();
 	for (i = 0; arr && i < n; i++) {
 		o = json_object_new_object();
@@ -805,6 +803,8 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 	l->meta_end = meta->end;
 	l->meta_total = meta->total_rows;
 	l->meta_exec = meta->execution_ms;
+	if (!meta->has_schema)
+		wf_buf_reset(&l->schema_json);  /* NULL: the body had none */
 	if (l->interrupted && *l->interrupted)
 		return loader_failed(l, wf_err_set(err, WF_EINTERRUPTED,
 			"interrupted while loading; nothing of this run was saved"), err);
@@ -965,7 +965,7 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	    (rc = sqlite3_bind_int64(st, 11, l->rows_loaded)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 12, l->meta_start)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 13, l->meta_end)) != SQLITE_OK ||
-	    (rc = (l->schema_json.len
+	    (rc = (l->schema_json.len > 0
 			   ? sqlite3_bind_text(st, 14, l->schema_json.data, (int)l->schema_json.len,
 					       SQLITE_STATIC)
 			   : sqlite3_bind_null(st, 14))) != SQLITE_OK)

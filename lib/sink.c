@@ -187,6 +187,40 @@ cleanup:
 	return ret;
 }
 
+/* The folder of path, for access(2): the -wal and -shm files live there. */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(out, cap, ".");
+	} else if (slash == path) {
+		snprintf(out, cap, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, path, n);
+		out[n] = '\0';
+	}
+}
+
+/* The file (when it exists) and its folder must be writable: SQLite creates
+ * the -wal and -shm files beside the database. */
+static wf_status check_writable(const char *path, wf_err *err)
+{
+	char dir[PATH_MAX];
+
+	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		return wf_err_set(err, WF_EDB, "database %s is not writable (%s); fix its "
+				  "permissions or choose another --db", path, strerror(errno));
+	dir_of(path, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return wf_err_set(err, WF_EDB, "the folder %s of database %s is not writable (%s); "
+				  "SQLite needs to create the -wal and -shm files there: fix its "
+				  "permissions or choose another --db", dir, path, strerror(errno));
+	return WF_OK;
+}
+
 static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err *err)
 {
 	wf_sink *s = NULL;
@@ -200,6 +234,8 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 	if (readonly && stat(path, &sb) != 0)
 		return wf_err_set(err, WF_EDB, "database %s: %s; check the --db path", path,
 				  strerror(errno));
+	if (!readonly && (ret = check_writable(path, err)) != WF_OK)
+		return ret;
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = dup_str(path))) {
 		ret = wf_err_set(err, WF_EINTERNAL, "out of memory opening %s", path);
@@ -330,27 +366,10 @@ static wf_status object_type(wf_sink *s, const char *name, char out[16], wf_err 
 	return ret;
 }
 
-/* The folder of path, for access(2): the -wal and -shm files live there. */
-static void dir_of(const char *path, char *out, size_t cap)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		snprintf(out, cap, ".");
-	} else if (slash == path) {
-		snprintf(out, cap, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= cap)
-			n = cap - 1;
-		memcpy(out, path, n);
-		out[n] = '\0';
-	}
-}
-
 wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)
 {
 	wf_status ret;
-	char type[16], dir[PATH_MAX];
+	char type[16];
 	wf_buf view;
 	int rc;
 
@@ -370,18 +389,9 @@ wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf
 				 s->path);
 		goto cleanup;
 	}
-	if (access(s->path, W_OK) != 0) {
-		ret = wf_err_set(err, WF_EDB, "database %s is not writable (%s); fix its "
-				 "permissions or choose another --db", s->path, strerror(errno));
+	ret = check_writable(s->path, err);
+	if (ret != WF_OK)
 		goto cleanup;
-	}
-	dir_of(s->path, dir, sizeof(dir));
-	if (access(dir, W_OK | X_OK) != 0) {
-		ret = wf_err_set(err, WF_EDB, "the folder %s of database %s is not writable (%s); "
-				 "SQLite needs to create the -wal and -shm files there: fix its "
-				 "permissions or choose another --db", dir, s->path, strerror(errno));
-		goto cleanup;
-	}
 	/* A real write lock and write, rolled back: catches what access() cannot
 	 * (read-only mounts, a database another process holds for too long). */
 	ret = wf_db_begin(s, err);
