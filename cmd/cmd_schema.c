@@ -36,11 +36,9 @@ static wf_status sc_on_row(void *ctx, const wf_row *row, wf_err *err)
 		if (row->keys) {
 			st = wf_schema_column_for_key(sc->schema, row->keys[k], row->key_lens[k],
 						      &row->values[k], &idx, &added, err);
-		} else if (k >= wf_schema_count(sc->schema)) {
-			char key[32];
-			int kn = snprintf(key, sizeof(key), "col_%zu", k + 1);
-			st = wf_schema_column_for_key(sc->schema, key, (size_t)kn, &row->values[k],
-						      &idx, &added, err);
+		} else {
+			st = wf_schema_column_for_position(sc->schema, k, &row->values[k], &idx,
+							   &added, err);
 		}
 	}
 	return st;

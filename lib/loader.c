@@ -600,19 +600,23 @@ static wf_status grow_slots(wf_loader *l, size_t n, wf_err *err)
 	return WF_OK;
 }
 
-/* A column the schema did not have: added to the table and to _wf_columns. */
-static wf_status column_added(wf_loader *l, size_t index, const wf_row *row, wf_err *err)
+/* Columns the schema did not have (from first up): added to the table and to
+ * _wf_columns. */
+static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf_err *err)
 {
-	const wf_column *c = wf_schema_column(l->schema, index);
-	wf_status st;
+	size_t i, count = wf_schema_count(l->schema);
+	wf_status st = WF_OK;
 
-	if (l->had_schema)
-		warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
-		     (long long)row->index, c->source_id, c->name);
-	l->extra_keys++;
-	st = ensure_column(l, c->name, c->sql_type, err);
-	if (st == WF_OK)
-		st = record_column(l, index, err);
+	for (i = first; st == WF_OK && i < count; i++) {
+		const wf_column *c = wf_schema_column(l->schema, i);
+		if (l->had_schema)
+			warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
+			     (long long)row->index, c->source_id, c->name);
+		l->extra_keys++;
+		st = ensure_column(l, c->name, c->sql_type, err);
+		if (st == WF_OK)
+			st = record_column(l, i, err);
+	}
 	if (st == WF_OK)
 		st = grow_src_len(l, err);
 	return st;
@@ -656,7 +660,7 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		return st;
 	for (k = 0; k < row->n; k++) {
 		const wf_value *v = &row->values[k];
-		size_t idx = l->pos_cache[k];
+		size_t idx = l->pos_cache[k], before = wf_schema_count(l->schema);
 		int added = 0;
 
 		if (row->keys) {
@@ -669,20 +673,15 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 			}
 			st = wf_schema_column_for_key(l->schema, row->keys[k], row->key_lens[k], v,
 						      &idx, &added, err);
-		} else if (k < wf_schema_count(l->schema)) {
-			idx = k;
 		} else {
-			/* An array row longer than the schema: extra positions get
-			 * predictable columns col_<position>, 1-based. */
-			char key[32];
-			int kn = snprintf(key, sizeof(key), "col_%zu", k + 1);
-			st = wf_schema_column_for_key(l->schema, key, (size_t)kn, v, &idx, &added,
-						      err);
+			/* An array row longer than the schema gets columns
+			 * col_<position> (schema.h). */
+			st = wf_schema_column_for_position(l->schema, k, v, &idx, &added, err);
 		}
 		if (st != WF_OK)
 			return loader_failed(l, st, err);
 		if (added) {
-			if ((st = column_added(l, idx, row, err)) != WF_OK)
+			if ((st = columns_added(l, before, row, err)) != WF_OK)
 				return st;
 			reprepare = 1;
 		}
