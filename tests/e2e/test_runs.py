@@ -1,11 +1,12 @@
 """`wf2sqlite runs`: the audit history, newest first."""
 import json
 import os
+import sqlite3
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from wfharness import WfTestCase, db_query, run_wf, wf_env  # noqa: E402
+from wfharness import SOURCE_DIR, WfTestCase, db_query, run_wf, wf_env  # noqa: E402
 
 SCHEMA = [{"id": "a", "type": "string"}, {"id": "n", "type": "number"}]
 
@@ -103,6 +104,59 @@ class TestRuns(WfTestCase):
         run_wf(["runs", "--db", self.db], env=wf_env())
         self.assertEqual(db_query(self.db, "SELECT * FROM _wf_runs"), before)
         self.assertEqual(os.path.getmtime(self.db), mtime)
+
+
+class TestExampleQueries(WfTestCase):
+    """sql/examples/*.sql run against a real database (table `sales`)."""
+
+    def statements(self, name):
+        path = os.path.join(SOURCE_DIR, "sql", "examples", name)
+        with open(path) as f:
+            text = f.read()
+        return [s for s in (p.strip() for p in text.split(";\n")) if s and
+                not all(ln.startswith("--") for ln in s.splitlines())]
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.path("ex.db")
+        schema = [{"id": "region", "type": "string"}, {"id": "amount", "type": "number"}]
+        for rows in ([["a", 1], ["b", 2]], [["a", 1], ["c", 3]]):
+            p = self.path("b.json")
+            with open(p, "w") as f:
+                json.dump({"schema": schema, "data": rows, "start": 0, "end": 2,
+                           "result": {"summary": {"totalNumberOfRows": 2}}}, f)
+            self.assertRc(run_wf(["load", p, "--db", self.db, "--table", "sales"], env=wf_env()), 0)
+        with open(p, "w") as f:
+            f.write("{oops")
+        self.assertRc(run_wf(["load", p, "--db", self.db, "--table", "sales"], env=wf_env()), 9)
+
+    def run_file(self, name):
+        con = sqlite3.connect(self.db)
+        try:
+            return [con.execute(s).fetchall() for s in self.statements(name)]
+        finally:
+            con.close()
+
+    def test_latest_rows(self):
+        a, b = self.run_file("latest_rows.sql")
+        self.assertEqual(sorted(r[:2] for r in a), [("a", 1), ("c", 3)])
+        self.assertEqual([r[0] for r in b], [2, 2])
+
+    def test_compare_runs(self):
+        per_run, diff = self.run_file("compare_runs.sql")
+        self.assertEqual(per_run, [(2, 2), (1, 2)])
+        self.assertEqual(sorted(diff), [("added", "c", 3), ("removed", "b", 2)])
+
+    def test_run_durations(self):
+        per_table, slowest = self.run_file("run_durations.sql")
+        self.assertEqual(per_table[0][:2], ("sales", 2))
+        self.assertEqual(len(slowest), 3)
+
+    def test_failed_runs(self):
+        failed, running, partial = self.run_file("failed_runs.sql")
+        self.assertEqual([(r[0], r[1]) for r in failed], [(3, "failed")])
+        self.assertEqual(running, [])
+        self.assertEqual(partial, [])
 
 
 if __name__ == "__main__":
