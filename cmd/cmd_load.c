@@ -106,6 +106,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	st = wf_sink_open(&sink, out.db, &err);
 	if (st != WF_OK)
 		goto done;
+	wf_sink_set_interrupt(sink, interrupted);
 	st = wf_sink_preflight(sink, table, mode, &err);
 	if (st != WF_OK)
 		goto done;
@@ -161,6 +162,9 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 done:
 	wf_loader_free(loader);  /* rolls back whatever was not committed */
 	loader = NULL;
+	if (st != WF_OK && st != WF_EINTERRUPTED && *interrupted)
+		st = wf_err_set(&err, WF_EINTERRUPTED,
+				"interrupted while loading; nothing of this run was saved");
 	if (st != WF_OK) {
 		out.error = err.msg;
 		out.total_ms = now_ms() - t0;

@@ -833,6 +833,8 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->progress = opts->progress;
 	l->progress_ctx = opts->progress_ctx;
 	l->warnings = opts->warnings;
+	if (opts->interrupted)
+		wf_sink_set_interrupt(s, opts->interrupted);
 	wf_buf_init(&l->sql, SQL_MAX);
 	wf_buf_init(&l->schema_json, SQL_MAX);
 	n = strlen(opts->table);

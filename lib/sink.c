@@ -23,6 +23,8 @@ struct wf_sink {
 	sqlite3 *db;
 	char *path;
 	int readonly;
+	int busy_timeout_ms;
+	volatile sig_atomic_t *interrupted;
 };
 
 sqlite3 *wf_sink_db(wf_sink *s)
@@ -35,12 +37,43 @@ const char *wf_sink_path(const wf_sink *s)
 	return s->path;
 }
 
+/* sqlite3_busy_timeout's schedule, but a SIGINT/SIGTERM ends the wait. */
+static int busy_wait(void *ctx, int count)
+{
+	static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+	const int ndelays = (int)(sizeof(delays) / sizeof(delays[0]));
+	wf_sink *s = ctx;
+	int64_t waited = 0;
+	int i, delay;
+
+	if (s->interrupted && *s->interrupted)
+		return 0;
+	for (i = 0; i < count && i < ndelays; i++)
+		waited += delays[i];
+	if (count > ndelays)
+		waited += (int64_t)(count - ndelays) * 100;
+	delay = count < ndelays ? delays[count] : 100;
+	if (waited + delay > s->busy_timeout_ms) {
+		delay = s->busy_timeout_ms - (int)waited;
+		if (delay <= 0)
+			return 0;
+	}
+	sqlite3_sleep(delay);
+	return 1;
+}
+
+void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
+{
+	s->interrupted = interrupted;
+}
+
 static const char *db_hint(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return "another process held the database locked for more than 30 s; retry when it is done";
+		return "another process held the database locked for longer than the busy timeout "
+		       "(5 minutes); retry when it is done";
 	case SQLITE_READONLY:
 		return "the file or its folder is not writable; fix the permissions or choose another --db";
 	case SQLITE_CANTOPEN:
@@ -255,7 +288,8 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 		ret = wf_db_fail(s, rc, err, "configuring the connection");
 		goto cleanup;
 	}
-	rc = sqlite3_busy_timeout(s->db, WF_SINK_BUSY_TIMEOUT_MS);
+	s->busy_timeout_ms = WF_SINK_BUSY_TIMEOUT_MS;
+	rc = sqlite3_busy_handler(s->db, busy_wait, s);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "setting the busy timeout");
 		goto cleanup;
@@ -393,14 +427,17 @@ wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf
 	if (ret != WF_OK)
 		goto cleanup;
 	/* A real write lock and write, rolled back: catches what access() cannot
-	 * (read-only mounts, a database another process holds for too long). */
-	ret = wf_db_begin(s, err);
-	if (ret != WF_OK)
-		goto cleanup;
-	rc = sqlite3_exec(s->db, "CREATE TABLE _wf_write_probe (x); DROP TABLE _wf_write_probe",
-			  NULL, NULL, NULL);
-	wf_db_rollback(s);
-	if (rc != SQLITE_OK) {
+	 * (a read-only mount). A lock held by another process (a load in
+	 * progress) proves the file writable: the run waits for it later. */
+	s->busy_timeout_ms = 1000;
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_exec(s->db, "CREATE TABLE _wf_write_probe (x); DROP TABLE _wf_write_probe",
+				  NULL, NULL, NULL);
+		wf_db_rollback(s);
+	}
+	s->busy_timeout_ms = WF_SINK_BUSY_TIMEOUT_MS;
+	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
 		ret = wf_db_fail(s, rc, err, "test write");
 		goto cleanup;
 	}

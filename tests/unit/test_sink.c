@@ -309,6 +309,31 @@ static void preflight_refuses_a_read_only_database(void)
 	wf_sink_close(s);
 }
 
+static void a_lock_wait_ends_when_interrupted(void)
+{
+	wf_sink *s = open_ok("lock.db");
+	sqlite3 *db = other(db_path("lock.db"));
+	volatile sig_atomic_t intr = 1;
+	int64_t t0, id = 0;
+	wf_run_info info = {0};
+	wf_err err;
+
+	info.table = "t";
+	T_CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	wf_sink_set_interrupt(s, &intr);
+	t0 = wf_mono_ms();
+	T_CHECK(wf_sink_begin_run(s, &info, &id, &err) == WF_EDB);
+	T_CHECK(wf_mono_ms() - t0 < 2000);
+	T_CHECK(strstr(err.msg, "lock") != NULL);
+	/* Preflight sees a busy file as writable (the run waits later). */
+	intr = 0;
+	T_CHECK(wf_sink_preflight(s, "t", WF_MODE_APPEND, &err) == WF_OK);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_CHECK(wf_sink_begin_run(s, &info, &id, &err) == WF_OK && id > 0);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
 static void default_table_is_a_valid_name(void)
 {
 	char *t = wf_sink_default_table("abc123");
@@ -570,6 +595,7 @@ int main(void)
 	T_RUN(pending_runs_skips_live_processes);
 	T_RUN(preflight_refuses_bad_names_and_existing_table_in_fail_mode);
 	T_RUN(preflight_refuses_a_read_only_database);
+	T_RUN(a_lock_wait_ends_when_interrupted);
 	T_RUN(default_table_is_a_valid_name);
 	T_RUN(list_runs_is_newest_first);
 	T_RUN(loader_loads_one_byte_chunks_and_commits_with_the_audit_row);

@@ -3,6 +3,7 @@
 #ifndef WF2SQLITE_SINK_H
 #define WF2SQLITE_SINK_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,8 +13,10 @@ typedef struct wf_sink wf_sink;
 
 typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } wf_load_mode;
 
-/* The busy timeout: how long a write waits for another process's lock. */
-#define WF_SINK_BUSY_TIMEOUT_MS 30000
+/* The busy timeout: how long a write waits for another process's lock. A
+ * concurrent load holds the lock while its result streams in, which can take
+ * minutes for a big result: a locked database is waited for, not failed. */
+#define WF_SINK_BUSY_TIMEOUT_MS 300000
 
 /* Opens (creating if missing) the database with WAL, synchronous=FULL, a busy
  * timeout (WF_SINK_BUSY_TIMEOUT_MS), DQS off, and creates the audit tables.
@@ -23,6 +26,10 @@ WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
  * creates the file or any table. WF_EDB when it does not exist or is not a
  * database. */
 WF_API wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err);
+/* The flag a signal handler sets: a wait for another process's lock ends
+ * early when it is set (the caller then sees WF_EDB "locked" and should check
+ * the flag). May be NULL; borrowed. */
+WF_API void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted);
 /* Closes; a pending transaction is rolled back. Accepts NULL. */
 WF_API void wf_sink_close(wf_sink *s);
 /* The file name given to open (borrowed from s). */
