@@ -89,7 +89,7 @@ static wf_status db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
 {
 	wf_status st;
 
-	if (rc == SQLITE_TOOBIG || rc == SQLITE_RANGE)
+	if ((rc & 0xff) == SQLITE_TOOBIG || (rc & 0xff) == SQLITE_RANGE)
 		st = wf_err_set(err, WF_EBADRESPONSE, "%s: a value is too large for SQLite", what);
 	else
 		st = wf_db_fail(l->sink, rc, err, "table %s: %s", l->table, what);
@@ -733,7 +733,8 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 {
 	wf_status st;
 
-	wf_db_rollback(l->sink);
+	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
+		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	l->insert = NULL;
 	l->insert_cols = 0;
@@ -870,7 +871,7 @@ void wf_loader_free(wf_loader *l)
 {
 	if (!l)
 		return;
-	if (l->state != L_DONE)
+	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
 		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	sqlite3_finalize(l->col_insert);
