@@ -200,10 +200,11 @@ const wf_command wf_cmd_load = {
 		"result's schema, the rows are inserted in one transaction together with the\n"
 		"run's _wf_runs row (session_id NULL). A body that is not a valid result (exit\n"
 		"9) loads nothing and is recorded as a failed run. The table defaults to the\n"
-		"--workflow id made a valid name, else 'results'.",
+		"--workflow id made a valid name, else 'results'. A saved body has no\n"
+		"session, so every load is a new run (--force changes nothing here).",
 	.examples =
 		"  wf2sqlite load result.json --db sales.db --table sales\n"
-		"  curl -s ... | wf2sqlite load - --workflow abc123 --mode replace --json",
+		"  wf2sqlite load - --workflow abc123 --mode replace --json < result.json",
 	.options = load_options,
 	.min_pos = 1,
 	.max_pos = 1,
