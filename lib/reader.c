@@ -33,6 +33,7 @@
 #define DEF_MAX_BODY ((uint64_t)64 << 30)
 #define DEF_MAX_ROW_VALUES 65536
 #define MAX_TOP_KEYS 1000
+#define SPOOL_BUF (256 * 1024)
 
 enum { P_OK = 0, P_ERR, P_MORE };
 
@@ -464,8 +465,10 @@ static int p_number(wf_reader *r, const pin *in, const char **pp, wf_value *v)
 	if (*p == '-') {
 		neg = 1;
 		p++;
+		if (p >= e && !in->final)
+			return P_MORE;
 		if (p >= e)
-			return p_more(r, in, s, "a number");
+			return PERR(r, in, p, "expected a digit after '-'");
 		if (*p == 'I')
 			return PERR(r, in, s, "-Infinity is not JSON");
 	}
@@ -489,9 +492,9 @@ static int p_number(wf_reader *r, const pin *in, const char **pp, wf_value *v)
 	if (p < e && *p == '.') {
 		real = 1;
 		p++;
-		if (p >= e)
-			return p_more(r, in, s, "a number");
-		if (!is_digit(*p))
+		if (p >= e && !in->final)
+			return P_MORE;
+		if (p >= e || !is_digit(*p))
 			return PERR(r, in, p, "expected a digit after '.'");
 		while (p < e && is_digit(*p)) {
 			if (nd < 19) {
@@ -512,9 +515,9 @@ static int p_number(wf_reader *r, const pin *in, const char **pp, wf_value *v)
 			exneg = *p == '-';
 			p++;
 		}
-		if (p >= e)
-			return p_more(r, in, s, "a number");
-		if (!is_digit(*p))
+		if (p >= e && !in->final)
+			return P_MORE;
+		if (p >= e || !is_digit(*p))
 			return PERR(r, in, p, "expected a digit in the exponent");
 		while (p < e && is_digit(*p)) {
 			if (ex < 100000)
@@ -1226,6 +1229,8 @@ static int spool_open(wf_reader *r)
 				       strerror(errno));
 		return P_ERR;
 	}
+	/* fewer, larger writes; stdio owns the buffer (freed by fclose) */
+	setvbuf(r->spool, NULL, _IOFBF, SPOOL_BUF);
 	return P_OK;
 }
 
