@@ -260,8 +260,10 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 	wf_status ret = WF_OK;
 	int rc, flags;
 	struct stat sb;
+	wf_buf uri_safe;
 
 	*out = NULL;
+	wf_buf_init(&uri_safe, PATH_MAX + 8);
 	if (!path || !*path)
 		return wf_err_set(err, WF_EUSAGE, "no database file given; use --db FILE");
 	if (readonly && stat(path, &sb) != 0)
@@ -276,7 +278,15 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 	}
 	s->readonly = readonly;
 	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	/* Debian's SQLite reads "file:..." as a URI (SQLITE_USE_URI): --db names
+	 * a file, so such a name is opened as the relative path it is. */
+	if (strncmp(path, "file:", 5) == 0) {
+		ret = wf_buf_appendf(&uri_safe, err, "./%s", path);
+		if (ret != WF_OK)
+			goto cleanup;
+	}
+	rc = sqlite3_open_v2(uri_safe.data ? uri_safe.data : path, &s->db,
+			     flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "cannot open");
 		goto cleanup;
@@ -318,6 +328,7 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 	else
 		wf_db_rollback(s);
 cleanup:
+	wf_buf_free(&uri_safe);
 	if (ret != WF_OK) {
 		wf_sink_close(s);
 		s = NULL;
