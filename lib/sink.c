@@ -740,6 +740,37 @@ cleanup:
 	return WF_OK;
 }
 
+wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret;
+	int rc;
+
+	*out_claimed = 0;
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3 WHERE run_id = ?1 AND pid = ?2"
+				" AND status = 'running'", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)run->pid)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "claiming run %lld", (long long)run->run_id);
+		wf_db_rollback(s);
+		return ret;
+	}
+	*out_claimed = sqlite3_changes(s->db) == 1;
+	ret = wf_db_commit(s, err);
+	if (ret != WF_OK)
+		*out_claimed = 0;
+	return ret;
+}
+
 void wf_pending_runs_free(wf_pending_run *runs, size_t n)
 {
 	size_t i;

@@ -266,6 +266,17 @@ static void pending_runs_skips_live_processes(void)
 		T_CHECK_STR(runs[0].mode, "append");
 		T_CHECK_STR(runs[0].workflow_id, "wf1");
 	}
+	if (n == 1) {
+		int claimed = -1;
+		/* The first claim wins; a second one (another resume) loses. */
+		T_CHECK(wf_sink_claim_run(s, &runs[0], &claimed, &err) == WF_OK && claimed == 1);
+		T_CHECK(q_int(db, "SELECT pid FROM _wf_runs WHERE session_id = 's-dead'") ==
+			(int64_t)getpid());
+		T_CHECK(wf_sink_claim_run(s, &runs[0], &claimed, &err) == WF_OK && claimed == 0);
+		wf_pending_runs_free(runs, n);
+		runs = NULL;
+		T_CHECK(wf_sink_pending_runs(s, &runs, &n, &err) == WF_OK && n == 0);
+	}
 	wf_pending_runs_free(runs, n);
 	sqlite3_close(db);
 	wf_sink_close(s);

@@ -97,6 +97,12 @@ typedef struct wf_pending_run {
 WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
 WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
 
+/* Takes over a pending run for this process: sets its pid to ours if it is
+ * still running with run->pid (one transaction). *out_claimed = 0 when
+ * another process claimed or finished it first: leave it alone. */
+WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
+				   wf_err *err);
+
 /* One _wf_runs row, for `runs`. Integers are -1 where the column is NULL. */
 typedef struct wf_run_record {
 	int64_t run_id;
