@@ -103,10 +103,9 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 				strerror(errno));
 		goto done;
 	}
-	st = wf_sink_open(&sink, out.db, &err);
+	st = wf_sink_open_ex(&sink, out.db, interrupted, &err);
 	if (st != WF_OK)
 		goto done;
-	wf_sink_set_interrupt(sink, interrupted);
 	st = wf_sink_preflight(sink, table, mode, &err);
 	if (st != WF_OK)
 		goto done;

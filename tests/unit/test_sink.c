@@ -345,6 +345,39 @@ static void a_lock_wait_ends_when_interrupted(void)
 	wf_sink_close(s);
 }
 
+static void open_takes_no_write_lock_once_the_audit_tables_exist(void)
+{
+	wf_sink *s = open_ok("busy.db"), *s2 = NULL;
+	sqlite3 *db = other(db_path("busy.db"));
+	volatile sig_atomic_t intr = 1;
+	int64_t t0;
+	wf_err err;
+
+	wf_sink_close(s);
+	/* Another process is loading: it holds the write lock. */
+	T_CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE; CREATE TABLE big (x)", NULL, NULL, NULL) ==
+		SQLITE_OK);
+	t0 = wf_mono_ms();
+	T_CHECK(wf_sink_open(&s2, db_path("busy.db"), &err) == WF_OK);
+	T_CHECK(wf_mono_ms() - t0 < 1000);
+	wf_sink_close(s2);
+	s2 = NULL;
+	/* A new file must be set up: its wait for the lock stops when
+	 * interrupted. */
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	db = NULL;
+	T_CHECK(sqlite3_open(db_path("fresh.db"), &db) == SQLITE_OK);
+	T_CHECK(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE; CREATE TABLE x (y)",
+			     NULL, NULL, NULL) == SQLITE_OK);
+	t0 = wf_mono_ms();
+	T_CHECK(wf_sink_open_ex(&s2, db_path("fresh.db"), &intr, &err) == WF_EDB);
+	T_CHECK(wf_mono_ms() - t0 < 2000);
+	T_CHECK(s2 == NULL);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
 static void a_file_colon_name_is_a_file_not_a_uri(void)
 {
 	char cwd[512];
@@ -661,6 +694,7 @@ int main(void)
 	T_RUN(preflight_refuses_bad_names_and_existing_table_in_fail_mode);
 	T_RUN(preflight_refuses_a_read_only_database);
 	T_RUN(a_lock_wait_ends_when_interrupted);
+	T_RUN(open_takes_no_write_lock_once_the_audit_tables_exist);
 	T_RUN(a_file_colon_name_is_a_file_not_a_uri);
 	T_RUN(default_table_is_a_valid_name);
 	T_RUN(list_runs_is_newest_first);
