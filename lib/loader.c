@@ -16,6 +16,8 @@
 
 /* Rows between two checks of the interrupted flag and progress reports. */
 #define CHECK_EVERY 1024
+/* New-column warnings printed one by one; the rest are counted. */
+#define MAX_KEY_WARNINGS 20
 /* SQL text of one statement (DDL for 2000 columns fits easily). */
 #define SQL_MAX ((size_t)16 << 20)
 /* Page cache during a load (8 MiB): inserts into a table without indexes
@@ -609,7 +611,8 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 
 	for (i = first; st == WF_OK && i < count; i++) {
 		const wf_column *c = wf_schema_column(l->schema, i);
-		if (l->had_schema)
+		/* One line per new column, but a flood is summed up at the end. */
+		if (l->had_schema && l->extra_keys < MAX_KEY_WARNINGS)
 			warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
 			     (long long)row->index, c->source_id, c->name);
 		l->extra_keys++;
@@ -995,6 +998,9 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	if (partial)
 		warn(l, "received %lld rows of %lld reported; run %lld recorded as partial",
 		     (long long)l->rows_loaded, (long long)expected, (long long)l->run_id);
+	if (l->had_schema && l->extra_keys > MAX_KEY_WARNINGS)
+		warn(l, "%lld more keys that the schema lacks were added as columns (see _wf_columns)",
+		     (long long)(l->extra_keys - MAX_KEY_WARNINGS));
 	if (l->mismatches > 0)
 		warn(l, "%lld values did not match their column type (stored as they are)",
 		     (long long)l->mismatches);
