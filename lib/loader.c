@@ -112,6 +112,26 @@ static void warn(wf_loader *l, const char *fmt, ...)
 	fputc('\n', l->warnings);
 }
 
+/* A name from the body, fit for a terminal: control characters escaped, cut
+ * at about 80 bytes. */
+static const char *printable(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in && o + 8 < cap && o < 80; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (*in && o + 4 < cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Appends a single-quoted SQL string literal. */
 static wf_status append_literal(wf_buf *b, const char *s, wf_err *err)
 {
@@ -612,9 +632,12 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 	for (i = first; st == WF_OK && i < count; i++) {
 		const wf_column *c = wf_schema_column(l->schema, i);
 		/* One line per new column, but a flood is summed up at the end. */
-		if (l->had_schema && l->extra_keys < MAX_KEY_WARNINGS)
+		if (l->had_schema && l->extra_keys < MAX_KEY_WARNINGS) {
+			char k[128], n[128];
 			warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
-			     (long long)row->index, c->source_id, c->name);
+			     (long long)row->index, printable(c->source_id, k, sizeof(k)),
+			     printable(c->name, n, sizeof(n)));
+		}
 		l->extra_keys++;
 		st = ensure_column(l, c->name, c->sql_type, err);
 		if (st == WF_OK)
