@@ -226,6 +226,28 @@ static void data_first_matches_schema_first(void)
 	free(c.out);
 }
 
+/* The spool stores repeated key sets once; every shape must come back. */
+static void spooled_rows_of_every_shape_come_back(void)
+{
+	const char *rows = "\"data\":[{\"a\":1,\"b\":\"x\"},{\"a\":2,\"b\":\"y\"},[3,\"z\"],"
+		"{\"a\":4,\"b\":\"w\"},{\"b\":\"v\",\"a\":5},{\"b\":\"u\",\"a\":6},{},{},"
+		"{\"a\":7},{\"ab\":8},{\"a\":-1.5e300,\"b\":{\"n\":[null]}},{\"a\":true,\"b\":\"\\u0000\"}]";
+	char a[1024], b[1024];
+	result ra, rb;
+
+	snprintf(a, sizeof(a), "{\"schema\":[{\"id\":\"a\"}],%s}", rows);
+	snprintf(b, sizeof(b), "{%s,\"schema\":[{\"id\":\"a\"}]}", rows);
+	ra = run(a, 0);
+	rb = run(b, 0);
+	T_CHECK(ra.st == WF_OK && rb.st == WF_OK);
+	T_CHECK(rb.meta.spooled_bytes > 0);
+	T_CHECK(ra.meta.rows == 12 && rb.meta.rows == 12);
+	T_CHECK_STR(ra.out, rb.out);
+	T_CHECK(strstr(rb.out, "row 5: b=t:u a=i:6\nrow 6:\nrow 7:\nrow 8: a=i:7\nrow 9: ab=i:8\n") != NULL);
+	free(ra.out);
+	free(rb.out);
+}
+
 static void no_schema_gives_null_schema_first(void)
 {
 	result r = run("{\"data\":[{\"a\":1},[true,\"x\"]]}", 0);
@@ -768,7 +790,7 @@ static void memory_stays_flat_with_spooled_rows(void)
 	T_CHECK(wf_reader_feed(r, ",\"schema\":[{\"id\":\"name\"}]}", 26, &err) == WF_OK);
 	T_CHECK(wf_reader_finish(r, &m, &err) == WF_OK);
 	T_CHECK(m && m->rows == nrows);
-	T_CHECK(m && m->spooled_bytes == (uint64_t)nrows * (rl - 1));
+	T_CHECK(m && m->spooled_bytes >= (uint64_t)nrows * 40);
 	T_CHECK(c.rows == nrows);
 	T_CHECK(c.rows_before_schema == 0);
 	now = heap_in_use();
@@ -788,6 +810,7 @@ int main(void)
 {
 	T_RUN(schema_first_streams_rows);
 	T_RUN(data_first_matches_schema_first);
+	T_RUN(spooled_rows_of_every_shape_come_back);
 	T_RUN(no_schema_gives_null_schema_first);
 	T_RUN(empty_data_and_no_data_still_give_schema);
 	T_RUN(summary_and_range_are_read);

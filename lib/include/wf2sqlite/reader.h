@@ -18,7 +18,7 @@
 typedef enum wf_value_kind {
 	WF_V_NULL = 0,
 	WF_V_BOOL,   /* i = 0 or 1 */
-	WF_V_INT,    /* i; an integer that fits in 64 bits */
+	WF_V_INT,    /* i; an integer that fits in 64 bits (s = NULL, len = 0) */
 	WF_V_REAL,   /* d; also integers beyond 64 bits (never clamped); s/len = the number's text */
 	WF_V_TEXT,   /* s/len: decoded UTF-8, may contain NUL */
 	WF_V_JSON    /* s/len: an object or array as JSON text */
@@ -75,7 +75,7 @@ typedef struct wf_result_meta {
 	int64_t rows;           /* rows handed on */
 	uint64_t bytes;         /* body bytes consumed */
 	int has_schema;
-	uint64_t spooled_bytes; /* row bytes held in the temporary file (data before schema) */
+	uint64_t spooled_bytes; /* bytes of rows held in the temporary file (data before schema) */
 } wf_result_meta;
 
 typedef struct wf_reader wf_reader;
