@@ -323,6 +323,20 @@ static int arena_put(wf_reader *r, const void *p, size_t n)
 	return P_OK;
 }
 
+/* Nonzero when one of the 8 bytes at p is '"', '\\', below 0x20 or
+ * non-ASCII (SWAR: the borrow tricks may flag extra bytes only after a real
+ * hit, which is all a yes/no answer needs). */
+static inline uint64_t special8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t x, q, b;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
+}
+
 /* The string at *pp (a '"'). With store, *os and *ol get its decoded text: a
  * pointer into the input when it has no escapes (*aoff = SIZE_MAX), else into
  * the arena at offset *aoff (the pointer is valid until the arena grows). */
@@ -338,9 +352,7 @@ static int p_string(wf_reader *r, const pin *in, const char **pp, int key, int s
 	unsigned char c, tmp[4];
 
 	for (;;) {
-		while (p + 8 <= e && !str_class[p[0]] && !str_class[p[1]] && !str_class[p[2]] &&
-		       !str_class[p[3]] && !str_class[p[4]] && !str_class[p[5]] &&
-		       !str_class[p[6]] && !str_class[p[7]])
+		while (p + 8 <= e && !special8(p))
 			p += 8;
 		while (p < e && !str_class[*p])
 			p++;
@@ -762,7 +774,8 @@ static int check_dup_keys(wf_reader *r, const pin *in, const char *row)
 		for (i = 1; i < n; i++)
 			for (j = 0; j < i; j++)
 				if (r->klens[i] == r->klens[j] &&
-				    memcmp(r->keys[i], r->keys[j], r->klens[i]) == 0)
+				    (r->klens[i] == 0 || (r->keys[i][0] == r->keys[j][0] &&
+							  memcmp(r->keys[i], r->keys[j], r->klens[i]) == 0)))
 					return dup_key_error(r, in, row, i);
 		return P_OK;
 	}
@@ -943,6 +956,8 @@ static int p_schema(wf_reader *r, const pin *in, const char **pp)
 		}
 		if (*p != '{')
 			return PERR(r, in, p, "each \"schema\" entry must be an object with a string \"id\"");
+		if (n >= r->max_row_values)
+			return PERR(r, in, p, "a schema with more than %zu fields", r->max_row_values);
 		if (n == r->sfcap) {
 			size_t c = r->sfcap ? r->sfcap * 2 : 16;
 			sfield *t = realloc(r->sf, c * sizeof(*t));

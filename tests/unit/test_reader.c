@@ -701,6 +701,9 @@ static void size_limits_are_enforced(void)
 	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "more than 3 values") != NULL);
 	T_CHECK(strstr(r.out, "row 0: i:1 i:2 i:3") != NULL);
 	free(r.out);
+	r = run_ex("{\"schema\":[{},{},{},{}]}", 22, 0, 1, &lim, -1);
+	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "more than 3 fields") != NULL);
+	free(r.out);
 }
 
 static void handler_errors_pass_through(void)
