@@ -34,6 +34,7 @@
 #define DEF_MAX_BODY ((uint64_t)64 << 30)
 #define DEF_MAX_ROW_VALUES 65536
 #define MAX_TOP_KEYS 1000
+#define KEEP_BYTES ((size_t)1 << 20) /* buffers above this are freed after use */
 #define SPOOL_BUF (64 * 1024)
 
 enum { P_OK = 0, P_ERR, P_MORE };
@@ -1721,7 +1722,13 @@ static size_t carry_feed(wf_reader *r, const char *p, const char *e, uint64_t of
 		p_expected(r, &in, q, r->unit == U_ROW ? "',' or ']'" : "',' or '}'");
 		return SIZE_MAX;
 	}
-	wf_buf_reset(&r->carry);
+	/* one huge value must not pin its memory for the rest of the body */
+	if (r->carry.cap > KEEP_BYTES)
+		wf_buf_free(&r->carry);
+	else
+		wf_buf_reset(&r->carry);
+	if (r->arena.cap > KEEP_BYTES)
+		wf_buf_free(&r->arena);
 	return used;
 }
 

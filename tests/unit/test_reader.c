@@ -425,6 +425,33 @@ static const char *const complex_bodies[] = {
 	"{\"aB\":\"\\\\\"},{\"aB\":9223372036854775807},{\"aB\":\"x\"}]}  ",
 };
 
+/* A value far larger than a chunk is carried across feeds, and rows after it
+ * are still parsed in place. */
+static void huge_value_spans_many_chunks(void)
+{
+	wf_buf b;
+	size_t i, big = 3u << 20;
+	result r;
+	char want[64];
+
+	wf_buf_init(&b, SIZE_MAX);
+	wf_buf_append(&b, "{\"schema\":[],\"data\":[[1],[\"", 27, NULL);
+	for (i = 0; i < big / 64; i++)
+		wf_buf_append(&b, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789\\u00e9", 64, NULL);
+	wf_buf_append(&b, "\"],[2]]}", 8, NULL);
+	r = run_ex(b.data, b.len, 65536, 1, NULL, -1);
+	T_CHECK(r.st == WF_OK);
+	if (r.st != WF_OK)
+		fprintf(stderr, "%s\n", r.err.msg);
+	T_CHECK(r.meta.rows == 3);
+	/* each 64-byte piece decodes to 58 + 2 bytes */
+	snprintf(want, sizeof(want), "row 2: i:2\n");
+	T_CHECK(strstr(r.out, want) != NULL);
+	T_CHECK(strlen(r.out) > (big / 64) * 60);
+	free(r.out);
+	wf_buf_free(&b);
+}
+
 static void random_chunks_match_single_feed(void)
 {
 	size_t b, seed;
@@ -823,6 +850,7 @@ int main(void)
 	T_RUN(big_integers_are_real_not_clamped);
 	T_RUN(reals_are_exact);
 	T_RUN(nested_values_are_json_text);
+	T_RUN(huge_value_spans_many_chunks);
 	T_RUN(random_chunks_match_single_feed);
 	T_RUN(utf8_split_across_feeds);
 	T_RUN(truncated_body_fails_at_every_offset);
