@@ -146,7 +146,7 @@ class DocsTest(h.WfTestCase):
         r = run_plain(["--help"])
         self.assertRc(r, 0)
         for cmd, usage in SPEC_COMMANDS.items():
-            self.assertRegex(r.out, r"(?m)^  " + re.escape(usage) + r"\b",
+            self.assertRegex(r.out, r"(?m)^  " + re.escape(usage) + r"(?=\s|$)",
                              "wf2sqlite --help does not list " + cmd)
         listed = re.findall(r"(?m)^  ([a-z]+) ", r.out.split("commands:")[1].split("\n\n")[0])
         self.assertEqual(set(listed), set(SPEC_COMMANDS))
