@@ -1,8 +1,13 @@
+/* fopencookie (glibc) for wf_progress_ui_stream. */
+#define _GNU_SOURCE 1
 #include "progress.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +17,7 @@
 #define RATE_MIN_MS 200               /* no rows/s before this much load time */
 #define DEFAULT_COLUMNS 80
 #define LINE_MAX_BYTES 1024
+#define TICK_MS 1000                  /* the ticker's redraw period */
 
 enum ui_mode { UI_OFF, UI_LIVE, UI_PLAIN };
 
@@ -19,14 +25,24 @@ enum ui_mode { UI_OFF, UI_LIVE, UI_PLAIN };
  * one, since the waiter (bytes) and the loader (rows) alternate within it. */
 enum ui_stage { ST_NONE, ST_STARTING, ST_WAITING, ST_TRANSFER, ST_DONE };
 
+/* In live mode a ticker thread redraws the line once a second, so the
+ * elapsed time moves while the caller is blocked in a long-poll. Everything
+ * below `lock` is guarded by it; every write to err goes through it. */
 struct wf_progress_ui {
 	FILE *err;  /* borrowed */
 	enum ui_mode mode;
 	int verbose;
 	int64_t (*now_ms)(void *ctx);
 	void *clock_ctx;
+	int fake_clock;  /* tests: no ticker */
 	int64_t start_ms;
 	int columns;  /* 0: ask the terminal */
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t ticker;
+	int ticker_running, stopping;
+	FILE *stream;  /* wf_progress_ui_stream's; owned */
 
 	/* The merged state. */
 	enum ui_stage stage;
@@ -41,6 +57,7 @@ struct wf_progress_ui {
 	int64_t last_draw_ms;
 	int64_t last_plain_transfer_ms;
 	int drawn;  /* a live line is on the screen */
+	int shown;  /* it should be: updated since the last clear, not done */
 };
 
 static int64_t monotonic_ms(void *ctx)
@@ -63,9 +80,27 @@ int wf_progress_ui_is_tty(FILE *f)
 
 wf_progress_ui *wf_progress_ui_new(FILE *err, int is_tty, int quiet, int verbose)
 {
+	pthread_condattr_t ca;
 	wf_progress_ui *ui = calloc(1, sizeof(*ui));
 	if (!ui)
 		return NULL;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(ui);
+		return NULL;
+	}
+	/* The ticker's timed waits run on the clock the elapsed time uses. */
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&ui->wake, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		free(ui);
+		return NULL;
+	}
+	pthread_condattr_destroy(&ca);
+	if (pthread_mutex_init(&ui->lock, NULL) != 0) {
+		pthread_cond_destroy(&ui->wake);
+		free(ui);
+		return NULL;
+	}
 	ui->err = err;
 	if (quiet || !err)
 		ui->mode = UI_OFF;
@@ -85,15 +120,21 @@ void wf_progress_ui_set_clock(wf_progress_ui *ui, int64_t (*now_ms)(void *ctx), 
 {
 	if (!ui)
 		return;
+	pthread_mutex_lock(&ui->lock);
 	ui->now_ms = now_ms ? now_ms : monotonic_ms;
 	ui->clock_ctx = now_ms ? ctx : NULL;
+	ui->fake_clock = now_ms != NULL;
 	ui->start_ms = ui->now_ms(ui->clock_ctx);
+	pthread_mutex_unlock(&ui->lock);
 }
 
 void wf_progress_ui_set_width(wf_progress_ui *ui, int columns)
 {
-	if (ui)
-		ui->columns = columns > 0 ? columns : 0;
+	if (!ui)
+		return;
+	pthread_mutex_lock(&ui->lock);
+	ui->columns = columns > 0 ? columns : 0;
+	pthread_mutex_unlock(&ui->lock);
 }
 
 void wf_progress_format_elapsed(char *out, size_t size, int64_t ms)
@@ -332,13 +373,24 @@ static void render(const wf_progress_ui *ui, int64_t now, char *line, size_t siz
 	}
 }
 
-void wf_progress_ui_clear(wf_progress_ui *ui)
+/* Erases the live line; the caller holds the lock. */
+static void erase_locked(wf_progress_ui *ui)
 {
-	if (!ui || ui->mode != UI_LIVE || !ui->drawn)
+	if (!ui->drawn)
 		return;
 	fputs("\r\033[K", ui->err);
 	fflush(ui->err);
 	ui->drawn = 0;
+}
+
+void wf_progress_ui_clear(wf_progress_ui *ui)
+{
+	if (!ui || ui->mode != UI_LIVE)
+		return;
+	pthread_mutex_lock(&ui->lock);
+	erase_locked(ui);
+	ui->shown = 0;
+	pthread_mutex_unlock(&ui->lock);
 }
 
 static void draw_live(wf_progress_ui *ui, int64_t now)
@@ -365,6 +417,46 @@ static void draw_plain(wf_progress_ui *ui, int64_t now)
 	ui->last_draw_ms = now;
 }
 
+static void *ticker_main(void *arg)
+{
+	wf_progress_ui *ui = arg;
+
+	pthread_mutex_lock(&ui->lock);
+	while (!ui->stopping) {
+		struct timespec until;
+		int64_t now;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += TICK_MS / 1000;
+		while (!ui->stopping &&
+		       pthread_cond_timedwait(&ui->wake, &ui->lock, &until) == 0)
+			;
+		if (ui->stopping)
+			break;
+		now = ui->now_ms(ui->clock_ctx);
+		if (ui->shown && ui->stage != ST_DONE && now - ui->last_draw_ms >= TICK_MS / 2)
+			draw_live(ui, now);
+	}
+	pthread_mutex_unlock(&ui->lock);
+	return NULL;
+}
+
+/* Starts the ticker with every signal blocked in it, so that SIGINT and
+ * SIGTERM reach the main thread. The caller holds the lock. Without a
+ * ticker the line is still drawn at each update. */
+static void start_ticker_locked(wf_progress_ui *ui)
+{
+	sigset_t all, old;
+
+	if (ui->ticker_running || ui->fake_clock || ui->mode != UI_LIVE)
+		return;
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+		return;
+	if (pthread_create(&ui->ticker, NULL, ticker_main, ui) == 0)
+		ui->ticker_running = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void wf_progress_ui_update(void *ctx, const wf_progress *p)
 {
 	wf_progress_ui *ui = ctx;
@@ -374,6 +466,7 @@ void wf_progress_ui_update(void *ctx, const wf_progress *p)
 
 	if (!ui || !p || ui->mode == UI_OFF)
 		return;
+	pthread_mutex_lock(&ui->lock);
 	now = ui->now_ms(ui->clock_ctx);
 	merge(ui, p, now);
 	state_key(ui, key, sizeof(key));
@@ -381,15 +474,14 @@ void wf_progress_ui_update(void *ctx, const wf_progress *p)
 	memcpy(ui->shown_key, key, sizeof(key));
 
 	if (ui->stage == ST_DONE) {
-		wf_progress_ui_clear(ui);
-		return;
-	}
-	if (ui->mode == UI_LIVE) {
+		erase_locked(ui);
+		ui->shown = 0;
+	} else if (ui->mode == UI_LIVE) {
+		ui->shown = 1;
 		if (changed || !ui->drawn || now - ui->last_draw_ms >= LIVE_MIN_INTERVAL_MS)
 			draw_live(ui, now);
-		return;
-	}
-	if (changed) {
+		start_ticker_locked(ui);
+	} else if (changed) {
 		draw_plain(ui, now);
 		ui->last_plain_transfer_ms = now;
 	} else if (ui->stage == ST_TRANSFER &&
@@ -398,12 +490,55 @@ void wf_progress_ui_update(void *ctx, const wf_progress *p)
 		draw_plain(ui, now);
 		ui->last_plain_transfer_ms = now;
 	}
+	pthread_mutex_unlock(&ui->lock);
+}
+
+/* The stream's writes erase the live line first; the ticker or the next
+ * update draws it again below what was written. */
+static ssize_t stream_write(void *cookie, const char *buf, size_t n)
+{
+	wf_progress_ui *ui = cookie;
+	size_t done;
+
+	pthread_mutex_lock(&ui->lock);
+	erase_locked(ui);
+	done = fwrite(buf, 1, n, ui->err);
+	fflush(ui->err);
+	pthread_mutex_unlock(&ui->lock);
+	return done == 0 && n > 0 ? -1 : (ssize_t)done;
+}
+
+FILE *wf_progress_ui_stream(wf_progress_ui *ui)
+{
+	cookie_io_functions_t fns = {NULL, stream_write, NULL, NULL};
+
+	if (!ui)
+		return NULL;
+	if (ui->mode != UI_LIVE)
+		return ui->err;
+	if (!ui->stream) {
+		ui->stream = fopencookie(ui, "w", fns);
+		if (!ui->stream)
+			return ui->err;
+		setvbuf(ui->stream, NULL, _IOLBF, 0);
+	}
+	return ui->stream;
 }
 
 void wf_progress_ui_free(wf_progress_ui *ui)
 {
 	if (!ui)
 		return;
+	pthread_mutex_lock(&ui->lock);
+	ui->stopping = 1;
+	pthread_cond_broadcast(&ui->wake);
+	pthread_mutex_unlock(&ui->lock);
+	if (ui->ticker_running)
+		pthread_join(ui->ticker, NULL);
+	if (ui->stream)
+		fclose(ui->stream);  /* flushes through stream_write */
 	wf_progress_ui_clear(ui);
+	pthread_mutex_destroy(&ui->lock);
+	pthread_cond_destroy(&ui->wake);
 	free(ui);
 }

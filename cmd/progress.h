@@ -19,6 +19,13 @@
  * Strings are copied (control characters and bad UTF-8 become '?', so a
  * server's text cannot drive the terminal); the caller's stay borrowed.
  *
+ * Threads. On a TTY a ticker thread (started at the first update, all signals
+ * blocked in it) redraws the line once a second, so the elapsed time moves
+ * while the caller is blocked in a long-poll; the calls below are safe
+ * against it. Other writes to err while the ui lives should go through
+ * wf_progress_ui_stream (or follow wf_progress_ui_clear), or they would mix
+ * with the line.
+ *
  * What is drawn (docs/progress.md shows it):
  *  TTY:   "[0:12] processing, cards 2/5, at card summarize", redrawn in place
  *         with "\r\033[K" at most 10 times a second (at once when the status,
@@ -61,7 +68,13 @@ void wf_progress_ui_update(void *ctx, const wf_progress *p);
  * update draws it again. No-op without a TTY. */
 void wf_progress_ui_clear(wf_progress_ui *ui);
 
-/* Clears, then frees. Accepts NULL. */
+/* A stream for other messages (warnings) to err while the ui lives: on a
+ * TTY each write first erases the live line, which is drawn again below it
+ * (within a second, or at the next update); otherwise err itself. Borrowed
+ * from ui: closed by wf_progress_ui_free. NULL when ui is NULL. */
+FILE *wf_progress_ui_stream(wf_progress_ui *ui);
+
+/* Stops the ticker, clears the line, then frees. Accepts NULL. */
 void wf_progress_ui_free(wf_progress_ui *ui);
 
 /* For tests: a clock returning milliseconds (monotonic) instead of

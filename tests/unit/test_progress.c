@@ -3,6 +3,7 @@
  * modes. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "t.h"
 #include "progress.h"
@@ -333,6 +334,75 @@ static void quiet_prints_nothing(void)
 	cap_close(&c);
 }
 
+static void stream_erases_the_line_before_a_warning(void)
+{
+	cap c;
+	char *t;
+	FILE *w;
+	cap_open(&c, 1, 0, 0, 200);
+	waiting(&c, "processing", 0, 0, NULL);
+	w = wf_progress_ui_stream(c.ui);
+	T_CHECK(w != NULL && w != c.f);
+	fprintf(w, "wf2sqlite: warning: %s\n", "column x added");
+	c.now += 1;
+	waiting(&c, "processing", 0, 0, NULL);
+	t = cap_text(&c);
+	T_CHECK_STR(t, "\r\033[K[0:00] processing"
+		       "\r\033[Kwf2sqlite: warning: column x added\n"
+		       "\r\033[K[0:00] processing");
+	free(t);
+	cap_close(&c);
+}
+
+static void stream_is_err_itself_without_a_tty(void)
+{
+	cap c;
+	cap_open(&c, 0, 0, 0, 0);
+	T_CHECK(wf_progress_ui_stream(c.ui) == c.f);
+	T_CHECK(wf_progress_ui_stream(NULL) == NULL);
+	cap_close(&c);
+}
+
+/* The real clock and the ticker thread: with no update for 2.6 s, the line
+ * still shows the elapsed time moving. */
+static void ticker_redraws_every_second_without_updates(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	wf_progress_ui *ui = wf_progress_ui_new(f, 1, 0, 0);
+	wf_progress p = {WF_PHASE_WAITING, "processing", 1, 2, "slow_card", 0, 0};
+	struct timespec ts = {2, 600000000};
+
+	wf_progress_ui_set_width(ui, 200);
+	wf_progress_ui_update(ui, &p);
+	nanosleep(&ts, NULL);
+	wf_progress_ui_free(ui);  /* joins the ticker, then erases */
+	fclose(f);
+	T_CHECK(strstr(buf, "\r\033[K[0:00] processing, cards 1/2, at card slow_card") != NULL);
+	T_CHECK(strstr(buf, "\r\033[K[0:01] processing, cards 1/2, at card slow_card") != NULL);
+	T_CHECK(strstr(buf, "\r\033[K[0:02] processing, cards 1/2, at card slow_card") != NULL);
+	T_CHECK(len >= 4 && strcmp(buf + len - 4, "\r\033[K") == 0);
+	free(buf);
+}
+
+static void no_ticker_without_a_tty(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	wf_progress_ui *ui = wf_progress_ui_new(f, 0, 0, 0);
+	wf_progress p = {WF_PHASE_WAITING, "processing", 1, 2, NULL, 0, 0};
+	struct timespec ts = {1, 200000000};
+
+	wf_progress_ui_update(ui, &p);
+	nanosleep(&ts, NULL);
+	wf_progress_ui_free(ui);
+	fclose(f);
+	T_CHECK_STR(buf, "wf2sqlite: [0:00] processing, cards 1/2\n");
+	free(buf);
+}
+
 static void null_ui_is_accepted(void)
 {
 	wf_progress p = {WF_PHASE_WAITING, "processing", 0, 0, NULL, 0, 0};
@@ -367,6 +437,10 @@ int main(void)
 	T_RUN(plain_load_phase_prints_at_most_every_ten_seconds);
 	T_RUN(verbose_uses_plain_lines_every_two_seconds_in_load);
 	T_RUN(quiet_prints_nothing);
+	T_RUN(stream_erases_the_line_before_a_warning);
+	T_RUN(stream_is_err_itself_without_a_tty);
+	T_RUN(ticker_redraws_every_second_without_updates);
+	T_RUN(no_ticker_without_a_tty);
 	T_RUN(null_ui_is_accepted);
 	T_RUN(memstream_is_not_a_tty);
 	return t_done();
