@@ -9,7 +9,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
-	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load)"},
+	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after"},
 	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
 	{WF_OPT_WAIT, "wait", 0, "block|poll", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
 	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: 5s)"},
