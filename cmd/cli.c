@@ -221,13 +221,53 @@ void wf_cli_print_columns(FILE *f, const char *left, const char *help)
 	print_wrapped(f, help, HELP_TEXT_COL);
 }
 
+/* Prints text line by line; a line wider than the help is cut at word
+ * boundaries, its pieces indented as the line was. */
+static void print_text(FILE *f, const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		size_t indent = strspn(line, " ");
+		const char *p = line + indent;
+		size_t left = len - indent;
+
+		if (indent > HELP_WIDTH / 2)
+			indent = 0;
+		do {
+			size_t room = (size_t)HELP_WIDTH - indent, cut = left;
+			if (left > room) {
+				cut = room;
+				while (cut > 0 && p[cut] != ' ')
+					cut--;
+				if (cut == 0)
+					cut = room;
+			}
+			fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, p);
+			p += cut;
+			left -= cut;
+			while (left > 0 && *p == ' ') {
+				p++;
+				left--;
+			}
+		} while (left > 0);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+}
+
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 {
 	const enum wf_opt_id *p;
 
 	fprintf(f, "usage: wf2sqlite %s\n\n%s\n", cmd->usage, cmd->summary);
-	if (cmd->description && *cmd->description)
-		fprintf(f, "\n%s\n", cmd->description);
+	if (cmd->description && *cmd->description) {
+		fputc('\n', f);
+		print_text(f, cmd->description);
+	}
 	fputs("\noptions:\n", f);
 	for (p = cmd->options; p && *p; p++) {
 		const wf_cli_option *o = wf_cli_option_by_id(*p);

@@ -14,7 +14,10 @@ static const enum wf_opt_id all_options[] = {
 
 static const wf_command fake = {
 	"fake", "fake ARG [options]", "a command that takes every option",
-	"A description.", "  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
+	"A description whose first line is far too long for the help, as a command's text "
+	"may be when nobody counted\n  and an indented line that is also much too long to fit "
+	"in eighty columns of a terminal\nshort line",
+	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
 };
 
 static char *help_text(void)
@@ -93,6 +96,17 @@ static void help_lines_fit_80_columns_and_align(void)
 	free(t);
 }
 
+static void help_wraps_long_description_lines(void)
+{
+	char *t = help_text();
+	T_CHECK(strstr(t, "\nA description whose first line is far too long for the help, as a command's\n"
+			  "text may be when nobody counted\n"
+			  "  and an indented line that is also much too long to fit in eighty columns of a\n"
+			  "  terminal\n"
+			  "short line\n") != NULL);
+	free(t);
+}
+
 static void help_shows_usage_and_examples(void)
 {
 	char *t = help_text();
@@ -105,6 +119,7 @@ int main(void)
 {
 	T_RUN(help_lists_every_option_once);
 	T_RUN(help_lines_fit_80_columns_and_align);
+	T_RUN(help_wraps_long_description_lines);
 	T_RUN(help_shows_usage_and_examples);
 	return t_done();
 }
