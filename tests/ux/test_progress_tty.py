@@ -33,7 +33,11 @@ SCENARIO = {
             ],
             "final_status": "idle",
             "generate": {"rows": 20000, "shape": "bench8", "seed": 7},
-        }
+        },
+        "long_report": {
+            "cards": [{"id": "crunch", "type": "llm", "ms": 20000}],
+            "generate": {"rows": 10, "shape": "bench8", "seed": 7},
+        },
     }
 }
 
@@ -65,9 +69,12 @@ class TmuxPane:
                         "bash " + shlex.quote(self.script)], check=True)
 
     def capture(self):
-        p = subprocess.run([TMUX, "-S", self.sock, "capture-pane", "-p", "-t", "wf"],
+        p = subprocess.run([TMUX, "-S", self.sock, "capture-pane", "-p", "-J", "-t", "wf"],
                            capture_output=True, text=True)
         return p.stdout if p.returncode == 0 else ""
+
+    def keys(self, *keys):
+        subprocess.run([TMUX, "-S", self.sock, "send-keys", "-t", "wf"] + list(keys), check=True)
 
     def close(self):
         subprocess.run([TMUX, "-S", self.sock, "kill-server"], capture_output=True)
@@ -97,8 +104,9 @@ def script_for(emu, args, workdir):
                  "checked (scripts/deps.sh --test installs it)")
 class ProgressTtyTest(h.WfTestCase):
 
-    def watch(self, args, timeout=60 * SLOW):
-        """Runs wf2sqlite in tmux; returns (every distinct screen seen, the last)."""
+    def watch(self, args, timeout=60 * SLOW, interrupt_on=None):
+        """Runs wf2sqlite in tmux; returns (every distinct screen seen, the last).
+        interrupt_on: a regex; once a screen matches it, Ctrl-C is typed."""
         frames = []
         with h.Emu(SCENARIO, workdir=self.dir) as emu:
             pane = TmuxPane(self.dir, script_for(emu, args, self.dir))
@@ -111,6 +119,9 @@ class ProgressTtyTest(h.WfTestCase):
                         frames.append(screen)
                     if "EXIT=" in screen:
                         break
+                    if interrupt_on and re.search(interrupt_on, screen, re.M):
+                        pane.keys("C-c")
+                        interrupt_on = None
                     time.sleep(0.05)
                 time.sleep(0.2)
                 last = pane.capture()
@@ -158,6 +169,16 @@ class ProgressTtyTest(h.WfTestCase):
         frames, last = self.watch(["run", "slow_report", "--db", db, "--wait", "poll",
                                    "--poll-interval", "200ms"])
         self.check_live_run(frames, last)
+
+    def test_ctrl_c_erases_the_line_before_the_message(self):
+        db = self.path("t.db")
+        frames, last = self.watch(["run", "long_report", "--db", db],
+                                  interrupt_on=r"^\[0:0[1-9]\] \w+, cards 0/1, at card")
+        self.assertIn("EXIT=130", last)
+        self.assertFalse([l for l in last.splitlines() if ANY_PROGRESS.match(l)], last)
+        # The message starts at column 0, not after the remains of the line.
+        self.assertRegex(last, r"(?m)^wf2sqlite: interrupted")
+        self.assertRegex(last, r"wf2sqlite attach")
 
     def test_quiet_shows_nothing_in_a_terminal(self):
         db = self.path("t.db")
