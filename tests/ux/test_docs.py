@@ -101,6 +101,44 @@ def man_option_headings(src):
     return out
 
 
+def man_option_paragraphs(src):
+    """{option: its paragraph's text} from the OPTIONS section."""
+    lines = man_sections(src)["OPTIONS"]
+    out, current = {}, []
+    for i, line in enumerate(lines):
+        if line.startswith(".TP") and i + 1 < len(lines):
+            current = sorted(opts_in(lines[i + 1]))
+            for o in current:
+                out[o] = ""
+        elif line.startswith(".PP"):
+            current = []
+        else:
+            for o in current:
+                out[o] += " " + roff_text(line)
+    return out
+
+
+def help_defaults(text):
+    """{'--timeout': '10m', ...}: what each option line of --help says its
+    default is, joined across wrapped lines."""
+    out, opt = {}, None
+    joined = {}
+    for line in text.splitlines():
+        m = re.match(r"^  (?:-[A-Za-z], |    )(--[a-z][a-z-]*)", line)
+        if m:
+            opt = m.group(1)
+            joined[opt] = line[32:]
+        elif opt and line.startswith(" " * 32):
+            joined[opt] += " " + line.strip()
+        else:
+            opt = None
+    for o, t in joined.items():
+        m = re.search(r"\(default: ([^,;)]+)", t)
+        if m:
+            out[o] = m.group(1).strip()
+    return out
+
+
 def man_command_sections(src):
     """{command: set of options from its 'Options:' paragraph} under COMMANDS."""
     lines = man_sections(src)["COMMANDS"]
@@ -189,6 +227,18 @@ class DocsTest(h.WfTestCase):
                     self.assertIn("--version", main_help)
                 else:
                     self.assertIn(opt, union, "in the man page, in no --help")
+
+    def test_man_states_the_defaults_that_help_states(self):
+        paragraphs = man_option_paragraphs(self.man)
+        checked = 0
+        for cmd in SPEC_COMMANDS:
+            for opt, default in help_defaults(self.command_help(cmd)).items():
+                with self.subTest(cmd=cmd, opt=opt):
+                    # Key words of the default ("10m", "$SGP_BASE_URL", "the workflow id").
+                    for word in re.findall(r"[$\w.]+", default)[:3]:
+                        self.assertIn(word, paragraphs.get(opt, ""), default)
+                    checked += 1
+        self.assertGreaterEqual(checked, 5)
 
     def test_spec_options_are_all_documented(self):
         man_opts = man_option_headings(self.man)
