@@ -355,6 +355,10 @@ class DocsTest(h.WfTestCase):
             pages.append(readme)
         for page in pages:
             text = read(page)
+            # Paths named in backquotes, as the README lists the docs.
+            for path in re.findall(r"`((?:docs|sql|scripts|examples)/[\w./-]+)`", text):
+                with self.subTest(page=os.path.basename(page), path=path):
+                    self.assertTrue(os.path.exists(os.path.join(h.SOURCE_DIR, path)), path)
             for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
                 if re.match(r"^[a-z]+:", target):
                     continue
