@@ -5,6 +5,7 @@ cmd/cli.c), the man page docs/wf2sqlite.1, the bash completion script and the
 docs/*.md pages must not drift: every option one of them lists, the others
 list too, for the same commands.
 """
+import json
 import os
 import re
 import shutil
@@ -255,6 +256,22 @@ class DocsTest(h.WfTestCase):
                         self.assertIn(word, paragraphs.get(opt, ""), default)
                     checked += 1
         self.assertGreaterEqual(checked, 5)
+
+    @needs_merge
+    def test_man_json_example_has_the_keys_load_prints(self):
+        lines = man_sections(self.man)["JSON OUTPUT"]
+        start, end = lines.index(".EX"), lines.index(".EE")
+        example = json.loads(roff_text("\n".join(lines[start + 1:end])))
+        body = {"schema": [{"id": "a", "header": "A", "type": "number"}],
+                "data": [{"a": 1}, {"a": 2}], "start": 0, "end": 2,
+                "result": {"summary": {"totalNumberOfRows": 2, "executionDurationMillis": 5}}}
+        r = h.run_wf(["load", "-", "--db", self.path("j.db"), "--json", "--quiet"],
+                     env=h.wf_env(key=None, account=None), input=json.dumps(body))
+        self.assertRc(r, 0)
+        out = r.json()
+        self.assertEqual(set(out), set(example))
+        self.assertEqual(set(out["timings"]), set(example["timings"]))
+        self.assertEqual((out["status"], out["rows_loaded"], out["exit_code"]), ("loaded", 2, 0))
 
     def test_spec_options_are_all_documented(self):
         man_opts = man_option_headings(self.man)
