@@ -6,12 +6,12 @@
 const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else workflows.db)"},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)"},
-	{WF_OPT_MODE, "mode", 0, "MODE", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
+	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
-	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load)"},
+	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after"},
 	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
-	{WF_OPT_WAIT, "wait", 0, "MODE", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
+	{WF_OPT_WAIT, "wait", 0, "block|poll", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
 	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: 5s)"},
 	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: 10m)"},
 	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)"},
@@ -101,11 +101,34 @@ static int usage_fail(const wf_command *cmd, const wf_cli_io *io, const char *wh
 	return 2;
 }
 
+/* "wf2sqlite: run needs WORKFLOW_ID" (the n-th argument of the usage line),
+ * then the usage. */
+static int missing_argument(const wf_command *cmd, const wf_cli_io *io, int n)
+{
+	const char *p = strchr(cmd->usage, ' ');
+	int i = 0;
+
+	while (p && *p) {
+		size_t len;
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		if (len > 0 && *p != '[' && i++ == n) {
+			fprintf(io->err, "wf2sqlite: %s needs %.*s\n", cmd->name, (int)len, p);
+			fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n",
+				cmd->usage, cmd->name);
+			return 2;
+		}
+		p += len;
+	}
+	return usage_fail(cmd, io, "missing argument", "");
+}
+
 /* Options that look like secrets are refused by name so the key never sits in
  * argv, and the user learns where it goes instead. */
-static int is_key_option(const char *name)
+static int is_key_option(const char *name, size_t n)
 {
-	return strcmp(name, "api-key") == 0 || strcmp(name, "key") == 0;
+	return (n == 7 && strncmp(name, "api-key", 7) == 0) ||
+	       (n == 3 && strncmp(name, "key", 3) == 0);
 }
 
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
@@ -138,7 +161,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			for (o = wf_cli_options; o->id; o++)
 				if (strlen(o->long_name) == n && strncmp(o->long_name, a + 2, n) == 0)
 					opt = o;
-			if (!opt && is_key_option(a + 2)) {
+			if (!opt && is_key_option(a + 2, n)) {
 				fprintf(io->err,
 					"wf2sqlite: the API key is never accepted on the command line "
 					"(it would show in ps); set SCALE_API_KEY or use --api-key-file FILE\n");
@@ -150,8 +173,13 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 				if (o->short_name && o->short_name == a[1])
 					opt = o;
 		}
-		if (!opt || !cmd_accepts(cmd, opt->id))
-			return usage_fail(cmd, io, "unknown option for this command: ", a);
+		if (!opt || !cmd_accepts(cmd, opt->id)) {
+			/* The name only: a mistyped option's value may be a secret. */
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			return usage_fail(cmd, io, opt ? "this command does not take the option "
+							: "unknown option: ", name);
+		}
 		if (opt->arg) {
 			if (eq)
 				value = eq + 1;
@@ -168,7 +196,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			}
 		} else {
 			if (eq)
-				return usage_fail(cmd, io, "this option takes no value: ", a);
+				return usage_fail(cmd, io, "this option takes no value: --", opt->long_name);
 			*opt_flag_slot(out, opt->id) = 1;
 		}
 		out->seen[opt->id] = 1;
@@ -176,8 +204,87 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 	if (out->help)
 		return 0;
 	if (out->npos < cmd->min_pos)
-		return usage_fail(cmd, io, "missing argument; usage: ", cmd->usage);
+		return missing_argument(cmd, io, out->npos);
 	return 0;
+}
+
+/* Help columns: options from column 2, their text from column 32, lines cut
+ * at word boundaries to fit 80 columns. */
+#define HELP_TEXT_COL 32
+#define HELP_WIDTH 79
+
+static void print_wrapped(FILE *f, const char *text, int col)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t room = (size_t)(HELP_WIDTH - col), n = strlen(p), cut = n;
+		if (n > room) {
+			cut = room;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = room;
+		}
+		fprintf(f, "%.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			fprintf(f, "%*s", HELP_TEXT_COL, "");
+		col = HELP_TEXT_COL;
+	}
+}
+
+void wf_cli_print_columns(FILE *f, const char *left, const char *help)
+{
+	int len = (int)strlen(left) + 2;
+
+	fprintf(f, "  %s", left);
+	if (len > HELP_TEXT_COL - 1) {
+		fprintf(f, "\n%*s", HELP_TEXT_COL, "");
+	} else {
+		fprintf(f, "%*s", HELP_TEXT_COL - len, "");
+	}
+	print_wrapped(f, help, HELP_TEXT_COL);
+}
+
+/* Prints text line by line; a line wider than the help is cut at word
+ * boundaries, its pieces indented as the line was. */
+static void print_text(FILE *f, const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		size_t indent = strspn(line, " ");
+		const char *p = line + indent;
+		size_t left = len - indent;
+
+		if (indent > HELP_WIDTH / 2)
+			indent = 0;
+		do {
+			size_t room = (size_t)HELP_WIDTH - indent, cut = left;
+			if (left > room) {
+				cut = room;
+				while (cut > 0 && p[cut] != ' ')
+					cut--;
+				if (cut == 0)
+					cut = room;
+			}
+			fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, p);
+			p += cut;
+			left -= cut;
+			while (left > 0 && *p == ' ') {
+				p++;
+				left--;
+			}
+		} while (left > 0);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
 }
 
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
@@ -185,13 +292,15 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 	const enum wf_opt_id *p;
 
 	fprintf(f, "usage: wf2sqlite %s\n\n%s\n", cmd->usage, cmd->summary);
-	if (cmd->description && *cmd->description)
-		fprintf(f, "\n%s\n", cmd->description);
+	if (cmd->description && *cmd->description) {
+		fputc('\n', f);
+		print_text(f, cmd->description);
+	}
 	fputs("\noptions:\n", f);
 	for (p = cmd->options; p && *p; p++) {
 		const wf_cli_option *o = wf_cli_option_by_id(*p);
 		char left[64];
-		if (!o)
+		if (!o || o->id == WF_OPT_HELP)
 			continue;
 		if (o->short_name)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->long_name,
@@ -199,9 +308,10 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
-		fprintf(f, "  %-26s %s\n", left, o->help);
+		wf_cli_print_columns(f, left, o->help);
 	}
-	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+	wf_cli_print_columns(f, "-h, --help", "show this help");
 	if (cmd->examples && *cmd->examples)
 		fprintf(f, "\nexamples:\n%s\n", cmd->examples);
+	fputs("\nSee 'man wf2sqlite' for the details.\n", f);
 }
