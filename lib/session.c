@@ -10,8 +10,8 @@
 #include "http.h"
 
 #define JSON_DEPTH 64
-/* A long-poll cut after being open this long was an idle connection dropped
- * by a proxy: expected, not a failure. */
+/* A long-poll cut after being open this long (or half its slice, if less)
+ * was an idle connection dropped by a proxy: expected, not a failure. */
 #define PROXY_CUT_MIN_MS 5000
 /* Long-polls start at least this far apart. */
 #define LONG_POLL_SPACING_MS 1000
@@ -417,6 +417,10 @@ static void append_card_errors(const wf_session_state *s, wf_err *err)
 static wf_status judge(const char *id, const wf_session_state *s, int allow_partial, wf_err *err)
 {
 	const char *hint = "";
+	wf_err scratch;
+
+	if (!err)
+		err = &scratch;
 
 	if (strcmp(s->status, "inactive") == 0) {
 		wf_err_set(err, WF_EWORKFLOW, "session %s is inactive (expired or cancelled); "
@@ -621,7 +625,8 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 		goto again;
 	case WF_HTTP_TRANSIENT:
 		wf_http_error(w->c, &resp, what, &cause);
-		if (resp.elapsed_ms >= PROXY_CUT_MIN_MS && resp.status != 429 && resp.status != 503) {
+		if (resp.elapsed_ms >= (slice / 2 < PROXY_CUT_MIN_MS ? slice / 2 : PROXY_CUT_MIN_MS) &&
+		    resp.status != 429 && resp.status != 503 && !resp.handed) {
 			/* An idle long-poll dropped by a proxy: not a failure, but
 			 * the slice was too long for it. */
 			int64_t shorter = resp.elapsed_ms * 2 / 3;
