@@ -92,7 +92,7 @@ static int run_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		char cont[4096];
 		wf_net_continue_command(&n, &job, cont, sizeof(cont));
 		if (opts->json) {
-			wf_net_print_simple(&n, &job, "running", NULL);
+			wf_net_print_simple(&n, &job, "running", 0);
 		} else {
 			fprintf(io->out, "%s\n", sid);
 			fflush(io->out);

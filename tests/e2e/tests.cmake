@@ -1,3 +1,8 @@
+# End-to-end tests of the real binary (wf_add_pytest: tests/CMakeLists.txt).
+wf_add_pytest(e2e/test_load.py)
+wf_add_pytest(e2e/test_runs.py)
+wf_add_pytest(e2e/test_schema_cmd.py)
+
 # --- network side (branch net): waiting, client, run/attach/resume/status ---
 foreach(t test_session_wait test_session_faults)
   wf_add_pytest(e2e/${t}.py)
