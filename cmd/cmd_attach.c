@@ -118,10 +118,10 @@ const wf_command wf_cmd_attach = {
 	"attach SESSION_ID [options]",
 	"wait for an existing session, load its result",
 	"Waits for a session that is already running (started by 'run --no-wait', by an\n"
-	"interrupted run, or by anyone else) and loads its result like 'run' does, recording\n"
-	"a run in _wf_runs. A session already loaded into the same table is not loaded again\n"
-	"(exit 0) unless --force. --workflow records the workflow id and names the default\n"
-	"table after it.",
+	"interrupted run, or by anyone else) and loads its result like 'run' does,\n"
+	"recording a run in _wf_runs. A session already loaded into the same table is\n"
+	"not loaded again (exit 0) unless --force. --workflow records the workflow id\n"
+	"and names the default table after it.",
 	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
 	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
 	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",

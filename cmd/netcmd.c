@@ -141,6 +141,8 @@ int wf_net_connect(wf_net *n)
 	wf_client_set_deadline(n->client, n->wait.timeout_ms);
 	n->wait.progress = n->ui ? wf_progress_ui_update : NULL;
 	n->wait.progress_ctx = n->ui;
+	/* The progress line follows the cards while a long-poll is open. */
+	n->wait.progress_interval_ms = n->ui && !n->opts->quiet ? 1000 : 0;
 	return 0;
 }
 
