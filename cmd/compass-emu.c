@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int i, sig, port = 0, rc = 1, started = 0;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -104,7 +104,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "compass-emu: unknown option %s\n%s", a, usage);
 			return 2;
 		}
-		i++;
 	}
 	if (!scenario) {
 		fprintf(stderr, "compass-emu: --scenario FILE is required\n%s", usage);

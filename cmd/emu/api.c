@@ -220,7 +220,8 @@ static void answer_session(emu_server *srv, const emu_session *s, emu_response *
 		json_object_object_add(ctx, "cardType", json_object_new_string(c->type));
 		json_object_object_add(jc, "context", ctx);
 		json_object_object_add(jc, "status", json_object_new_string(cs[i]));
-		json_object_object_add(jc, "output", done[i] ? json_object_get(c->output) : NULL);
+		json_object_object_add(jc, "output",
+			done[i] && c->output ? json_tokener_parse(c->output) : NULL);
 		if (done[i] && c->error)
 			json_object_object_add(jc, "errorMessage", json_object_new_string(c->error));
 		json_object_array_add(cards, jc);
@@ -294,7 +295,8 @@ static void answer_result(emu_server *srv, emu_session *s, long timeout, emu_res
 		resp->close_after = 1;
 		return;
 	}
-	if (emu_now_ms(srv) >= s->t0_ms + (double)wf_end_ms(wf)) {
+	/* The margin absorbs rounding in the wait computed above. */
+	if (emu_now_ms(srv) >= s->t0_ms + (double)wf_end_ms(wf) - 0.01) {
 		full_result(wf, resp);
 		return;
 	}
@@ -431,6 +433,10 @@ static emu_fault *take_fault(emu_server *srv, enum emu_endpoint ep, const emu_wo
 			continue;
 		if (f->times >= 0 && f->used >= f->times)
 			continue;
+		if (f->skipped < f->skip) {
+			f->skipped++;
+			continue;
+		}
 		f->used++;
 		hit = f;
 		break;
@@ -468,12 +474,11 @@ static void answer_fault(emu_server *srv, const emu_request *req, const emu_faul
 	emu_response *resp)
 {
 	resp->fault = fault_names[f->kind];
+	if (f->hold_ms > 0)
+		emu_sleep_ms(srv, (double)f->hold_ms);
 	switch (f->kind) {
 	case EMU_FAULT_CLOSE:
-		resp->action = EMU_CLOSE;
-		return;
 	case EMU_FAULT_HOLD_DROP:
-		emu_sleep_ms(srv, (double)f->hold_ms);
 		resp->action = EMU_CLOSE;
 		return;
 	case EMU_FAULT_REDIRECT:

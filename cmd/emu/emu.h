@@ -51,7 +51,7 @@ typedef struct emu_card {
 	char *type;
 	char *status;        /* final status, "completed" by default */
 	char *error;         /* errorMessage, or NULL */
-	json_object *output; /* shown once the card finished; NULL = null */
+	char *output;        /* JSON text shown once the card finished; NULL = null */
 	long ms;
 } emu_card;
 
@@ -108,6 +108,8 @@ typedef struct emu_fault {
 	char *workflow;      /* NULL = any workflow */
 	long times;          /* how many matching calls it hits */
 	long used;           /* under faults_lock */
+	long skip;           /* matching calls let through before it acts */
+	long skipped;        /* under faults_lock */
 	int status;
 	char *body;          /* NULL = a default JSON error body */
 	size_t body_len;
@@ -163,8 +165,12 @@ typedef struct emu_session {
 
 enum emu_origin { EMU_ORIGIN_MAIN, EMU_ORIGIN_OTHER };
 
+/* One accepted connection; its thread sets done when finished, and the
+ * accept loop (or emu_http_stop) joins the thread and frees the slot. */
 typedef struct emu_conn_slot {
 	int fd;
+	int done;                  /* under conns_lock */
+	pthread_t thread;
 	struct emu_conn_slot *next;
 } emu_conn_slot;
 
@@ -185,6 +191,10 @@ typedef struct emu_server {
 	int listen_fd[2];          /* by emu_origin */
 	int port[2];
 	pthread_t accept_thread[2];
+	struct emu_acceptor {
+		struct emu_server *srv;
+		enum emu_origin origin;
+	} acceptor[2];
 
 	pthread_mutex_t conns_lock;
 	pthread_cond_t conns_cond;

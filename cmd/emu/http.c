@@ -19,11 +19,11 @@
 #define MAX_BODY (64L * 1024 * 1024)
 
 typedef struct conn {
+	emu_conn_slot slot;        /* first: the list holds &conn->slot */
 	emu_server *srv;
 	int fd;
 	long num;
 	enum emu_origin origin;
-	emu_conn_slot slot;
 	emu_sbuf in;
 } conn;
 
@@ -164,6 +164,17 @@ static int header_has_token(const char *value, const char *token)
 	return 0;
 }
 
+/* The "\r\n\r\n" ending a request head in p[0..n), or NULL. */
+static char *find_head_end(char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i++)
+		if (p[i] == '\r' && memcmp(p + i, "\r\n\r\n", 4) == 0)
+			return p + i;
+	return NULL;
+}
+
 /* Reads one request. Returns 1 with *req filled, 0 when the peer closed
  * between requests, or an HTTP status (400, 411, 413, 431) for a request
  * that cannot be read, or -1 on a connection error. */
@@ -176,7 +187,10 @@ static int read_request(conn *c, emu_request *req)
 	ssize_t n;
 
 	memset(req, 0, sizeof(*req));
-	while (!(c->in.len && (end = strstr(c->in.p, "\r\n\r\n")))) {
+	for (;;) {
+		end = find_head_end(c->in.p, c->in.len);
+		if (end)
+			break;
 		if (c->in.len > MAX_HEAD)
 			return 431;
 		n = fill(c);
@@ -184,10 +198,10 @@ static int read_request(conn *c, emu_request *req)
 			return 0;
 		if (n <= 0)
 			return -1;
-		/* A NUL would hide the end of the head from strstr. */
-		if (memchr(c->in.p, '\0', c->in.len))
-			return 400;
 	}
+	/* The head is parsed as a C string: no NUL in it (the body may have). */
+	if (memchr(c->in.p, '\0', (size_t)(end - c->in.p)))
+		return 400;
 	req->t_ms = emu_now_ms(c->srv);
 	head_len = (size_t)(end - c->in.p) + 4;
 	*end = '\0';
@@ -330,22 +344,39 @@ cleanup:
 	return rc;
 }
 
-static void conn_unregister(conn *c)
+/* Marks the connection finished; the reaper joins and frees it. */
+static void conn_finish(conn *c)
 {
 	emu_server *srv = c->srv;
-	emu_conn_slot **pp;
 
+	emu_sbuf_free(&c->in);
 	pthread_mutex_lock(&srv->conns_lock);
-	for (pp = &srv->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == &c->slot) {
-			*pp = c->slot.next;
-			break;
-		}
-	}
 	close(c->fd);
+	c->slot.done = 1;
 	srv->conns_open--;
 	pthread_cond_broadcast(&srv->conns_cond);
 	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Joins and frees finished connections (all when `all`, else only done
+ * ones). Caller holds conns_lock. */
+static void conns_reap(emu_server *srv, int all)
+{
+	emu_conn_slot **pp = &srv->conns, *s;
+
+	while ((s = *pp)) {
+		if (!s->done && !all) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		if (s->done)
+			pthread_join(s->thread, NULL);
+		else
+			pthread_detach(s->thread);
+		if (s->done)
+			free(s);
+	}
 }
 
 static void *conn_main(void *arg)
@@ -387,30 +418,17 @@ static void *conn_main(void *arg)
 		emu_sbuf_free(&resp.owned);
 		request_free(&req);
 	}
-	conn_unregister(c);
-	emu_sbuf_free(&c->in);
-	free(c);
+	conn_finish(c);
 	return NULL;
 }
 
-typedef struct acceptor {
-	emu_server *srv;
-	enum emu_origin origin;
-} acceptor;
-
-static acceptor acceptors[2];
-
 static void *accept_main(void *arg)
 {
-	acceptor *a = arg;
+	struct emu_acceptor *a = arg;
 	emu_server *srv = a->srv;
-	pthread_attr_t attr;
-	pthread_t t;
 	int fd, one = 1;
 	conn *c;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	while (!atomic_load(&srv->stopping)) {
 		fd = accept(srv->listen_fd[a->origin], NULL, NULL);
 		if (fd < 0) {
@@ -430,17 +448,18 @@ static void *accept_main(void *arg)
 		c->origin = a->origin;
 		c->slot.fd = fd;
 		pthread_mutex_lock(&srv->conns_lock);
+		conns_reap(srv, 0);
 		c->num = ++srv->conns_total;
-		c->slot.next = srv->conns;
-		srv->conns = &c->slot;
-		srv->conns_open++;
-		pthread_mutex_unlock(&srv->conns_lock);
-		if (pthread_create(&t, &attr, conn_main, c)) {
-			conn_unregister(c);
+		if (pthread_create(&c->slot.thread, NULL, conn_main, c)) {
+			close(fd);
 			free(c);
+		} else {
+			c->slot.next = srv->conns;
+			srv->conns = &c->slot;
+			srv->conns_open++;
 		}
+		pthread_mutex_unlock(&srv->conns_lock);
 	}
-	pthread_attr_destroy(&attr);
 	return NULL;
 }
 
@@ -476,9 +495,9 @@ int emu_http_start(emu_server *srv)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		acceptors[i].srv = srv;
-		acceptors[i].origin = (enum emu_origin)i;
-		if (pthread_create(&srv->accept_thread[i], NULL, accept_main, &acceptors[i]))
+		srv->acceptor[i].srv = srv;
+		srv->acceptor[i].origin = (enum emu_origin)i;
+		if (pthread_create(&srv->accept_thread[i], NULL, accept_main, &srv->acceptor[i]))
 			return -1;
 	}
 	return 0;
@@ -501,9 +520,11 @@ void emu_http_stop(emu_server *srv)
 	ts.tv_sec += 5;
 	pthread_mutex_lock(&srv->conns_lock);
 	for (s = srv->conns; s; s = s->next)
-		shutdown(s->fd, SHUT_RDWR);
+		if (!s->done)
+			shutdown(s->fd, SHUT_RDWR);
 	while (srv->conns_open > 0)
 		if (pthread_cond_timedwait(&srv->conns_cond, &srv->conns_lock, &ts))
 			break;
+	conns_reap(srv, 1);
 	pthread_mutex_unlock(&srv->conns_lock);
 }

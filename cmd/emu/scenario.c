@@ -295,8 +295,11 @@ static int load_card(ctx *c, json_object *jc, const char *where, emu_card *card)
 		emu_sbuf_addf(&b, "card %s failed", card->id);
 		card->error = b.p;
 	}
+	/* Kept as text: json-c reference counts are not thread-safe, so every
+	 * answer parses its own copy. */
 	if (json_object_object_get_ex(jc, "output", &v) && v)
-		card->output = json_object_get(v);
+		card->output = emu_xstrdup(json_object_to_json_string_ext(v,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 
@@ -511,7 +514,7 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 {
 	static const char *const keys[] = {"endpoint", "kind", "workflow", "times", "status",
 		"body", "content_type", "headers", "retry_after", "after_bytes", "chunk_bytes",
-		"delay_ms", "hold_ms", "after_run", NULL};
+		"delay_ms", "hold_ms", "after_run", "skip", NULL};
 	char *s = NULL;
 	json_object *v;
 	emu_sbuf h = {0};
@@ -545,6 +548,7 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		}
 	}
 	if (get_long(c, jf, "times", where, 1, -1, &f->times) ||
+		get_long(c, jf, "skip", where, 0, 0, &f->skip) ||
 		get_long(c, jf, "status", where,
 			f->kind == EMU_FAULT_REDIRECT ? 302 :
 			f->kind == EMU_FAULT_RETRY_AFTER ? 429 : 500, 100, &status) ||
@@ -552,7 +556,8 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		get_long(c, jf, "after_bytes", where, 0, 0, &f->after_bytes) ||
 		get_long(c, jf, "chunk_bytes", where, 65536, 1, &f->chunk_bytes) ||
 		get_long(c, jf, "delay_ms", where, 100, 0, &f->delay_ms) ||
-		get_long(c, jf, "hold_ms", where, 1000, 0, &f->hold_ms) ||
+		get_long(c, jf, "hold_ms", where, f->kind == EMU_FAULT_HOLD_DROP ? 1000 : 0, 0,
+			&f->hold_ms) ||
 		get_bool(c, jf, "after_run", where, &f->after_run))
 		goto cleanup;
 	if (status > 999) {
@@ -769,7 +774,7 @@ void emu_scenario_free(emu_scenario *sc)
 			free(wf->cards[j].type);
 			free(wf->cards[j].status);
 			free(wf->cards[j].error);
-			json_object_put(wf->cards[j].output);
+			free(wf->cards[j].output);
 		}
 		free(wf->cards);
 		free(wf->id);

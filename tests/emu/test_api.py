@@ -8,8 +8,8 @@ import tempfile
 import time
 import unittest
 
-from emutest import (ACCOUNT_ID, API_KEY, API_PATH, EmuTestCase, Emu, request, result, run,
-                     session)
+from emutest import (ACCOUNT_ID, API_KEY, API_PATH, EmuTestCase, Emu, raw_exchange, request,
+                     result, run, session, split_response)
 import wfharness
 
 LITERAL = {
@@ -225,6 +225,20 @@ class ApiTest(EmuTestCase):
         self.assertLessEqual(get["t_ms"], res["t_ms"])
         self.assertEqual(len({post["conn"], get["conn"], res["conn"]}), 3)
 
+    def test_log_stays_utf8_with_binary_bodies(self):
+        import base64
+        raw = b'{"workflowId":"ok","variables":{"k":"caf\xc3\xa9 \xff\xfe"}}'
+        r = request(self.emu, "POST", "/v1/workflow/run", raw,
+                    headers={"Content-Type": "application/json", "X-Odd": "v\u00e9"})
+        self.assertEqual(r.status, 200)
+        entry = self.emu.requests()[-1]  # would raise if the line were not UTF-8 JSON
+        self.assertEqual(entry["body"], raw.decode("utf-8", "replace"))
+        self.assertEqual(base64.b64decode(entry["body_base64"]), raw)
+        # http.client sends the header as Latin-1: one invalid UTF-8 byte.
+        self.assertEqual(entry["headers"]["x-odd"], "v\ufffd")
+        run(self.emu, "ok")
+        self.assertNotIn("body_base64", self.emu.requests()[-1])
+
     def test_keep_alive_and_connection_close(self):
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", self.emu.port, timeout=5)
@@ -253,9 +267,33 @@ class ApiTest(EmuTestCase):
         time.sleep(0.1)
         t0 = time.monotonic()
         self.assertEqual(session(self.emu, sid)["status"], "starting")
-        self.assertLess(time.monotonic() - t0, 0.3)
+        self.assertLess(time.monotonic() - t0, 0.5)
         t.join()
         self.assertGreater(out["r"].elapsed, 0.7)
+
+    def test_concurrent_clients(self):
+        import threading
+        out, errors = [], []
+
+        def client():
+            try:
+                sid = run(self.emu, "ok")
+                for _ in range(3):
+                    session(self.emu, sid)
+                r = result(self.emu, sid, 3000)
+                out.append((sid, r.status, r.json()))
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len({sid for sid, _, _ in out}), 16)
+        self.assertTrue(all(st == 200 and body == LITERAL for _, st, body in out))
+        self.assertEqual(len(self.emu.requests()), 16 * 5)
 
     def test_other_origin_listener(self):
         with open(self.emu.port_path + ".other") as f:
@@ -267,6 +305,128 @@ class ApiTest(EmuTestCase):
         log = self.emu.requests()
         self.assertEqual(log[-1]["origin"], "other")
         self.assertEqual(log[-1]["headers"]["x-scale-api-key"], API_KEY)
+
+
+class WireTest(EmuTestCase):
+    """HTTP details over raw sockets."""
+
+    def scenario(self):
+        return {"workflows": {"w": {}}, "sessions": {"s1": {"workflow": "w"}}}
+
+    def head(self, method, path, extra=""):
+        return ("%s %s%s HTTP/1.1\r\nHost: x\r\nx-scale-api-key: %s\r\n"
+                "x-selected-account-id: %s\r\n%s\r\n" % (method, API_PATH, path, API_KEY,
+                                                         ACCOUNT_ID, extra)).encode()
+
+    def test_expect_100_continue(self):
+        import socket
+        body = b'{"workflowId":"w"}'
+        s = socket.create_connection(("127.0.0.1", self.emu.port), timeout=5)
+        try:
+            s.sendall(self.head("POST", "/v1/workflow/run",
+                                "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                                "Content-Length: %d\r\n" % len(body)))
+            self.assertEqual(s.recv(100), b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body + self.head("GET", "/v1/sessions/s1", "Connection: close\r\n"))
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        # Two answers, the second pipelined behind the body of the first.
+        first, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(first.startswith(b"HTTP/1.1 200 OK"))
+        self.assertIn(b'{"sessionId":"sess-', rest)
+        self.assertIn(b"HTTP/1.1 200 OK", rest)
+        self.assertTrue(rest.endswith(b'"cards":[]}}'))
+        log = self.emu.requests()
+        self.assertEqual([q["status"] for q in log], [200, 200])
+        self.assertEqual(log[0]["conn"], log[1]["conn"])
+        self.assertEqual(log[0]["body"], body.decode())
+
+    def test_binary_request_body_in_the_same_packet_as_the_head(self):
+        raw, closed, _ = raw_exchange(self.emu.port, self.head(
+            "GET", "/v1/sessions/s1", "Content-Length: 3\r\nConnection: close\r\n") + b"\x00\x01\xff")
+        self.assertEqual(split_response(raw)[0], 200)
+        entry = self.emu.requests()[-1]
+        self.assertEqual(entry["body"], "\x00\x01\ufffd")
+        self.assertEqual(entry["body_base64"], "AAH/")
+
+    def test_chunked_body_refused_and_logged(self):
+        raw, closed, _ = raw_exchange(self.emu.port, self.head(
+            "POST", "/v1/workflow/run",
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n") +
+            b"5\r\nhello\r\n0\r\n\r\n")
+        self.assertTrue(closed)
+        self.assertEqual(split_response(raw)[0], 411)
+        self.assertEqual(self.emu.requests()[-1]["status"], 411)
+
+    def test_http10_closes_and_garbage_is_400(self):
+        raw, closed, _ = raw_exchange(self.emu.port, self.head("GET", "/v1/sessions/s1")
+                                      .replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        self.assertTrue(closed)
+        status, headers, body = split_response(raw)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["connection"], "close")
+        self.assertEqual(int(headers["content-length"]), len(body))
+        raw, closed, _ = raw_exchange(self.emu.port, b"NONSENSE\r\n\r\n")
+        self.assertTrue(closed)
+        self.assertEqual(split_response(raw)[0], 400)
+
+
+class ExamplesTest(unittest.TestCase):
+    def test_demo_scenario(self):
+        path = os.path.join(wfharness.SOURCE_DIR, "examples", "demo-scenario.json")
+        with open(path) as f:
+            sc = json.load(f)
+        self.assertEqual(sc["api_key"], "demo-key")
+        self.assertEqual(sc["account_id"], "demo-account")
+        with Emu(path) as emu:
+            import http.client
+            h = {"x-scale-api-key": "demo-key", "x-selected-account-id": "demo-account",
+                 "Content-Type": "application/json"}
+            c = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=10)
+            c.request("POST", API_PATH + "/v1/workflow/run",
+                      json.dumps({"workflowId": "sales_by_region",
+                                  "variables": {"region": "emea"}}), h)
+            sid = json.loads(c.getresponse().read())["sessionId"]
+            t0 = time.monotonic()
+            c.request("GET", API_PATH + "/v1/sessions/%s/result" % sid, headers=h)
+            r = c.getresponse()
+            body = json.loads(r.read())
+            secs = time.monotonic() - t0
+            c.request("GET", API_PATH + "/v1/sessions/%s" % sid, headers=h)
+            st = json.loads(c.getresponse().read())["sessionState"]
+            c.close()
+        self.assertEqual(r.status, 200)
+        self.assertGreater(secs, 1.2)
+        self.assertLess(secs, 3.0)
+        self.assertEqual(st["status"], "idle")
+        self.assertGreaterEqual(len(st["cards"]), 3)
+        self.assertEqual([(c["id"], c["type"]) for c in body["schema"]],
+                         [("region", "string"), ("product", "string"), ("units", "number"),
+                          ("revenue", "number")])
+        self.assertEqual(len(body["data"]), 20)
+        self.assertEqual(body["result"]["summary"]["totalNumberOfRows"], 20)
+        for row in body["data"]:
+            self.assertIsInstance(row["region"], str)
+            self.assertIsInstance(row["units"], int)
+
+    def test_docs_example_scenario_loads(self):
+        path = os.path.join(wfharness.SOURCE_DIR, "docs", "emulator.md")
+        with open(path) as f:
+            text = f.read()
+        example = text[text.rindex("```json") + 7:text.rindex("```")]
+        d = tempfile.mkdtemp(prefix="wfemu-")
+        sc = os.path.join(d, "s.json")
+        with open(sc, "w") as f:
+            f.write(example)
+        with Emu(sc, workdir=d) as emu:
+            r = request(emu, "GET", "/v1/sessions/old-session")
+            self.assertEqual(r.status, 200)
 
 
 class ProcessTest(unittest.TestCase):

@@ -23,7 +23,7 @@ def wf(name):
 class FaultTest(EmuTestCase):
     def scenario(self):
         names = ["status_run", "after_run", "retry", "html", "cut", "close", "slow", "hold",
-                 "redirect", "any", "order", "always", "clean", "cut_run"]
+                 "redirect", "any", "order", "always", "clean", "cut_run", "skip"]
         return {
             "workflows": {n: wf(n) for n in names},
             "sessions": {"any-pre": {"workflow": "any"}},
@@ -44,11 +44,14 @@ class FaultTest(EmuTestCase):
                  "status": 307},
                 {"endpoint": "any", "workflow": "any", "kind": "status", "status": 503,
                  "times": 2},
-                {"endpoint": "result", "workflow": "order", "kind": "status", "status": 500},
+                {"endpoint": "result", "workflow": "order", "kind": "status", "status": 504,
+                 "hold_ms": 200},
                 {"endpoint": "result", "workflow": "order", "kind": "retry_after",
                  "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"},
                 {"endpoint": "session", "workflow": "always", "kind": "status", "status": 500,
                  "times": -1},
+                {"endpoint": "session", "workflow": "skip", "kind": "status", "status": 503,
+                 "skip": 2, "times": 1},
                 {"endpoint": "run", "workflow": "cut_run", "kind": "cut", "after_bytes": 5},
             ],
         }
@@ -164,13 +167,20 @@ class FaultTest(EmuTestCase):
         a = result(self.emu, sid)
         b = result(self.emu, sid)
         c = result(self.emu, sid)
-        self.assertEqual([a.status, b.status, c.status], [500, 429, 200])
+        self.assertEqual([a.status, b.status, c.status], [504, 429, 200])
+        self.assertGreaterEqual(a.elapsed, 0.18)
+        self.assertLess(b.elapsed, 0.15)
         self.assertEqual(b.header("Retry-After"), "Wed, 21 Oct 2015 07:28:00 GMT")
 
     def test_times_minus_one_is_every_call(self):
         sid = run(self.emu, "always")
         for _ in range(4):
             self.assertEqual(request(self.emu, "GET", "/v1/sessions/" + sid).status, 500)
+
+    def test_skip_lets_first_calls_through(self):
+        sid = run(self.emu, "skip")
+        got = [request(self.emu, "GET", "/v1/sessions/" + sid).status for _ in range(4)]
+        self.assertEqual(got, [200, 200, 503, 200])
 
     def test_faults_do_not_touch_other_workflows(self):
         sid = run(self.emu, "clean")
