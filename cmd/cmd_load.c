@@ -103,10 +103,9 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 				strerror(errno));
 		goto done;
 	}
-	st = wf_sink_open(&sink, out.db, &err);
+	st = wf_sink_open_ex(&sink, out.db, interrupted, &err);
 	if (st != WF_OK)
 		goto done;
-	wf_sink_set_interrupt(sink, interrupted);
 	st = wf_sink_preflight(sink, table, mode, &err);
 	if (st != WF_OK)
 		goto done;
@@ -149,10 +148,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	st = wf_loader_commit(loader, &ro, &stats, &err);
 	if (st != WF_OK)
 		goto done;
-	out.status = stats.status;
-	out.rows_loaded = stats.rows_loaded;
-	out.rows_reported = stats.rows_reported;
-	out.load_ms = stats.load_ms;
+	wf_outcome_set_stats(&out, &stats);
 	out.total_ms = ro.total_ms;
 	if (opts->verbose)
 		fprintf(io->err, "wf2sqlite: %lld columns, %lld rows received, %lld values of "
@@ -200,10 +196,11 @@ const wf_command wf_cmd_load = {
 		"result's schema, the rows are inserted in one transaction together with the\n"
 		"run's _wf_runs row (session_id NULL). A body that is not a valid result (exit\n"
 		"9) loads nothing and is recorded as a failed run. The table defaults to the\n"
-		"--workflow id made a valid name, else 'results'.",
+		"--workflow id made a valid name, else 'results'. A saved body has no\n"
+		"session, so every load is a new run (--force changes nothing here).",
 	.examples =
 		"  wf2sqlite load result.json --db sales.db --table sales\n"
-		"  curl -s ... | wf2sqlite load - --workflow abc123 --mode replace --json",
+		"  wf2sqlite load - --workflow abc123 --mode replace --json < result.json",
 	.options = load_options,
 	.min_pos = 1,
 	.max_pos = 1,

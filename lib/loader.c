@@ -89,7 +89,7 @@ static wf_status db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
 {
 	wf_status st;
 
-	if (rc == SQLITE_TOOBIG || rc == SQLITE_RANGE)
+	if ((rc & 0xff) == SQLITE_TOOBIG || (rc & 0xff) == SQLITE_RANGE)
 		st = wf_err_set(err, WF_EBADRESPONSE, "%s: a value is too large for SQLite", what);
 	else
 		st = wf_db_fail(l->sink, rc, err, "table %s: %s", l->table, what);
@@ -733,7 +733,8 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 {
 	wf_status st;
 
-	wf_db_rollback(l->sink);
+	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
+		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	l->insert = NULL;
 	l->insert_cols = 0;
@@ -772,6 +773,8 @@ static wf_status c_write(void *ctx, const char *p, size_t n, wf_err *err)
 		return wf_err_set(err, l->fail_status, "%s", l->fail_err.msg);
 	if (l->state != L_IDLE && l->state != L_BODY)
 		return wf_err_set(err, WF_EINTERNAL, "result bytes after the body was finished");
+	if (l->state == L_IDLE)
+		l->t_start = wf_mono_ms();  /* load_ms counts from the first byte */
 	l->state = L_BODY;
 	l->bytes_in += n;
 	st = wf_reader_feed(l->reader, p, n, err);
@@ -870,7 +873,7 @@ void wf_loader_free(wf_loader *l)
 {
 	if (!l)
 		return;
-	if (l->state != L_DONE)
+	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
 		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	sqlite3_finalize(l->col_insert);

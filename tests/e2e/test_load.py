@@ -133,9 +133,22 @@ class TestTypes(LoadTestBase):
 
     def test_array_rows_map_by_position(self):
         schema = [{"id": "a", "type": "string"}, {"id": "b", "type": "number"}]
-        text = body([["x", 1], ["y", 2]], schema)
+        text = body([["x", 1], ["y", 2], ["z", 3, "extra"]], schema)
         self.load(text, "--table", "arr")
-        self.assertEqual(self.q("SELECT a, b FROM arr ORDER BY _row"), [("x", 1), ("y", 2)])
+        self.assertEqual(self.q("SELECT a, b, col_3 FROM arr ORDER BY _row"),
+                         [("x", 1, None), ("y", 2, None), ("z", 3, "extra")])
+        self.assertEqual(self.q("SELECT position FROM _wf_columns WHERE column_name = 'col_3'"),
+                         [(2,)])
+
+    def test_a_key_appearing_late_adds_a_column_mid_load(self):
+        rows = sales_rows(3000)
+        rows[2500]["late"] = "here"
+        rows[2999]["late"] = "again"
+        self.load(body(rows, SALES_SCHEMA), "--table", "late")
+        self.assertEqual(self.q("SELECT count(*), count(late) FROM late"), [(3000, 2)])
+        self.assertEqual(self.q("SELECT _row, late FROM late WHERE late IS NOT NULL ORDER BY _row"),
+                         [(2500, "here"), (2999, "again")])
+        self.assertEqual(self.q("SELECT sum(amount) FROM late"), [(sum(range(3000)),)])
 
 
 class TestNames(LoadTestBase):
@@ -481,9 +494,7 @@ class TestDatabase(LoadTestBase):
         self.load(body(sales_rows(1), SALES_SCHEMA), "--table", "other")
         self.assertEqual(self.q("SELECT count(*), min(_run_id) FROM sales_latest"), [(5, 2)])
 
-    def test_sigkill_in_the_middle_of_a_large_load_leaves_none_of_its_rows(self):
-        self.load(body(sales_rows(10), SALES_SCHEMA), "--table", "big")
-        n = 200000
+    def big_body(self, n):
         big = self.path("big.json")
         with open(big, "w") as f:
             f.write('{"schema": %s, "data": [' % json.dumps(SALES_SCHEMA + [
@@ -495,18 +506,40 @@ class TestDatabase(LoadTestBase):
                         % (i, i, "true" if i % 2 else "false", "x" * 100))
             f.write('], "start": 0, "end": %d, "result": {"summary": {"totalNumberOfRows": %d}}}'
                     % (n, n))
-        p = spawn_wf(["load", big, "--db", self.db, "--table", "big"], env=wf_env())
+        return big
+
+    def signal_mid_load(self, p, sig):
+        """Sends sig once rows are being written (the -wal file grows)."""
         wal = self.db + "-wal"
         deadline = time.time() + 60
-        killed = False
-        # Kill once rows are being written (the -wal file grows) but before
-        # the run is committed.
         while time.time() < deadline and p.poll() is None:
             if os.path.exists(wal) and os.path.getsize(wal) > 4 * 1024 * 1024:
-                p.send_signal(signal.SIGKILL)
-                killed = True
-                break
+                p.send_signal(sig)
+                return True
             time.sleep(0.005)
+        return False
+
+    def test_sigint_in_the_middle_of_a_large_load_records_interrupted(self):
+        self.load(body(sales_rows(10), SALES_SCHEMA), "--table", "big")
+        p = spawn_wf(["load", self.big_body(200000), "--db", self.db, "--table", "big", "--json"],
+                     env=wf_env())
+        sent = self.signal_mid_load(p, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        self.assertTrue(sent, "the load ended before it could be interrupted")
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("interrupted", err)
+        self.assertEqual(json.loads(out)["status"], "interrupted")
+        self.assertEqual(self.q("SELECT count(*) FROM big"), [(10,)])
+        self.assertEqual(self.q("SELECT status FROM _wf_runs ORDER BY run_id"),
+                         [("loaded",), ("interrupted",)])
+        self.assertIntegrity()
+
+    def test_sigkill_in_the_middle_of_a_large_load_leaves_none_of_its_rows(self):
+        self.load(body(sales_rows(10), SALES_SCHEMA), "--table", "big")
+        p = spawn_wf(["load", self.big_body(200000), "--db", self.db, "--table", "big"],
+                     env=wf_env())
+        # Killed once rows are being written, before the run is committed.
+        killed = self.signal_mid_load(p, signal.SIGKILL)
         p.communicate()
         self.assertTrue(killed, "the load ended before it could be killed")
         self.assertEqual(p.returncode, -signal.SIGKILL)
