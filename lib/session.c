@@ -20,6 +20,9 @@
 #define LONG_POLL_SPACING_MS 1000
 /* Grace after a long-poll's timeout before the answer counts as missing. */
 #define LONG_POLL_GRACE_MS 15000
+/* The timeout asked of the result of a session already finished: it answers
+ * at once, but a big result may take the server a while to start sending. */
+#define FINAL_FETCH_TIMEOUT_MS 60000
 
 void wf_session_state_clear(wf_session_state *s)
 {
@@ -631,6 +634,7 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 	wf_err cause;
 	wf_retry retry;
 	wf_status st;
+	int64_t timeout;
 	char what[256];
 
 	wf_http_resp_init(&resp);
@@ -638,16 +642,17 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 	/* The wait is over: the download is bounded by --retries and stalls. */
 	wf_retry_init(&retry, 0);
 	wreport(w, WF_PHASE_DOWNLOADING, w->state);
-	st = result_path(w, w->slice, &path, err);
+	timeout = w->slice > FINAL_FETCH_TIMEOUT_MS ? w->slice : FINAL_FETCH_TIMEOUT_MS;
+	st = result_path(w, timeout, &path, err);
 	if (st != WF_OK)
 		goto cleanup;
 	snprintf(what, sizeof(what), "GET result of session %s", w->id);
 	memset(&req, 0, sizeof(req));
 	req.path = path.data;
 	req.consumer = w->consumer;
-	req.hand_on_before_ms = w->slice;
-	req.first_byte_ms = w->slice + LONG_POLL_GRACE_MS;
-	req.low_speed_s = w->slice / 1000 + 30;
+	req.hand_on_before_ms = timeout;
+	req.first_byte_ms = timeout + LONG_POLL_GRACE_MS;
+	req.low_speed_s = timeout / 1000 + 30;
 	for (;;) {
 		st = wf_http_perform(w->c, &req, &resp, err);
 		if (st != WF_OK)

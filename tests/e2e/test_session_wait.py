@@ -87,6 +87,8 @@ class WaitTest(NetTestCase):
         kinds = ["result" if q["path"].endswith("/result") else "session" for q in mine]
         self.assertEqual(kinds.count("result"), 1, kinds)
         self.assertEqual(kinds[-1], "result")
+        # The session is finished: a longer timeout, for a big result to start.
+        self.assertEqual(mine[-1]["query"], "timeout=60000")
         self.assertGreaterEqual(kinds.count("session"), 5)
         # Spaced by the poll interval.
         ts = [q["t_ms"] for q in mine if not q["path"].endswith("/result")]
