@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from netlib import API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
+from netlib import wait_for_run, API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
 from wfharness import db_query, run_wf, spawn_wf
 
 
@@ -110,11 +110,7 @@ class AttachTest(NetTestCase):
         db = self.path("a.db")
         p = spawn_wf(["run", "mid", "--db", db, "--table", "m", "--mode", "replace"],
                      emu=self.emu)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(db) and self.runs(db):
-                break
-            time.sleep(0.05)
+        wait_for_run(db)
         time.sleep(0.3)
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=10)
@@ -141,11 +137,7 @@ class AttachTest(NetTestCase):
         db = self.path("a.db")
         p = spawn_wf(["run", "mid", "--db", db], emu=self.emu)
         try:
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                if os.path.exists(db) and self.runs(db):
-                    break
-                time.sleep(0.05)
+            wait_for_run(db)
             r = self.wf(["resume", "--db", db])
             self.assertRc(r, 0)
             self.assertIn("nothing to resume", r.err)

@@ -8,7 +8,7 @@ import stat
 import time
 import unittest
 
-from netlib import (API_KEY, ACCOUNT_ID, RESULT, ROWS, Emu, NetTestCase, wf_env, workflow)
+from netlib import (wait_for_run, API_KEY, ACCOUNT_ID, RESULT, ROWS, Emu, NetTestCase, wf_env, workflow)
 from wfharness import db_query, run_wf, spawn_wf
 
 HOSTILE = '{"data": [{"n": NaN}], "schema": [{"id": "n", "header": "N", "type": "number"}]}'
@@ -225,11 +225,7 @@ class RunTest(NetTestCase):
     def test_sigint_while_waiting_exit_130_recorded_interrupted(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "slow", "--db", db], emu=self.emu)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(db) and self.runs(db):
-                break
-            time.sleep(0.05)
+        wait_for_run(db)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=10)
@@ -242,7 +238,8 @@ class RunTest(NetTestCase):
     def test_sigterm_while_waiting_exit_130(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "slow", "--db", db, "--wait", "poll"], emu=self.emu)
-        time.sleep(1.0)
+        wait_for_run(db)
+        time.sleep(0.5)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=10)
         self.assertEqual(p.returncode, 130, err)
