@@ -26,7 +26,10 @@ def scenario():
         "boom": workflow("boom-s"),
         "redir": workflow("redir-s"),
         "busy": workflow("busy-s"),
+        "jammed": workflow("jammed-s"),
     }, "faults": [
+        {"endpoint": "run", "workflow": "jammed", "kind": "retry_after",
+         "retry_after": 99999999999, "times": -1},
         {"endpoint": "run", "workflow": "boom", "kind": "status", "status": 500, "after_run": True},
         {"endpoint": "session", "workflow": "redir", "kind": "redirect", "status": 302,
          "times": -1},
@@ -198,6 +201,24 @@ class RunTest(NetTestCase):
         posts = self.sessions_of("busy")
         self.assertEqual([q["status"] for q in posts], [429, 200])
         self.assertGreaterEqual(posts[1]["t_ms"] - posts[0]["t_ms"], 950)
+
+    def test_post_retry_after_beyond_the_timeout_gives_up_at_the_deadline(self):
+        db = self.path("a.db")
+        before = len(self.sessions_of("jammed"))
+        t0 = time.monotonic()
+        r = self.run_cmd(["run", "jammed", "--db", db, "--timeout", "1500ms"])
+        self.assertRc(r, 6)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("the run was not started", r.err)
+        self.assertEqual(len(self.sessions_of("jammed")) - before, 1)
+        self.assertEqual(self.runs(db), [])
+
+    def test_post_429_without_retries_exit_8(self):
+        db = self.path("a.db")
+        r = self.run_cmd(["run", "jammed", "--db", db, "--retries", "0"])
+        self.assertRc(r, 8)
+        self.assertIn("HTTP 429", r.err)
+        self.assertIn("the run was not started", r.err)
 
     def test_redirect_exit_8_key_never_sent_elsewhere(self):
         db = self.path("a.db")
