@@ -1,0 +1,150 @@
+/* wf2sqlite resume: attach to every run left unfinished in _wf_runs. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "netcmd.h"
+
+static const enum wf_opt_id resume_options[] = {
+	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
+	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
+	WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0
+};
+
+/* The worse of two exit codes: an interruption first, then the highest. */
+static int worse(int a, int b)
+{
+	if (a == 130 || b == 130)
+		return 130;
+	return a > b ? a : b;
+}
+
+static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
+{
+	wf_net_job job;
+	wf_err err;
+	wf_status st;
+	int claimed = 0, loaded = 0;
+
+	memset(&job, 0, sizeof(job));
+	job.session_id = p->session_id;
+	job.workflow_id = p->workflow_id;
+	job.table = p->table;
+	job.run_id = p->run_id;
+	job.adopted = 1;
+	if (!p->mode || wf_net_parse_mode(p->mode, &job.mode, &job.mode_name) != 0) {
+		job.mode = WF_MODE_APPEND;
+		job.mode_name = "append";
+	}
+	/* Of two resumes racing for a run, one takes it over. */
+	st = wf_sink_claim_run(sink, p, &claimed, &err);
+	if (st != WF_OK) {
+		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+		return (int)st;
+	}
+	if (!claimed) {
+		wf_net_note(n, "run %" PRId64 " was taken over by another process; left alone",
+			    p->run_id);
+		return 0;
+	}
+	st = wf_sink_session_loaded(sink, p->table, p->session_id, &loaded, &err);
+	if (st != WF_OK) {
+		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+		return (int)st;
+	}
+	if (loaded) {
+		/* Loaded meanwhile by another run (an attach): this one ends. */
+		wf_run_outcome o;
+		char msg[512];
+		memset(&o, 0, sizeof(o));
+		snprintf(msg, sizeof(msg), "session %s was loaded into %s by another run; nothing "
+			 "loaded", p->session_id, p->table);
+		o.status = "failed";
+		o.error = msg;
+		o.wait_ms = -1;
+		o.total_ms = -1;
+		st = wf_sink_finish_run(sink, p->run_id, &o, &err);
+		if (st != WF_OK) {
+			wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+			return (int)st;
+		}
+		wf_net_note(n, "run %" PRId64 ": %s", p->run_id, msg);
+		return 0;
+	}
+	wf_net_note(n, "run %" PRId64 ": the process (pid %ld) that started it is gone; waiting "
+		    "for session %s to load it into %s", p->run_id, (long)p->pid, p->session_id,
+		    p->table);
+	return wf_net_load(n, sink, &job);
+}
+
+static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_net n;
+	wf_sink *sink = NULL;
+	wf_pending_run *runs = NULL;
+	size_t nruns = 0, i, done = 0;
+	wf_err err;
+	wf_status st;
+	int rc, worst = 0;
+
+	rc = wf_net_init(&n, opts, io);
+	if (rc)
+		return rc;
+	st = wf_sink_open(&sink, n.db_path, &err);
+	if (st == WF_OK)
+		st = wf_sink_pending_runs(sink, &runs, &nruns, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	if (nruns == 0) {
+		wf_net_note(&n, "no unfinished runs in %s; nothing to resume", n.db_path);
+		rc = 0;
+		goto cleanup;
+	}
+	rc = wf_net_connect(&n);
+	if (rc)
+		goto cleanup;
+	for (i = 0; i < nruns; i++) {
+		int one;
+		if (!runs[i].session_id || !runs[i].table)
+			continue;
+		if (*n.interrupted) {
+			worst = 130;
+			break;
+		}
+		one = resume_one(&n, sink, &runs[i]);
+		worst = worse(worst, one);
+		done++;
+		if (one == 130)
+			break;
+	}
+	if (nruns > 1 && !opts->quiet)
+		wf_net_note(&n, "resumed %zu of %zu unfinished runs%s", done, nruns,
+			    worst ? "; see the messages above" : "");
+	rc = worst;
+cleanup:
+	wf_pending_runs_free(runs, nruns);
+	wf_sink_close(sink);
+	wf_net_close(&n);
+	return rc;
+}
+
+const wf_command wf_cmd_resume = {
+	"resume",
+	"resume [options]",
+	"attach to every run in the audit table left unfinished",
+	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
+	"or the machine rebooted), and attaches to each session, loading it into the\n"
+	"table and with the mode the run was started with. Runs whose process is still\n"
+	"alive are left alone. Each run is taken over: its row in _wf_runs ends as loaded,\n"
+	"or with the failure. The exit code is the worst of the runs' codes.",
+	"  wf2sqlite resume --db results.db\n"
+	"  wf2sqlite resume --db results.db --timeout 1h --json",
+	resume_options,
+	0,
+	0,
+	run_resume,
+};
