@@ -719,6 +719,11 @@ static void size_limits_are_enforced(void)
 	r = run_ex(body, strlen(body), 3, 1, &lim, -1);
 	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "limit of 32 bytes") != NULL);
 	free(r.out);
+	/* a schema over the limit is refused before on_schema sees it */
+	r = run_ex("{\"schema\":[{\"id\":\"a\"},{\"id\":\"b\"}       ]}", 45, 0, 1, &lim, -1);
+	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "limit of 32 bytes") != NULL);
+	T_CHECK(r.schema_calls == 0);
+	free(r.out);
 	lim.max_value_bytes = 0;
 	lim.max_body_bytes = 40;
 	r = run_ex(body, strlen(body), 10, 1, &lim, -1);
