@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -576,6 +577,11 @@ static int p_number(wf_reader *r, const pin *in, const char **pp, wf_value *v)
 		return P_ERR;
 	}
 	v->d = strtod_l(r->num.data, &endp, r->cloc);
+	/* Beyond a double's range (1e400): it would be stored as Infinity,
+	 * which SPEC 9 calls hostile (docs/type-mapping.md). */
+	if (isinf(v->d))
+		return PERR(r, in, s, "the number %.*s is beyond the range of a double "
+			    "(it would be Infinity)", 40, r->num.data);
 	*pp = p;
 	return P_OK;
 }

@@ -376,7 +376,7 @@ static wf_status check_reals(void *ctx, const wf_row *row, wf_err *err)
 static void reals_are_exact(void)
 {
 	const char *body = "{\"schema\":[],\"data\":[[0.1,-2.5e-3,1E2,0.000123,1e22,1e23,"
-		"9007199254740993.0,1.7976931348623157e308,5e-324,1e400,-1e400,2.2250738585072014e-308,"
+		"9007199254740993.0,1.7976931348623157e308,5e-324,1e-400,-1e-400,2.2250738585072014e-308,"
 		"3.141592653589793238462643383279,0.30000000000000004,123456.789e-5,1e-22,8.5e-23,"
 		"100000000000000000000000.0,0.0,-0.0,1e0,4.35,0.1e1,12345678901234567.5]]}";
 	wf_reader_handler h = { 0 };
@@ -537,6 +537,11 @@ static void hostile_numbers_are_refused(void)
 	T_BAD("{\"data\":[[Infinity]]}", "Infinity is not JSON");
 	T_BAD("{\"data\":[[-Infinity]]}", "-Infinity is not JSON");
 	T_BAD("{\"x\":NaN}", "NaN is not JSON");
+	/* Beyond a double's range: would be Infinity (SPEC 9), in a row or anywhere. */
+	T_BAD("{\"data\":[[1e400]]}", "the number 1e400 is beyond the range of a double (it would be Infinity)");
+	T_BAD("{\"data\":[{\"a\":-1.5e309}]}", "the number -1.5e309 is beyond the range of a double (it would be Infinity)");
+	T_BAD("{\"data\":[[{\"o\":1E+999}]]}", "beyond the range of a double");
+	T_BAD("{\"x\":[1e400]}", "beyond the range of a double");
 	T_BAD("{\"data\":[[01]]}", "leading zeros");
 	T_BAD("{\"data\":[[-01]]}", "leading zeros");
 	T_BAD("{\"data\":[[+1]]}", "'+'");
