@@ -83,7 +83,7 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_net n;
 	wf_sink *sink = NULL;
 	wf_pending_run *runs = NULL;
-	size_t nruns = 0, i, done = 0;
+	size_t nruns = 0, i, done = 0, ended = 0;
 	wf_err err;
 	wf_status st;
 	int rc, worst = 0;
@@ -92,6 +92,11 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (rc)
 		return rc;
 	st = wf_sink_open(&sink, n.db_path, &err);
+	if (st == WF_OK)
+		st = wf_sink_end_dead_loads(sink, &ended, &err);
+	if (st == WF_OK && ended)
+		wf_net_note(&n, "%zu run%s of a killed wf2sqlite load marked interrupted (a load "
+			    "cannot be continued: load the file again)", ended, ended == 1 ? "" : "s");
 	if (st == WF_OK)
 		st = wf_sink_pending_runs(sink, &runs, &nruns, &err);
 	if (st != WF_OK) {
@@ -140,7 +145,8 @@ const wf_command wf_cmd_resume = {
 	"or the machine rebooted), and attaches to each session, loading it into the\n"
 	"table and with the mode the run was started with. Runs whose process is still\n"
 	"alive are left alone. Each run is taken over: its row in _wf_runs ends as loaded,\n"
-	"or with the failure. The exit code is the worst of the runs' codes.",
+	"or with the failure. The exit code is the worst of the runs' codes. Runs of a\n"
+	"killed `load` cannot be continued: they are marked interrupted (load the file again).",
 	"  wf2sqlite resume --db results.db\n"
 	"  wf2sqlite resume --db results.db --timeout 1h --json",
 	resume_options,

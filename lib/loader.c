@@ -634,9 +634,13 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 		/* One line per new column, but a flood is summed up at the end. */
 		if (l->had_schema && l->extra_keys < MAX_KEY_WARNINGS) {
 			char k[128], n[128];
-			warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
-			     (long long)row->index, printable(c->source_id, k, sizeof(k)),
-			     printable(c->name, n, sizeof(n)));
+			if (row->keys)
+				warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
+				     (long long)row->index, printable(c->source_id, k, sizeof(k)),
+				     printable(c->name, n, sizeof(n)));
+			else
+				warn(l, "row %lld has a value at position %zu that the schema lacks; added as column \"%s\"",
+				     (long long)row->index, i + 1, printable(c->name, n, sizeof(n)));
 		}
 		l->extra_keys++;
 		st = ensure_column(l, c->name, c->sql_type, err);

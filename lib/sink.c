@@ -831,6 +831,75 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 	return ret;
 }
 
+wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
+{
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	wf_status ret;
+	char now[32];
+	int rc;
+
+	*out_n = 0;
+	/* A read first: the write lock (which another process's load may hold
+	 * for minutes) is taken only when there is a dead load to end. */
+	rc = sqlite3_prepare_v2(s->db, "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
+				" AND session_id IS NULL ORDER BY run_id", -1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		return wf_db_fail(s, rc, err, "reading unfinished runs");
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW && pid_alive((pid_t)sqlite3_column_int64(sel, 1)))
+		;
+	sqlite3_finalize(sel);
+	sel = NULL;
+	if (rc == SQLITE_DONE)
+		return WF_OK;
+	if (rc != SQLITE_ROW)
+		return wf_db_fail(s, rc, err, "reading unfinished runs");
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	wf_now_iso(now);
+	rc = sqlite3_prepare_v2(s->db, "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
+				" AND session_id IS NULL ORDER BY run_id", -1, &sel, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET status = 'interrupted', error = ?3,"
+					" finished_at = ?4 WHERE run_id = ?1 AND pid IS ?2"
+					" AND status = 'running'", -1, &upd, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t run_id = sqlite3_column_int64(sel, 0);
+		pid_t pid = (pid_t)sqlite3_column_int64(sel, 1);
+		char msg[200];
+
+		rc = SQLITE_OK;
+		if (pid_alive(pid))
+			continue;
+		snprintf(msg, sizeof(msg), "the load process (pid %ld) ended before finishing; none "
+			 "of its rows were loaded: run wf2sqlite load again", (long)pid);
+		sqlite3_reset(upd);
+		if ((rc = sqlite3_bind_int64(upd, 1, run_id)) == SQLITE_OK &&
+		    (rc = sqlite3_column_type(sel, 1) == SQLITE_NULL ? sqlite3_bind_null(upd, 2) :
+			  sqlite3_bind_int64(upd, 2, (int64_t)pid)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_text(upd, 3, msg, -1, SQLITE_TRANSIENT)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_text(upd, 4, now, -1, SQLITE_TRANSIENT)) == SQLITE_OK &&
+		    (rc = sqlite3_step(upd)) == SQLITE_DONE) {
+			rc = SQLITE_OK;
+			*out_n += (size_t)sqlite3_changes(s->db);
+		}
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "ending the runs of killed loads");
+		wf_db_rollback(s);
+		*out_n = 0;
+		return ret;
+	}
+	ret = wf_db_commit(s, err);
+	if (ret != WF_OK)
+		*out_n = 0;
+	return ret;
+}
+
 void wf_pending_runs_free(wf_pending_run *runs, size_t n)
 {
 	size_t i;

@@ -109,6 +109,13 @@ WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
 WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 				   wf_err *err);
 
+/* Runs of `load` (no session id) still marked running whose process is gone
+ * (killed during the load: none of their rows were committed) cannot be
+ * continued: each is set to interrupted, with an error saying to load the file
+ * again (one transaction; only rows still running with the dead pid).
+ * *out_n: how many were changed. */
+WF_API wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err);
+
 /* One _wf_runs row, for `runs`. Integers are -1 where the column is NULL. */
 typedef struct wf_run_record {
 	int64_t run_id;
