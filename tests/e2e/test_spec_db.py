@@ -43,8 +43,24 @@ def scenario():
         "inf": {"session_id": "inf-s", "cards": [{"id": "c1", "ms": 20}],
                 "result_raw": INF_BODY},
         "w": workflow("w-s", cards_ms=(50,)),
+        "mid": workflow("mid-s", cards_ms=(2500,)),
+        "slow": workflow("slow-s", cards_ms=(30000,)),
+        "bad": workflow("bad-s", cards_ms=(50, 50)),
+        "gone": workflow("gone-s", cards_ms=(50,), final_status="inactive"),
+        "hostile": {"session_id": "hostile-s", "cards": [{"id": "c1", "ms": 20}],
+                    "result_raw": '{"data": [[NaN]]}'},
+        "short": workflow("short-s", cards_ms=(50,), result=dict(
+            RESULT, result={"summary": {"totalNumberOfRows": 9, "executionDurationMillis": 4}})),
     }}
+    sc["workflows"]["bad"]["cards"][1].update({"status": "errored", "error": "card c2 broke"})
     return sc
+
+
+ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+RUN_COLUMNS = ["run_id", "session_id", "workflow_id", "table_name", "mode", "status", "error",
+               "variables", "started_at", "finished_at", "wait_ms", "load_ms", "total_ms",
+               "execution_ms", "rows_reported", "rows_received", "rows_loaded", "range_start",
+               "range_end", "schema_json", "api_host", "tool_version", "pid"]
 
 
 class SpecDbTest(NetTestCase):
@@ -142,6 +158,263 @@ class SpecDbTest(NetTestCase):
                                 " ORDER BY position"),
                          [(0, "a", "a", "NUMERIC"), (1, "b", "b", "TEXT"),
                           (2, "col_3", "", "TEXT"), (3, "col_4", "", "NUMERIC")])
+
+    # ---- SPEC 5, the table and its view ---------------------------------------------
+
+    def test_every_schema_column_is_created_even_when_all_null(self):
+        body = ('{"schema": [{"id": "a", "type": "number"}, {"id": "never", "type": "string"},'
+                ' {"id": "flag", "type": "boolean"}], "data": [{"a": 1}, {"a": 2, "never": null}]}')
+        self.load(body, "--table", "t")
+        self.assertEqual([r[1] for r in self.q("PRAGMA table_info(t)")],
+                         ["a", "never", "flag", "_run_id", "_row"])
+        self.assertEqual(self.q("SELECT a, never, flag, _row FROM t ORDER BY _row"),
+                         [(1, None, None, 0), (2, None, None, 1)])
+
+    def test_latest_after_append_append_failed_run_and_replace(self):
+        db = ["--db", self.db, "--table", "t"]
+        self.wf(["run", "w"] + db)
+        self.wf(["run", "w"] + db)
+        self.assertEqual(self.q("SELECT count(*), min(_run_id), max(_run_id) FROM t_latest"),
+                         [(len(ROWS), 2, 2)])
+        self.assertEqual(self.q("SELECT count(*) FROM t"), [(2 * len(ROWS),)])
+        # A third run that fails after the session started: still the second.
+        self.wf(["run", "hostile"] + db, rc=9)
+        self.wf(["run", "bad"] + db, rc=5)
+        self.assertEqual(self.q("SELECT count(*), min(_run_id) FROM t_latest"), [(len(ROWS), 2)])
+        self.wf(["run", "w", "--mode", "replace"] + db)
+        self.assertEqual(self.q("SELECT count(*), min(_run_id) FROM t_latest"), [(len(ROWS), 5)])
+        self.assertEqual(self.q("SELECT count(*), min(_run_id) FROM t"), [(len(ROWS), 5)])
+
+    def test_a_session_already_loaded_is_not_loaded_twice_unless_force(self):
+        sid = self.wf(["run", "w", "--db", self.db, "--no-wait"]).out.strip()
+        self.wf(["attach", sid, "--db", self.db, "--workflow", "w"])
+        r = self.wf(["attach", sid, "--db", self.db, "--workflow", "w", "--json"])
+        self.assertIn("is already in wf_w", r.err)
+        self.assertIn("nothing loaded", r.err)
+        self.assertEqual(json.loads(r.out)["exit_code"], 0)
+        self.assertEqual(self.q("SELECT count(*) FROM wf_w"), [(len(ROWS),)])
+        self.wf(["attach", sid, "--db", self.db, "--workflow", "w", "--force"])
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT _run_id) FROM wf_w"),
+                         [(2 * len(ROWS), 2)])
+
+    def test_fewer_rows_than_reported_over_http_is_partial_with_a_warning(self):
+        r = self.wf(["run", "short", "--db", self.db])
+        self.assertIn("warning", r.err)
+        self.assertIn("9", r.err)
+        (run,) = self.runs()
+        self.assertEqual((run["status"], run["rows_reported"], run["rows_received"],
+                          run["rows_loaded"]), ("partial", 9, len(ROWS), len(ROWS)))
+        self.assertEqual(self.q("SELECT count(*) FROM wf_short_latest"), [(len(ROWS),)])
+
+    # ---- SPEC 6, _wf_runs after every kind of end --------------------------------------
+
+    def assertRunShape(self, run, status, session, loaded):
+        self.assertEqual(sorted(run), sorted(RUN_COLUMNS))
+        self.assertEqual(run["status"], status)
+        self.assertRegex(run["session_id"], "^%s(-[0-9]+)?$" % session)
+        self.assertRegex(run["started_at"], ISO_MS)
+        self.assertRegex(run["finished_at"], ISO_MS)
+        self.assertLessEqual(run["started_at"], run["finished_at"])
+        self.assertEqual(run["tool_version"], self.version)
+        self.assertEqual(run["api_host"], "127.0.0.1:%d" % self.emu.port)
+        self.assertIsInstance(run["pid"], int)
+        self.assertGreater(run["pid"], 0)
+        self.assertIsInstance(run["wait_ms"], int)
+        self.assertIsInstance(run["total_ms"], int)
+        self.assertGreaterEqual(run["total_ms"], run["wait_ms"])
+        if loaded:
+            if status == "loaded":
+                self.assertIsNone(run["error"])
+            for k in ("load_ms", "execution_ms", "rows_reported", "rows_received",
+                      "rows_loaded", "range_start", "range_end"):
+                self.assertIsInstance(run[k], int, k)
+        else:
+            self.assertTrue(run["error"])
+            self.assertIsNone(run["rows_loaded"])
+
+    @property
+    def version(self):
+        out = run_wf(["--version"], env=wf_env()).out
+        return out.split()[1]
+
+    def test_wf_runs_columns_for_every_status(self):
+        db = ["--db", self.db]
+        self.wf(["run", "w", "-v", "region=north", "-v", "n=2"] + db)
+        self.wf(["run", "bad"] + db, rc=5)
+        self.wf(["run", "gone"] + db, rc=5)
+        self.wf(["run", "slow", "--timeout", "1s"] + db, rc=6)
+        self.wf(["run", "hostile"] + db, rc=9)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            n = len(self.runs())
+            p = spawn_wf(["run", "slow"] + db, emu=self.emu)
+            deadline = time.time() + 15
+            while len(self.runs()) == n and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 130, err)
+            self.assertIn("wf2sqlite attach slow-s", err)
+        self.wf(["run", "bad", "--allow-partial"] + db)
+        runs = self.runs()
+        self.assertEqual([r["status"] for r in runs],
+                         ["loaded", "errored", "inactive", "timeout", "failed", "interrupted",
+                          "interrupted", "partial"])
+        loaded, errored, inactive, timeout, failed, intr, term, partial = runs
+        self.assertRunShape(loaded, "loaded", "w-s", True)
+        self.assertEqual(json.loads(loaded["variables"]), {"region": "north", "n": "2"})
+        self.assertEqual((loaded["workflow_id"], loaded["table_name"], loaded["mode"]),
+                         ("w", "wf_w", "append"))
+        self.assertEqual((loaded["execution_ms"], loaded["rows_reported"], loaded["rows_received"],
+                          loaded["rows_loaded"], loaded["range_start"], loaded["range_end"]),
+                         (7, len(ROWS), len(ROWS), len(ROWS), 0, len(ROWS)))
+        self.assertEqual(json.loads(loaded["schema_json"]), RESULT["schema"])
+        self.assertRunShape(errored, "errored", "bad-s", False)
+        self.assertIn("card c2 broke", errored["error"])
+        self.assertRunShape(inactive, "inactive", "gone-s", False)
+        self.assertRunShape(timeout, "timeout", "slow-s", False)
+        self.assertGreaterEqual(timeout["wait_ms"], 900)
+        self.assertRunShape(failed, "failed", "hostile-s", False)
+        self.assertIn("NaN", failed["error"])
+        self.assertRunShape(intr, "interrupted", "slow-s", False)
+        self.assertRunShape(term, "interrupted", "slow-s", False)
+        self.assertRunShape(partial, "partial", "bad-s", True)
+        self.assertIn("card c2 broke", partial["error"])
+        for r in runs:
+            self.assertEqual(r["pid"] != os.getpid(), True)
+        # _wf_cards: the cards as last seen, with the errored one's message.
+        self.assertEqual(self.q("SELECT position, card_id, card_type, status, error_message "
+                                "FROM _wf_cards WHERE run_id = ? ORDER BY position",
+                                (errored["run_id"],)),
+                         [(0, "c1", "sql", "completed", None),
+                          (1, "c2", "transform", "errored", "card c2 broke")])
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_cards WHERE run_id = ?",
+                                (loaded["run_id"],)), [(1,)])
+        # _wf_columns: one row per column of a loaded run.
+        self.assertEqual(self.q("SELECT position, column_name, source_id, header, source_type, "
+                                "sql_type FROM _wf_columns WHERE run_id = ? ORDER BY position",
+                                (loaded["run_id"],)),
+                         [(0, "n", "n", "N", "number", "NUMERIC"),
+                          (1, "s", "s", "S", "string", "TEXT")])
+
+    def test_load_run_row(self):
+        self.load(TYPED_BODY, "--table", "typed", "--workflow", "wf-9")
+        (run,) = self.runs()
+        self.assertEqual((run["status"], run["session_id"], run["workflow_id"], run["mode"],
+                          run["wait_ms"], run["api_host"]), ("loaded", None, "wf-9", "append",
+                                                             None, None))
+        self.assertRegex(run["started_at"], ISO_MS)
+        self.assertRegex(run["finished_at"], ISO_MS)
+        self.assertEqual((run["rows_reported"], run["rows_received"], run["rows_loaded"],
+                          run["range_start"], run["range_end"], run["execution_ms"]),
+                         (6, 6, 6, 0, 6, 3))
+        self.assertEqual(json.loads(run["schema_json"]), TYPED_SCHEMA)
+
+    # ---- SPEC 7 -----------------------------------------------------------------------
+
+    def test_the_running_row_is_committed_before_waiting(self):
+        p = spawn_wf(["run", "mid", "--db", self.db], emu=self.emu)
+        try:
+            wait_for_run(self.db)
+            (run,) = self.runs()
+            self.assertEqual((run["status"], run["pid"]), ("running", p.pid))
+            self.assertTrue(run["session_id"].startswith("mid-s"), run)
+            self.assertIsNone(run["finished_at"])
+            # The session is still processing on the server.
+            st = run_wf(["status", run["session_id"], "--json"], emu=self.emu)
+            self.assertEqual(json.loads(st.out)["status"], "processing", st)
+        finally:
+            out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual([r["status"] for r in self.runs()], ["loaded"])
+
+    def test_two_resumes_racing_load_the_session_once(self):
+        p = spawn_wf(["run", "mid", "--db", self.db, "--table", "m"], emu=self.emu)
+        wait_for_run(self.db)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=10)
+        procs = [spawn_wf(["resume", "--db", self.db], emu=self.emu) for _ in range(3)]
+        outs = [q.communicate(timeout=60) for q in procs]
+        self.assertEqual([q.returncode for q in procs], [0, 0, 0], outs)
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT _run_id) FROM m"),
+                         [(len(ROWS), 1)])
+        self.assertEqual([r["status"] for r in self.runs()], ["loaded"])
+
+    def test_a_locked_database_is_waited_for(self):
+        # Created, so the run only has to wait for the lock, not for the tables.
+        self.wf(["run", "w", "--db", self.db])
+        con = sqlite3.connect(self.db, isolation_level=None, check_same_thread=False)
+        con.execute("BEGIN IMMEDIATE")
+        released = []
+
+        def release():
+            time.sleep(2)
+            con.execute("COMMIT")
+            released.append(time.time())
+        t = threading.Thread(target=release)
+        t.start()
+        t0 = time.time()
+        try:
+            r = self.wf(["run", "w", "--db", self.db])
+        finally:
+            t.join()
+            con.close()
+        self.assertGreaterEqual(time.time() - t0, 1.9)
+        self.assertEqual([x["status"] for x in self.runs()], ["loaded", "loaded"], r)
+
+    def test_the_file_is_wal_with_a_clean_integrity_check(self):
+        self.wf(["run", "w", "--db", self.db])
+        self.assertEqual(self.q("PRAGMA journal_mode"), [("wal",)])
+        self.assertEqual(self.q("PRAGMA integrity_check"), [("ok",)])
+
+    def as_nobody(self, args):
+        """Runs wf2sqlite as uid/gid 65534 (root can write anywhere)."""
+        if os.geteuid() != 0:
+            return run_wf(args, emu=self.emu)
+        pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        env = wf_env(self.emu)
+        p = subprocess.run(pre + [WF2SQLITE] + args, capture_output=True, text=True, env=env,
+                           timeout=60)
+        from wfharness import Run
+        return Run(args, p.returncode, p.stdout, p.stderr)
+
+    def nobody_dir(self, name, mode):
+        os.chmod(self.dir, 0o755)
+        d = self.path(name)
+        os.mkdir(d)
+        os.chmod(d, mode)
+        return d
+
+    def test_preflight_unwritable_folder_and_file_nothing_sent(self):
+        if os.geteuid() == 0 and not os.path.exists("/usr/bin/setpriv"):
+            self.skipTest("needs setpriv to drop root")
+        before = len(self.emu.requests())
+        ro = self.nobody_dir("ro", 0o755)  # root's, read-only for nobody
+        r = self.as_nobody(["run", "w", "--db", os.path.join(ro, "a.db")])
+        self.assertRc(r, 7)
+        self.assertIn("not writable", r.err)
+        self.assertFalse(os.path.exists(os.path.join(ro, "a.db")))
+        rw = self.nobody_dir("rw", 0o777)
+        db = os.path.join(rw, "b.db")
+        self.wf(["run", "w", "--db", db])  # root's file, 0644
+        os.chmod(db, 0o644)
+        n_runs = db_query(db, "SELECT count(*) FROM _wf_runs")
+        before = len(self.emu.requests())
+        r = self.as_nobody(["run", "w", "--db", db])
+        self.assertRc(r, 7)
+        self.assertIn("not writable", r.err)
+        self.assertEqual(len(self.emu.requests()), before)
+        self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_runs"), n_runs)
+
+    def test_preflight_bad_table_and_mode_fail_nothing_sent(self):
+        self.wf(["run", "w", "--db", self.db, "--table", "t"])
+        before = len(self.emu.requests())
+        for table in ("sqlite_x", "SQLITE_master2", ""):
+            r = self.wf(["run", "w", "--db", self.db, "--table", table], rc=2)
+            self.assertIn("--table", r.err)
+        self.wf(["run", "w", "--db", self.db, "--table", "t", "--mode", "fail"], rc=7)
+        self.assertEqual(len(self.emu.requests()), before)
+        self.assertEqual(len(self.runs()), 1)
 
     # ---- SPEC 7 / resume: a killed load ----------------------------------------
 
