@@ -43,6 +43,8 @@ def scenario():
         "inf": {"session_id": "inf-s", "cards": [{"id": "c1", "ms": 20}],
                 "result_raw": INF_BODY},
         "w": workflow("w-s", cards_ms=(50,)),
+        "big": {"session_id": "big-s", "cards": [{"id": "c1", "ms": 20}],
+                "generate": {"rows": 400000, "shape": "bench8"}},
         "mid": workflow("mid-s", cards_ms=(2500,)),
         "slow": workflow("slow-s", cards_ms=(30000,)),
         "bad": workflow("bad-s", cards_ms=(50, 50)),
@@ -327,6 +329,60 @@ class SpecDbTest(NetTestCase):
             out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual([r["status"] for r in self.runs()], ["loaded"])
+
+    def test_a_database_failure_after_the_session_started_is_recorded_with_attach(self):
+        # --mode fail passes preflight; the table appears while the session runs.
+        p = spawn_wf(["run", "mid", "--db", self.db, "--table", "t", "--mode", "fail"],
+                     emu=self.emu)
+        wait_for_run(self.db)
+        con = sqlite3.connect(self.db)
+        con.execute("CREATE TABLE t (x)")
+        con.commit()
+        con.close()
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 7, err)
+        (run,) = self.runs()
+        self.assertEqual(run["status"], "failed")
+        self.assertIn("exists", run["error"])
+        self.assertRegex(run["finished_at"], ISO_MS)
+        self.assertIn("wf2sqlite attach %s" % run["session_id"], err)
+        self.assertEqual(self.q("SELECT count(*) FROM t"), [(0,)])
+
+    def test_attach_records_its_running_row_before_waiting(self):
+        sid = self.wf(["run", "mid", "--db", self.path("other.db"), "--no-wait"]).out.strip()
+        p = spawn_wf(["attach", sid, "--db", self.db, "--workflow", "mid"], emu=self.emu)
+        try:
+            wait_for_run(self.db)
+            (run,) = self.runs()
+            self.assertEqual((run["status"], run["session_id"], run["pid"]),
+                             ("running", sid, p.pid))
+        finally:
+            out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual([r["status"] for r in self.runs()], ["loaded"])
+
+    def test_a_signal_in_the_middle_of_the_load_leaves_none_of_its_rows(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            p = spawn_wf(["run", "big", "--db", self.db, "--table", "big"], emu=self.emu)
+            wal = self.db + "-wal"
+            deadline = time.time() + 60
+            while time.time() < deadline and p.poll() is None:
+                if os.path.exists(wal) and os.path.getsize(wal) > 2 * 1024 * 1024:
+                    break
+                time.sleep(0.005)
+            if p.poll() is not None:
+                p.communicate()
+                self.skipTest("the load finished before it could be interrupted")
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 130, err)
+            run = self.runs()[-1]
+            self.assertEqual(run["status"], "interrupted")
+            self.assertIsNone(run["rows_loaded"])
+            self.assertIn("wf2sqlite attach %s" % run["session_id"], err)
+            self.assertEqual(self.q("SELECT count(*) FROM sqlite_master WHERE name = 'big'"),
+                             [(0,)])
+        self.assertEqual(self.q("PRAGMA integrity_check"), [("ok",)])
 
     def test_two_resumes_racing_load_the_session_once(self):
         p = spawn_wf(["run", "mid", "--db", self.db, "--table", "m"], emu=self.emu)
