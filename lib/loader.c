@@ -639,8 +639,8 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 				     (long long)row->index, printable(c->source_id, k, sizeof(k)),
 				     printable(c->name, n, sizeof(n)));
 			else
-				warn(l, "row %lld has a value at position %zu that the schema lacks; added as column \"%s\"",
-				     (long long)row->index, i + 1, printable(c->name, n, sizeof(n)));
+				warn(l, "row %lld has more values than the schema has columns; added as column \"%s\"",
+				     (long long)row->index, printable(c->name, n, sizeof(n)));
 		}
 		l->extra_keys++;
 		st = ensure_column(l, c->name, c->sql_type, err);

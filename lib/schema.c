@@ -17,6 +17,9 @@ struct wf_schema {
 	uint32_t names[HCAP]; /* column index + 1 by ASCII-case-folded name; 0 = empty */
 	uint32_t ids[HCAP];   /* column index + 1 by exact source id */
 	size_t hint;          /* where the next key is looked for first */
+	size_t nfields;       /* columns from the result's schema (array positions) */
+	size_t *pos;          /* array position nfields + k -> column index + 1; 0 = none */
+	size_t pos_cap;
 };
 
 static const char *const meta_cols[] = { "_run_id", "_row" };
@@ -112,9 +115,10 @@ static const char *infer_type(const wf_value *v)
 }
 
 /* Adds a column. id: the source id (len bytes, no NUL); its name follows the
- * naming rules. */
-static wf_status add_column(wf_schema *s, const char *id, size_t len, const char *header,
-			    const char *source_type, const char *sql_type, wf_err *err)
+ * naming rules (an empty id is named col_<empty_pos>). */
+static wf_status add_column(wf_schema *s, const char *id, size_t len, size_t empty_pos,
+			    const char *header, const char *source_type, const char *sql_type,
+			    wf_err *err)
 {
 	wf_buf name;
 	wf_column *c;
@@ -145,7 +149,7 @@ static wf_status add_column(wf_schema *s, const char *id, size_t len, const char
 	if (len)
 		st = wf_buf_append(&name, id, len, err);
 	else
-		st = wf_buf_appendf(&name, err, "col_%zu", s->n + 1);
+		st = wf_buf_appendf(&name, err, "col_%zu", empty_pos);
 	if (st != WF_OK)
 		return st;
 	base_len = name.len;
@@ -204,6 +208,7 @@ void wf_schema_free(wf_schema *s)
 	}
 	free(s->cols);
 	free(s->idlens);
+	free(s->pos);
 	free(s);
 }
 
@@ -215,11 +220,12 @@ wf_status wf_schema_add_fields(wf_schema *s, const wf_field *fields, size_t n, w
 	for (i = 0; i < n; i++) {
 		const wf_field *f = &fields[i];
 		const char *id = f->id ? f->id : "";
-		st = add_column(s, id, f->id ? f->id_len : 0, f->header, f->type,
+		st = add_column(s, id, f->id ? f->id_len : 0, s->n + 1, f->header, f->type,
 				wf_schema_sql_type(f->type), err);
 		if (st != WF_OK)
 			return st;
 	}
+	s->nfields = s->n;
 	return WF_OK;
 }
 
@@ -238,7 +244,7 @@ wf_status wf_schema_column_for_key(wf_schema *s, const char *key, size_t key_len
 	}
 	i = find_id(s, key, key_len);
 	if (i == SIZE_MAX) {
-		st = add_column(s, key, key_len, NULL, NULL, infer_type(v), err);
+		st = add_column(s, key, key_len, s->n + 1, NULL, NULL, infer_type(v), err);
 		if (st != WF_OK)
 			return st;
 		i = s->n - 1;
@@ -252,16 +258,44 @@ wf_status wf_schema_column_for_key(wf_schema *s, const char *key, size_t key_len
 wf_status wf_schema_column_for_position(wf_schema *s, size_t pos, const wf_value *v,
 					size_t *out_index, int *out_added, wf_err *err)
 {
+	size_t k, q;
 	wf_status st;
 
 	*out_added = 0;
-	while (s->n <= pos) {
-		st = add_column(s, "", 0, NULL, NULL, s->n == pos ? infer_type(v) : "TEXT", err);
+	if (pos < s->nfields) {
+		*out_index = pos;
+		return WF_OK;
+	}
+	/* Beyond the schema: a column per position, even when rows given as
+	 * objects added columns meanwhile (they do not shift positions). */
+	k = pos - s->nfields;
+	if (k < s->pos_cap && s->pos[k]) {
+		*out_index = s->pos[k] - 1;
+		return WF_OK;
+	}
+	if (k >= WF_SCHEMA_MAX_COLUMNS)
+		return wf_err_set(err, WF_EBADRESPONSE,
+			"the result has more than %d columns; SQLite allows at most 2000 per table, "
+			"including _run_id and _row", WF_SCHEMA_MAX_COLUMNS);
+	if (k >= s->pos_cap) {
+		size_t nc = k + 1 < 16 ? 16 : (k + 1) * 2, *t = realloc(s->pos, nc * sizeof(*t));
+		if (!t)
+			return wf_err_set(err, WF_EINTERNAL, "out of memory mapping the schema");
+		memset(t + s->pos_cap, 0, (nc - s->pos_cap) * sizeof(*t));
+		s->pos = t;
+		s->pos_cap = nc;
+	}
+	for (q = 0; q <= k; q++) {
+		if (s->pos[q])
+			continue;
+		st = add_column(s, "", 0, s->nfields + q + 1, NULL, NULL,
+				q == k ? infer_type(v) : "TEXT", err);
 		if (st != WF_OK)
 			return st;
+		s->pos[q] = s->n;
 		*out_added = 1;
 	}
-	*out_index = pos;
+	*out_index = s->pos[k] - 1;
 	return WF_OK;
 }
 

@@ -151,9 +151,9 @@ class SpecDbTest(NetTestCase):
         body = ('{"schema": [{"id": "a", "type": "number"}, {"id": "b", "type": "string"}],'
                 ' "data": [[1, "x", "extra", 7], [2]]}')
         r = self.load(body, "--table", "arr")
-        self.assertIn("row 0 has a value at position 3 that the schema lacks; added as column "
+        self.assertIn("row 0 has more values than the schema has columns; added as column "
                       '"col_3"', r.err)
-        self.assertIn('position 4 that the schema lacks; added as column "col_4"', r.err)
+        self.assertIn('columns; added as column "col_4"', r.err)
         self.assertEqual(self.q("SELECT a, b, col_3, col_4, _row FROM arr ORDER BY _row"),
                          [(1, "x", "extra", 7, 0), (2, None, None, None, 1)])
         self.assertEqual(self.q("SELECT position, column_name, source_id, sql_type FROM _wf_columns"
@@ -471,6 +471,18 @@ class SpecDbTest(NetTestCase):
         self.wf(["run", "w", "--db", self.db, "--table", "t", "--mode", "fail"], rc=7)
         self.assertEqual(len(self.emu.requests()), before)
         self.assertEqual(len(self.runs()), 1)
+
+    def test_array_positions_are_not_shifted_by_keys_of_object_rows(self):
+        body = ('{"schema": [{"id": "a", "type": "number"}], "data": ['
+                '{"a": 1, "k": "key"}, [2, "p2", "p3"], {"a": 3, "col_2": "named"}, [4, "q2"]]}')
+        self.load(body, "--table", "mix")
+        self.assertEqual(self.q("SELECT position, column_name, source_id FROM _wf_columns"
+                                " ORDER BY position"),
+                         [(0, "a", "a"), (1, "k", "k"), (2, "col_2", ""), (3, "col_3", ""),
+                          (4, "col_2_2", "col_2")])
+        self.assertEqual(self.q('SELECT a, k, col_2, col_3, col_2_2 FROM mix ORDER BY _row'),
+                         [(1, "key", None, None, None), (2, None, "p2", "p3", None),
+                          (3, None, None, None, "named"), (4, None, "q2", None, None)])
 
     # ---- SPEC 7 / resume: a killed load ----------------------------------------
 

@@ -185,6 +185,16 @@ static void positions_add_columns(void)
 	T_CHECK_STR(name_at(s, 2), "col_3");
 	T_CHECK_STR(wf_schema_column(s, 1)->sql_type, "TEXT");
 	T_CHECK_STR(wf_schema_column(s, 2)->sql_type, "NUMERIC");
+	/* A key of an object row adds a column; positions are not shifted. */
+	T_CHECK(wf_schema_column_for_key(s, "k", 1, &vi, &idx, &added, &err) == WF_OK);
+	T_CHECK(idx == 3 && added == 1);
+	T_CHECK(wf_schema_column_for_position(s, 3, &vi, &idx, &added, &err) == WF_OK);
+	T_CHECK(idx == 4 && added == 1);
+	T_CHECK_STR(name_at(s, 4), "col_4");
+	T_CHECK(wf_schema_column_for_position(s, 2, &vi, &idx, &added, &err) == WF_OK);
+	T_CHECK(idx == 2 && added == 0);
+	T_CHECK(wf_schema_column_for_position(s, 3, &vi, &idx, &added, &err) == WF_OK);
+	T_CHECK(idx == 4 && added == 0);
 	wf_schema_free(s);
 }
 
