@@ -161,6 +161,27 @@ class SpecDbTest(NetTestCase):
                          [(0, "a", "a", "NUMERIC"), (1, "b", "b", "TEXT"),
                           (2, "col_3", "", "TEXT"), (3, "col_4", "", "NUMERIC")])
 
+    def test_names_with_quotes_spaces_keywords_and_unicode_are_quoted(self):
+        schema = [{"id": 'a"b', "header": "Q"}, {"id": "select", "type": "number"},
+                  {"id": " sp ace", "type": "boolean"}, {"id": "", "type": "string"},
+                  {"id": "Été"}, {"id": "été"}, {"id": "Name"}, {"id": "NAME"},
+                  {"id": "_run_id"}, {"id": "_ROW"}, {"id": '"'}, {"id": "x'); DROP TABLE y; --"}]
+        row = [1, 2, True, "e", "É", "é", "n", "N", 5, 6, "q", "inj"]
+        table = 'it\'s "t" é'
+        self.load(json.dumps({"schema": schema, "data": [row]}), "--table", table)
+        names = ['a"b', "select", " sp ace", "col_4", "Été", "été", "Name", "NAME_2",
+                 "_run_id_2", "_ROW_2", '"', "x'); DROP TABLE y; --"]
+        self.assertEqual(self.q("SELECT column_name, source_id FROM _wf_columns ORDER BY position"),
+                         list(zip(names, [f["id"] for f in schema])))
+        quoted = '"%s"' % table.replace('"', '""')
+        self.assertEqual([r[1] for r in self.q("PRAGMA table_info(%s)" % quoted)],
+                         names + ["_run_id", "_row"])
+        latest = '"%s_latest"' % table.replace('"', '""')
+        got = self.q("SELECT * FROM %s" % latest)
+        # Untyped columns are TEXT: numbers there become text (and are counted).
+        self.assertEqual(got, [("1", 2, 1, "e", "É", "é", "n", "N", "5", "6", "q", "inj", 1, 0)])
+        self.assertEqual(self.q("SELECT table_name FROM _wf_runs"), [(table,)])
+
     # ---- SPEC 5, the table and its view ---------------------------------------------
 
     def test_every_schema_column_is_created_even_when_all_null(self):
