@@ -555,5 +555,36 @@ class SpecDbTest(NetTestCase):
         self.assertEqual([x["status"] for x in self.runs()], ["loaded"])
 
 
+class EmulatorTest(NetTestCase):
+    """SPEC 10: compass-emu serves the demo scenario; wf2sqlite runs against it."""
+
+    def test_help_and_usage_errors(self):
+        import wfharness
+        p = subprocess.run([wfharness.EMU, "--help"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--scenario FILE", p.stdout)
+        self.assertIn("docs/emulator.md", p.stdout)
+        p = subprocess.run([wfharness.EMU], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--scenario FILE is required", p.stderr)
+
+    def test_demo_scenario_loads_with_wf2sqlite(self):
+        import wfharness
+        path = os.path.join(wfharness.SOURCE_DIR, "examples", "demo-scenario.json")
+        key = self.path("key")
+        with open(key, "w") as f:
+            f.write("demo-key")
+        db = self.path("demo.db")
+        with Emu(path) as emu:
+            env = wf_env(emu, key=None, account="demo-account")
+            r = run_wf(["run", "sales_by_region", "--db", db, "--api-key-file", key,
+                        "-v", "region=emea"], env=env)
+        self.assertRc(r, 0)
+        self.assertEqual(db_query(db, "SELECT count(*), count(DISTINCT _run_id) FROM "
+                                      "wf_sales_by_region_latest"), [(20, 1)])
+        self.assertEqual(db_query(db, "SELECT status, variables FROM _wf_runs"),
+                         [("loaded", '{"region":"emea"}')])
+
+
 if __name__ == "__main__":
     unittest.main()
