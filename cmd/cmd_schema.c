@@ -94,6 +94,9 @@ static int schema_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		goto cleanup;
 	}
 	st = wf_reader_finish(r, &meta, &err);
+	if (st == WF_OK && !meta->has_data)
+		st = wf_err_set(&err, WF_EBADRESPONSE, "the result body has no \"data\" array "
+				"(not a result)");
 	if (st != WF_OK)
 		goto bad;
 	st = wf_schema_create_sql(sc.schema, table, &sql, &err);

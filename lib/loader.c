@@ -828,6 +828,11 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 	st = wf_reader_finish(l->reader, &meta, err);
 	if (st != WF_OK)
 		return l->state == L_FAILED ? st : loader_failed(l, st, err);
+	/* `{}`, or an error object answered with 200, is not an empty result. */
+	if (!meta->has_data)
+		return loader_failed(l, wf_err_set(err, WF_EBADRESPONSE,
+			"the result body has no \"data\" array (%llu bytes; not a result); nothing "
+			"was loaded", (unsigned long long)meta->bytes), err);
 	/* A body without schema and rows still makes (or keeps) the table. */
 	if (!l->started && (st = on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;

@@ -2026,6 +2026,7 @@ wf_status wf_reader_finish(wf_reader *r, const wf_result_meta **out_meta, wf_err
 	if (r->spool && replay(r) != P_OK)
 		return fail(r, err);
 	r->meta.bytes = r->off;
+	r->meta.has_data = (r->seen & (1u << K_DATA)) != 0;
 	if (out_meta)
 		*out_meta = &r->meta;
 	return WF_OK;

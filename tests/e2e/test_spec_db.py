@@ -43,6 +43,8 @@ def scenario():
         "inf": {"session_id": "inf-s", "cards": [{"id": "c1", "ms": 20}],
                 "result_raw": INF_BODY},
         "w": workflow("w-s", cards_ms=(50,)),
+        "nodata": {"session_id": "nodata-s", "cards": [{"id": "c1", "ms": 20}],
+                   "result_raw": '{"error": "Internal", "status_code": 500}'},
         "big": {"session_id": "big-s", "cards": [{"id": "c1", "ms": 20}],
                 "generate": {"rows": 400000, "shape": "bench8"}},
         "mid": workflow("mid-s", cards_ms=(2500,)),
@@ -144,6 +146,23 @@ class SpecDbTest(NetTestCase):
         r = self.wf(["run", "inf", "--db", self.db, "--table", "inf"], rc=9)
         self.assertEqual(self.q("SELECT count(*) FROM sqlite_master WHERE name = 'inf'"), [(0,)])
         self.assertEqual([x["status"] for x in self.runs()], ["failed", "failed"])
+
+    def test_a_body_without_data_is_not_an_empty_result(self):
+        for text in ("{}", '{"error": "Internal", "status_code": 500}',
+                     '{"schema": [{"id": "a", "type": "number"}]}'):
+            r = self.load(text, "--table", "nd", rc=9)
+            self.assertIn('no "data" array', r.err)
+            p = self.path("nd.json")
+            with open(p, "w") as f:
+                f.write(text)
+            self.assertRc(run_wf(["schema", p], env=wf_env()), 9)
+        r = self.wf(["run", "nodata", "--db", self.db, "--table", "nd"], rc=9)
+        self.assertIn("wf2sqlite attach nodata-s", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM sqlite_master WHERE name = 'nd'"), [(0,)])
+        self.assertEqual({x["status"] for x in self.runs()}, {"failed"})
+        # "data": [] is an empty result: loaded, the table created.
+        self.load('{"schema": [{"id": "a", "type": "number"}], "data": []}', "--table", "nd")
+        self.assertEqual([r[1] for r in self.q("PRAGMA table_info(nd)")], ["a", "_run_id", "_row"])
 
     # ---- SPEC 5, rows ------------------------------------------------------
 

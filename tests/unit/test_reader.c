@@ -272,8 +272,10 @@ static void empty_data_and_no_data_still_give_schema(void)
 	r = run("{\"data\":[ ]," SCHEMA3 "}", 0);
 	T_CHECK(r.st == WF_OK && r.schema_calls == 1 && r.meta.rows == 0);
 	free(r.out);
+	T_CHECK(r.meta.has_data == 1);
 	r = run("{}", 0);
 	T_CHECK(r.st == WF_OK);
+	T_CHECK(r.meta.has_data == 0);
 	T_CHECK_STR(r.out, "schema 0 (none):\n");
 	free(r.out);
 	r = run(" \n{ \"schema\" : [ ] } \r\n\t", 0);

@@ -82,6 +82,7 @@ typedef struct wf_result_meta {
 	int64_t rows;           /* rows handed on */
 	uint64_t bytes;         /* body bytes consumed */
 	int has_schema;         /* 1 when the body had a `schema` key */
+	int has_data;           /* 1 when the body had a `data` key */
 	uint64_t spooled_bytes; /* bytes of rows held in the temporary file (data before schema) */
 } wf_result_meta;
 
