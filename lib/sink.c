@@ -833,32 +833,36 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 
 wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
 {
+	static const char sel_sql[] = "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
+				      " AND session_id IS NULL ORDER BY run_id";
 	sqlite3_stmt *sel = NULL, *upd = NULL;
-	wf_status ret;
+	wf_status ret = WF_OK;
 	char now[32];
-	int rc;
+	int rc, in_tx = 0;
 
 	*out_n = 0;
 	/* A read first: the write lock (which another process's load may hold
 	 * for minutes) is taken only when there is a dead load to end. */
-	rc = sqlite3_prepare_v2(s->db, "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
-				" AND session_id IS NULL ORDER BY run_id", -1, &sel, NULL);
-	if (rc != SQLITE_OK)
-		return wf_db_fail(s, rc, err, "reading unfinished runs");
-	while ((rc = sqlite3_step(sel)) == SQLITE_ROW && pid_alive((pid_t)sqlite3_column_int64(sel, 1)))
-		;
+	rc = sqlite3_prepare_v2(s->db, sel_sql, -1, &sel, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (!pid_alive((pid_t)sqlite3_column_int64(sel, 1)))
+			break;
+	}
+	if (rc == SQLITE_DONE)
+		goto cleanup;  /* none */
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
+		goto cleanup;
+	}
 	sqlite3_finalize(sel);
 	sel = NULL;
-	if (rc == SQLITE_DONE)
-		return WF_OK;
-	if (rc != SQLITE_ROW)
-		return wf_db_fail(s, rc, err, "reading unfinished runs");
 	ret = wf_db_begin(s, err);
 	if (ret != WF_OK)
-		return ret;
+		goto cleanup;
+	in_tx = 1;
 	wf_now_iso(now);
-	rc = sqlite3_prepare_v2(s->db, "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
-				" AND session_id IS NULL ORDER BY run_id", -1, &sel, NULL);
+	rc = sqlite3_prepare_v2(s->db, sel_sql, -1, &sel, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET status = 'interrupted', error = ?3,"
 					" finished_at = ?4 WHERE run_id = ?1 AND pid IS ?2"
@@ -884,17 +888,20 @@ wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
 			*out_n += (size_t)sqlite3_changes(s->db);
 		}
 	}
-	if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
+	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "ending the runs of killed loads");
+		goto cleanup;
+	}
 	sqlite3_finalize(sel);
 	sqlite3_finalize(upd);
-	if (rc != SQLITE_OK) {
-		ret = wf_db_fail(s, rc, err, "ending the runs of killed loads");
-		wf_db_rollback(s);
-		*out_n = 0;
-		return ret;
-	}
+	sel = upd = NULL;
 	ret = wf_db_commit(s, err);
+	in_tx = 0;
+cleanup:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	if (in_tx)
+		wf_db_rollback(s);
 	if (ret != WF_OK)
 		*out_n = 0;
 	return ret;
