@@ -59,21 +59,23 @@ static wf_status adopt_pending(wf_sink *sink, const char *sid, const char *table
 }
 
 /* What _wf_runs already knows of the session (run --no-wait, an earlier
- * attempt): the newest row's workflow, table and mode, strdup'ed into out[3]
- * (NULL where unknown; the caller frees them). *out_run_id is that row, or 0. */
+ * attempt): the workflow, table and mode of its newest row still running,
+ * else of its newest row, strdup'ed into out[3] (NULL where unknown; the
+ * caller frees them). *out_run_id is that row, or 0. */
 static wf_status recorded_defaults(wf_sink *sink, const char *sid, char *out[3],
 				   int64_t *out_run_id, wf_err *err)
 {
 	wf_run_record *runs = NULL;
-	size_t n = 0, i;
+	size_t n = 0, pass;
 	wf_status st;
 
 	out[0] = out[1] = out[2] = NULL;
 	*out_run_id = 0;
 	st = wf_sink_list_runs(sink, 0, &runs, &n, err);
-	for (i = 0; st == WF_OK && i < n; i++) {
-		const wf_run_record *r = &runs[i];
-		if (!r->session_id || strcmp(r->session_id, sid) != 0 || !r->table)
+	for (pass = 0; pass < 2 * n && st == WF_OK && !*out_run_id; pass++) {
+		const wf_run_record *r = &runs[pass % n];
+		if (!r->session_id || strcmp(r->session_id, sid) != 0 || !r->table ||
+		    (pass < n && (!r->status || strcmp(r->status, "running") != 0)))
 			continue;
 		out[0] = r->workflow_id ? strdup(r->workflow_id) : NULL;
 		out[1] = strdup(r->table);
