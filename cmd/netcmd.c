@@ -359,8 +359,13 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		if (st == WF_EWORKFLOW && strcmp(o.status, "errored") == 0)
 			wf_net_error(n, "run %lld recorded as %s; to load the rows it has: %s --allow-partial",
 				     (long long)job->run_id, o.status, cont);
-		else if (st == WF_EWORKFLOW)
-			wf_net_error(n, "run %lld recorded as %s", (long long)job->run_id, o.status);
+		else if (st == WF_EWORKFLOW) {
+			snprintf(cont, sizeof(cont), "wf2sqlite run ");
+			append_quoted(cont, sizeof(cont), job->workflow_id ? job->workflow_id :
+				      "WORKFLOW_ID");
+			wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start "
+				     "the workflow again: %s", (long long)job->run_id, o.status, cont);
+		}
 		else
 			wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
 				     "continue with: %s", (long long)job->run_id, o.status, cont);

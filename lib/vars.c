@@ -97,8 +97,8 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 	} else {
 		f = fopen(path, "rb");
 		if (!f) {
-			st = wf_err_set(err, WF_EUSAGE, "cannot open --vars file '%s': %s", path,
-					strerror(errno));
+			st = wf_err_set(err, WF_EUSAGE, "cannot open --vars file '%s': %s; check the "
+					"path (or give - to read standard input)", path, strerror(errno));
 			goto cleanup;
 		}
 	}

@@ -32,8 +32,31 @@ def scenario():
                                    "error": "chart failed", "session_continues": True},
                                   {"id": "c3", "ms": 10}],
                         "final_status": "idle", "result": RESULT},
+            "gone": workflow(cards_ms=(10,), final_status="inactive", partial=False),
+            "w500": workflow(cards_ms=(10,), partial=False),
+            "w502": workflow(cards_ms=(10,), partial=False),
         },
+        "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
+                     "s502": {"workflow": "w502", "age_ms": 60000}},
+        "faults": [
+            {"endpoint": "session", "workflow": "w500", "kind": "status", "status": 500,
+             "times": -1, "body": {"error": "Internal Server Error",
+                                   "message": "database on fire", "status_code": 500}},
+            {"endpoint": "session", "workflow": "w502", "kind": "status", "status": 502,
+             "times": -1, "content_type": "text/html",
+             "body": "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"},
+        ],
     }
+
+
+def free_port():
+    """A loopback port nothing listens on."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class SpecCliTest(NetTestCase):
@@ -112,6 +135,105 @@ class SpecCliTest(NetTestCase):
         self.assertEqual(a.json()["table"], "Y")
         self.assertEqual(a.json()["workflow_id"], "w1")
         self.assertEqual(db_query(db, "SELECT count(*) FROM Y")[0][0], 5)
+
+    # --- SPEC 8: every error message names what failed and what to do ------
+
+    def test_refused_connection_exit_8_says_check_the_base_url(self):
+        url = "http://127.0.0.1:%d%s" % (free_port(), API_PATH)
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "--base-url", url, "--retries", "1")
+        self.assertRc(r, 8)
+        self.assertIn("gave up after 1 retry", r.err)
+        self.assertIn("--base-url / SGP_BASE_URL", r.err)
+        self.assertIn("reachable", r.err)
+        self.assertIn("the run was not started", r.err)
+
+    def test_401_exit_3_says_which_key_and_account_settings(self):
+        env = wf_env(self.emu, key="wrong-key-000")
+        for args in (["run", "w1", "--db", self.path("t.db")], ["status", "s500"],
+                     ["attach", "s500", "--db", self.path("t.db")]):
+            r = self.wf(*args, env=env)
+            self.assertRc(r, 3)
+            self.assertNotIn("wrong-key-000", r.out + r.err)
+            for part in ("HTTP 401", "server says:", "SCALE_API_KEY", "--api-key-file",
+                         "SCALE_ACCOUNT_ID"):
+                self.assertIn(part, r.err, args)
+
+    def test_404_exit_4_says_check_the_id_and_account(self):
+        for args in (["run", "no_such_workflow", "--db", self.path("t.db")],
+                     ["status", "no-such-session"],
+                     ["attach", "no-such-session", "--db", self.path("t.db")]):
+            r = self.wf(*args)
+            self.assertRc(r, 4)
+            for part in ("HTTP 404", "not found or no access", "check the id",
+                         ACCOUNT_ID, "SCALE_ACCOUNT_ID"):
+                self.assertIn(part, r.err, args)
+
+    def test_500_exit_8_shows_the_server_body_and_what_to_do(self):
+        r = self.wf("status", "s500")
+        self.assertRc(r, 8)
+        self.assertIn("HTTP 500", r.err)
+        self.assertIn("database on fire", r.err)
+        self.assertIn("try again later", r.err)
+        a = self.wf("attach", "s500", "--db", self.path("t.db"))
+        self.assertRc(a, 8)
+        self.assertIn("database on fire", a.err)
+
+    def test_502_html_page_retried_then_exit_8_with_the_page_title(self):
+        r = self.wf("status", "s502", "--retries", "1")
+        self.assertRc(r, 8)
+        self.assertIn("502 Bad Gateway", r.err)
+        self.assertNotIn("<html>", r.err)
+        self.assertIn("gave up after 1 retry", r.err)
+        self.assertIn("try again later", r.err)
+
+    def test_timeout_exit_6_names_the_attach_command(self):
+        db = self.path("t.db")
+        r = self.wf("run", "slow", "--db", db, "--timeout", "1")
+        self.assertRc(r, 6)
+        sid = db_query(db, "SELECT session_id FROM _wf_runs")[0][0]
+        self.assertIn("timed out", r.err)
+        self.assertIn("wf2sqlite attach %s --db %s --table wf_slow --workflow slow" % (sid, db),
+                      r.err)
+        self.assertEqual(db_query(db, "SELECT status FROM _wf_runs"), [("timeout",)])
+
+    def test_inactive_exit_5_says_to_start_it_again(self):
+        r = self.wf("run", "gone", "--db", self.path("t.db"))
+        self.assertRc(r, 5)
+        self.assertIn("inactive", r.err)
+        self.assertIn("wf2sqlite run gone", r.err)
+
+    def test_usage_errors_exit_2_say_how_to_fix_them(self):
+        cases = [
+            (["run"], "run needs WORKFLOW_ID"),
+            (["run", "w1", "--frob"], "wf2sqlite run --help"),
+            (["frob"], "wf2sqlite --help"),
+            (["run", "w1", "--timeout", "5x"], "30s, 5m"),
+            (["run", "w1", "--timeout", "-5"], "30s, 5m"),
+            (["run", "w1", "--retries", "x"], "from 0 to 100"),
+            (["run", "w1", "--wait", "x"], "block or poll"),
+            (["run", "w1", "--mode", "x"], "append, replace or fail"),
+            (["run", "w1", "-v", "x"], "KEY=VALUE"),
+            (["run", "w1", "--vars", self.path("none.json")], "check the path"),
+            (["run", "w1", "--api-key-file", self.path("none")], "check the path"),
+            (["run", "w1", "--cacert", self.path("none.pem")], "check the path"),
+            (["run", "w1", "--api-key", "x"], "SCALE_API_KEY"),
+            (["load", self.path("none.json")], "check the path"),
+        ]
+        for args, part in cases:
+            r = self.wf(*args)
+            self.assertRc(r, 2)
+            self.assertTrue(r.err.startswith("wf2sqlite: "), r)
+            self.assertIn(part, r.err, args)
+
+    def test_bad_result_file_exit_9_says_what_a_body_is(self):
+        bad = self.path("bad.json")
+        with open(bad, "w") as f:
+            f.write('{"data": [')
+        for cmd in ("load", "schema"):
+            r = self.wf(cmd, bad, *(["--db", self.path("t.db")] if cmd == "load" else []))
+            self.assertRc(r, 9)
+            self.assertIn("not a valid result body", r.err)
+            self.assertIn("/v1/sessions/:id/result", r.err)
 
 
 if __name__ == "__main__":

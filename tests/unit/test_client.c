@@ -166,6 +166,8 @@ static void retries_count_the_same_kind_in_a_row(void)
 	T_CHECK(wf_retry_backoff(client, &r, 502, 0, "HTTP 502", &err) == WF_OK);
 	T_CHECK(wf_retry_backoff(client, &r, 502, 0, "HTTP 502", &err) == WF_ENET);
 	T_CHECK(strstr(err.msg, "HTTP 502 (gave up after 2 retries)") != NULL);
+	/* The message says what to do. */
+	T_CHECK(strstr(err.msg, "try again later") != NULL);
 	wf_retry_reset(&r);
 	T_CHECK(r.count == 0);
 }
