@@ -168,6 +168,7 @@ done:
 				"interrupted while loading; nothing of this run was saved");
 	if (st != WF_OK) {
 		out.error = err.msg;
+		out.status = st == WF_EINTERRUPTED ? "interrupted" : "failed";
 		out.total_ms = now_ms() - t0;
 		if (run_id > 0) {
 			/* The attempt is recorded: a careful user wants to see it. */

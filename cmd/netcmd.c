@@ -16,6 +16,7 @@
 
 void wf_net_error(wf_net *n, const char *fmt, ...)
 {
+	char msg[WF_CLI_ERROR_MAX];
 	va_list ap;
 
 	wf_progress_ui_clear(n->ui);
@@ -25,6 +26,10 @@ void wf_net_error(wf_net *n, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', n->io->err);
 	fflush(n->io->err);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wf_cli_track_error(n->io, msg);
 }
 
 void wf_net_note(wf_net *n, const char *fmt, ...)
@@ -342,6 +347,7 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		o.rows_loaded = stats.rows_loaded;
 		o.rows_reported = stats.rows_reported;
 		o.load_ms = stats.load_ms;
+		o.execution_ms = stats.execution_ms;
 	} else {
 		o.status = failure_status(st, &state);
 		o.error = err.msg;

@@ -377,7 +377,10 @@ class TestAudit(LoadTestBase):
         r = self.load(body(sales_rows(20), SALES_SCHEMA, execution=345), "--table", "sales",
                       "--workflow", "wf9", "--json")
         out = r.json()
-        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s\n$")
+        # Rows, table, run, total time and the server's executionDurationMillis.
+        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
+                                r"\(server 0\.3[45] s\)\n$")
+        self.assertEqual(out["timings"]["execution_ms"], 345)
         for key in ("run_id", "session_id", "workflow_id", "table", "mode", "status",
                     "rows_loaded", "rows_reported", "timings", "error"):
             self.assertIn(key, out)

@@ -235,6 +235,89 @@ class SpecCliTest(NetTestCase):
             self.assertIn("not a valid result body", r.err)
             self.assertIn("/v1/sessions/:id/result", r.err)
 
+    # --- the summary line and --json ---------------------------------------
+
+    KEYS = ("run_id", "session_id", "workflow_id", "table", "mode", "status", "rows_loaded",
+            "rows_reported", "timings", "error", "exit_code")
+
+    def jq(self, text, program):
+        """Reads text with jq, as a cron script would."""
+        if not JQ:
+            self.fail("jq is not installed (scripts/deps.sh installs it)")
+        p = subprocess.run([JQ, "-r", program], input=text, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, (text, program, p.stderr))
+        return p.stdout.strip()
+
+    def test_summary_line_has_rows_table_run_session_server_and_total_time(self):
+        db = self.path("t.db")
+        r = self.wf("run", "w1", "--db", db)
+        self.assertRc(r, 0)
+        sid = db_query(db, "SELECT session_id FROM _wf_runs")[0][0]
+        last = r.err.strip().splitlines()[-1]
+        # RESULT says executionDurationMillis 7.
+        self.assertRegex(last, r"^loaded 5 rows into wf_w1 \(run 1, session %s\) in "
+                               r"\d+\.\d\d s \(server 0\.01 s\)$" % sid)
+
+    def test_json_of_a_loaded_run_read_with_jq(self):
+        db = self.path("t.db")
+        r = self.wf("run", "w1", "--db", db, "--json", "-v", "k=v")
+        self.assertRc(r, 0)
+        self.assertEqual(len(r.out.strip().splitlines()), 1)
+        self.assertEqual(self.jq(r.out, "[%s] | map(tostring) | join(\" \")" % ", ".join(
+            "has(\"%s\")" % k for k in self.KEYS)), " ".join(["true"] * len(self.KEYS)))
+        self.assertEqual(self.jq(r.out, '"\\(.status) \\(.rows_loaded) \\(.rows_reported) '
+                                        '\\(.table) \\(.mode) \\(.workflow_id) \\(.exit_code)"'),
+                         "loaded 5 5 wf_w1 append w1 0")
+        self.assertEqual(self.jq(r.out, ".run_id"), "1")
+        self.assertEqual(self.jq(r.out, ".session_id"),
+                         db_query(db, "SELECT session_id FROM _wf_runs")[0][0])
+        self.assertEqual(self.jq(r.out, ".timings.execution_ms"), "7")
+        self.assertEqual(self.jq(r.out, ".timings | (.total_ms >= .wait_ms) and (.wait_ms > 0)"),
+                         "true")
+        self.assertEqual(self.jq(r.out, ".error == null"), "true")
+
+    def test_json_of_failures_at_every_stage(self):
+        db = self.path("t.db")
+        cases = [
+            # (args, exit code, the error mentions, run recorded)
+            (["run", "w1", "--timeout", "5x"], 2, "--timeout", False),
+            (["run", "w1", "--frob"], 2, "--frob", False),
+            (["run"], 2, "WORKFLOW_ID", False),
+            (["run", "w1", "--table", "sqlite_x"], 2, "reserved", False),
+            (["run", "no_such_workflow"], 4, "HTTP 404", False),
+            (["run", "idlebad"], 5, "chart failed", True),
+            (["attach", "no-such-session"], 4, "HTTP 404", False),
+            (["load", self.path("none.json")], 2, "check the path", False),
+            (["load", "-", "--mode", "nope"], 2, "--mode", False),
+            (["status", "no-such-session"], 4, "HTTP 404", False),
+        ]
+        for args, rc, part, recorded in cases:
+            full = args + (["--db", db] if args[0] not in ("status",) and len(args) > 1
+                           else []) + ["--json"]
+            r = self.wf(*full, input="")
+            self.assertRc(r, rc)
+            self.assertEqual(len(r.out.strip().splitlines()), 1, r)
+            self.assertEqual(self.jq(r.out, ".exit_code"), str(rc), r)
+            self.assertIn(self.jq(r.out, ".status"), ("failed", "errored"), r)
+            self.assertIn(part, self.jq(r.out, ".error"), r)
+            self.assertEqual(self.jq(r.out, ".run_id != null"), str(recorded).lower(), r)
+            # The same line is on stderr (a usage error adds where the help is).
+            self.assertIn(self.jq(r.out, ".error").split("; see 'wf2sqlite")[0], r.err, r)
+        self.assertEqual(self.jq(self.wf("run", "no_such_workflow", "--json").out,
+                                 ".workflow_id"), "no_such_workflow")
+
+    def test_no_wait_json_and_plain(self):
+        db = self.path("t.db")
+        r = self.wf("run", "w1", "--db", db, "--no-wait")
+        self.assertRc(r, 0)
+        sid = r.out.strip()
+        self.assertEqual(db_query(db, "SELECT session_id, status FROM _wf_runs"),
+                         [(sid, "running")])
+        self.assertIn("wf2sqlite attach %s" % sid, r.err)
+        j = self.wf("run", "w1", "--db", db, "--no-wait", "--json")
+        self.assertEqual(self.jq(j.out, ".status"), "running")
+        self.assertEqual(self.jq(j.out, ".run_id"), "2")
+
 
 if __name__ == "__main__":
     unittest.main()
