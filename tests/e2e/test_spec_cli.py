@@ -318,6 +318,59 @@ class SpecCliTest(NetTestCase):
         self.assertEqual(self.jq(j.out, ".status"), "running")
         self.assertEqual(self.jq(j.out, ".run_id"), "2")
 
+    # --- a second Ctrl-C stops at once -------------------------------------
+
+    @staticmethod
+    def caught_signals(pid):
+        """The signals pid has handlers for (SigCgt of /proc/PID/status), or None."""
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        mask = int(line.split()[1], 16)
+                        return {n for n in range(1, 64) if mask & (1 << (n - 1))}
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        return None
+
+    def test_second_ctrl_c_stops_at_once(self):
+        import signal
+        db = self.path("t.db")
+        for attempt in range(10):
+            if os.path.exists(db):
+                os.unlink(db)
+            p = wfharness.spawn_wf(["run", "slow", "--db", db], emu=self.emu)
+            try:
+                wait_for_run(db)
+                caught = self.caught_signals(p.pid)
+                self.assertIn(signal.SIGINT, caught)
+                self.assertIn(signal.SIGTERM, caught)
+                p.send_signal(signal.SIGINT)
+                # The first Ctrl-C resets the handler (SA_RESETHAND) ...
+                deadline = time.time() + 5
+                while time.time() < deadline:
+                    caught = self.caught_signals(p.pid)
+                    if caught is None or signal.SIGINT not in caught:
+                        break
+                    time.sleep(0.0005)
+                if caught is None or p.poll() is not None:
+                    continue  # it finished its clean stop first: try again
+                self.assertNotIn(signal.SIGINT, caught)
+                # ... so the second one kills the process, whatever it was doing.
+                p.send_signal(signal.SIGINT)
+                rc = p.wait(timeout=10)
+                if rc == 130:
+                    continue  # the clean stop won the race after all
+                self.assertEqual(rc, -signal.SIGINT)
+                return
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+                p.stdout.close()
+                p.stderr.close()
+        self.fail("the clean stop always finished before a second SIGINT could be sent")
+
 
 if __name__ == "__main__":
     unittest.main()
