@@ -35,10 +35,17 @@ def scenario():
             "gone": workflow(cards_ms=(10,), final_status="inactive", partial=False),
             "w500": workflow(cards_ms=(10,), partial=False),
             "w502": workflow(cards_ms=(10,), partial=False),
+            "odd_poll": workflow(cards_ms=(10,), partial=False),
+            "odd_block": workflow(cards_ms=(10,), partial=False),
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
                      "s502": {"workflow": "w502", "age_ms": 60000}},
         "faults": [
+            # Statuses that are not exactly idle/errored/inactive: keep waiting.
+            *[{"endpoint": "session", "workflow": w, "kind": "status", "status": 200,
+               "times": 1, "body": {"sessionState": {"status": st, "cards": []}}}
+              for w in ("odd_poll", "odd_block")
+              for st in ("queued", "Idle", "IDLE", "idle ", "completed")],
             {"endpoint": "session", "workflow": "w500", "kind": "status", "status": 500,
              "times": -1, "body": {"error": "Internal Server Error",
                                    "message": "database on fire", "status_code": 500}},
@@ -135,6 +142,110 @@ class SpecCliTest(NetTestCase):
         self.assertEqual(a.json()["table"], "Y")
         self.assertEqual(a.json()["workflow_id"], "w1")
         self.assertEqual(db_query(db, "SELECT count(*) FROM Y")[0][0], 5)
+
+    # --- SPEC 3: options and defaults ---------------------------------------
+
+    def test_db_default_is_workflows_db_then_env_then_option(self):
+        env = wf_env(self.emu)
+        r = run_wf(["run", "w1", "-q"], env=env, cwd=self.dir)
+        self.assertRc(r, 0)
+        self.assertEqual(db_query(self.path("workflows.db"), "SELECT count(*) FROM wf_w1"), [(5,)])
+        env["WF2SQLITE_DB"] = self.path("env.db")
+        self.assertRc(run_wf(["run", "w1", "-q"], env=env, cwd=self.dir), 0)
+        self.assertEqual(db_query(self.path("env.db"), "SELECT count(*) FROM _wf_runs"), [(1,)])
+        self.assertRc(run_wf(["run", "w1", "-q", "--db", self.path("opt.db")], env=env,
+                             cwd=self.dir), 0)
+        self.assertEqual(db_query(self.path("opt.db"), "SELECT count(*) FROM _wf_runs"), [(1,)])
+        self.assertEqual(db_query(self.path("env.db"), "SELECT count(*) FROM _wf_runs"), [(1,)])
+
+    def test_status_and_schema_touch_no_database(self):
+        sid = self.wf("run", "w1", "--db", self.path("t.db"), "--no-wait").out.strip()
+        work = self.path("empty")
+        os.mkdir(work)
+        env = wf_env(self.emu, extra={"WF2SQLITE_DB": os.path.join(work, "env.db")})
+        r = run_wf(["status", sid], env=env, cwd=work)
+        self.assertRc(r, 0)
+        self.assertIn(sid, r.out)
+        body = self.path("body.json")
+        with open(body, "w") as f:
+            json.dump(RESULT, f)
+        r = run_wf(["schema", body], env=env, cwd=work)
+        self.assertRc(r, 0)
+        self.assertIn("CREATE TABLE", r.out)
+        self.assertEqual(os.listdir(work), [])
+
+    def test_vars_from_stdin_and_repeated_var_are_posted(self):
+        db = self.path("t.db")
+        before = len(self.calls(self.emu, "run"))
+        r = self.wf("run", "w1", "--db", db, "--no-wait", "--vars", "-", "-v", "b=over",
+                    "--var", "c=3", "-v", "c=4", input='{"a": "1", "b": "x y"}')
+        self.assertRc(r, 0)
+        posts = self.calls(self.emu, "run")[before:]
+        self.assertEqual(len(posts), 1)
+        sent = json.loads(posts[0]["body"])
+        self.assertEqual(sent, {"workflowId": "w1",
+                                "variables": {"a": "1", "b": "over", "c": "4"}})
+        self.assertEqual(posts[0]["headers"]["content-type"], "application/json")
+        self.assertEqual(json.loads(db_query(db, "SELECT variables FROM _wf_runs")[0][0]),
+                         sent["variables"])
+        vf = self.path("vars.json")
+        with open(vf, "w") as f:
+            f.write('{"region": "emea"}')
+        self.assertRc(self.wf("run", "w1", "--db", db, "--no-wait", "--vars", vf), 0)
+        self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
+                         {"region": "emea"})
+
+    def test_timeout_units(self):
+        for text, secs in (("1500ms", 1.5), ("1", 1.0), ("0.02m", 1.2)):
+            t0 = time.monotonic()
+            r = self.wf("run", "slow", "--db", self.path("t.db"), "--timeout", text, "-q")
+            took = time.monotonic() - t0
+            self.assertRc(r, 6)
+            self.assertGreaterEqual(took, secs - 0.05, text)
+            self.assertLess(took, secs + 3, text)
+        # h and s are accepted too (the run ends long before).
+        for text in ("1h", "90s"):
+            self.assertRc(self.wf("run", "w1", "--db", self.path("t.db"), "--timeout", text,
+                                  "--wait", "poll", "--poll-interval", "0.1s", "-q"), 0)
+
+    def test_poll_interval_spaces_the_session_polls(self):
+        before = len(self.emu.requests())
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "--wait", "poll",
+                    "--poll-interval", "200ms", "-q")
+        self.assertRc(r, 0)
+        reqs = self.emu.requests()[before:]
+        polls = [q["t_ms"] for q in reqs
+                 if "/sessions/" in q["path"] and not q["path"].endswith("/result")]
+        results = [q for q in reqs if q["path"].endswith("/result")]
+        self.assertEqual(len(results), 1)  # poll: the result is fetched once
+        gaps = [b - a for a, b in zip(polls, polls[1:])]
+        self.assertTrue(gaps, reqs)
+        self.assertTrue(all(g >= 150 for g in gaps), gaps)
+
+    def test_quiet_prints_only_errors(self):
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "-q")
+        self.assertRc(r, 0)
+        self.assertEqual(r.err, "")
+        r = self.wf("run", "idlebad", "--db", self.path("t.db"), "--quiet")
+        self.assertRc(r, 5)
+        lines = r.err.strip().splitlines()
+        self.assertTrue(lines)
+        self.assertTrue(all(line.startswith("wf2sqlite: ") for line in lines), lines)
+        self.assertFalse(any("started session" in line or "[0:" in line for line in lines))
+
+    # --- SPEC 4: the terminal states are exactly idle, errored, inactive ---
+
+    def test_unknown_or_miscased_statuses_mean_keep_waiting(self):
+        for wf, mode in (("odd_poll", "poll"), ("odd_block", "block")):
+            db = self.path(wf + ".db")
+            before = len(self.calls(self.emu, "session"))
+            r = self.wf("run", wf, "--db", db, "--wait", mode, "--poll-interval", "50ms",
+                        "--json")
+            self.assertRc(r, 0)
+            self.assertEqual(r.json()["status"], "loaded")
+            self.assertEqual(r.json()["rows_loaded"], 5)
+            # The five odd answers were read, and the wait went on past them.
+            self.assertGreaterEqual(len(self.calls(self.emu, "session")) - before, 6, mode)
 
     # --- SPEC 8: every error message names what failed and what to do ------
 
