@@ -664,8 +664,11 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what, w
 	} else if (r->status == 404) {
 		st = wf_err_set(err, WF_ENOTFOUND,
 			"%s: not found (HTTP 404)%s%s; check the id and that account %s "
-			"(SCALE_ACCOUNT_ID or --account-id) can see it",
-			what, *w ? "; " : "", w, c->cfg->account_id);
+			"(SCALE_ACCOUNT_ID or --account-id) can see it%s",
+			what, *w ? "; " : "", w, c->cfg->account_id,
+			strstr(c->cfg->base_url, "/corp-api/compass/api") ? "" :
+			", and --base-url / SGP_BASE_URL: the API is under "
+			"https://HOST/corp-api/compass/api");
 	} else if (r->status == 400) {
 		st = wf_err_set(err, WF_EUSAGE,
 			"%s: the server refused the request as malformed (HTTP 400)%s%s; check "

@@ -279,6 +279,14 @@ class SpecCliTest(NetTestCase):
                          ACCOUNT_ID, "SCALE_ACCOUNT_ID"):
                 self.assertIn(part, r.err, args)
 
+    def test_404_from_a_base_url_without_the_api_path_names_the_base_url(self):
+        r = self.wf("status", "s500", "--base-url", self.emu.origin)
+        self.assertRc(r, 4)
+        self.assertIn("no such API path", r.err)
+        self.assertIn("/corp-api/compass/api", r.err)
+        r = self.wf("status", "no-such-session")
+        self.assertNotIn("the API is under", r.err)
+
     def test_500_exit_8_shows_the_server_body_and_what_to_do(self):
         r = self.wf("status", "s500")
         self.assertRc(r, 8)
