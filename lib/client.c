@@ -673,6 +673,10 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what, w
 		st = wf_err_set(err, WF_EUSAGE,
 			"%s: the server refused the request as malformed (HTTP 400)%s%s; check "
 			"the ids and variables given", what, *w ? "; " : "", w);
+	} else if (r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429) {
+		st = wf_err_set(err, WF_ENET, "%s: the server refused the request (HTTP %ld)%s%s; "
+				"check --base-url / SGP_BASE_URL and the ids given", what, r->status,
+				*w ? "; " : "", w);
 	} else if (r->status >= 400) {
 		/* Starting a run adds its own advice: it may have started. */
 		st = wf_err_set(err, WF_ENET, "%s: server error (HTTP %ld)%s%s%s", what, r->status,

@@ -35,10 +35,12 @@ def scenario():
             "gone": workflow(cards_ms=(10,), final_status="inactive", partial=False),
             "w500": workflow(cards_ms=(10,), partial=False),
             "w502": workflow(cards_ms=(10,), partial=False),
+            "w409": workflow(cards_ms=(10,), partial=False),
             "odd_poll": workflow(cards_ms=(10,), partial=False),
             "odd_block": workflow(cards_ms=(10,), partial=False),
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
+                     "s409": {"workflow": "w409", "age_ms": 60000},
                      "s502": {"workflow": "w502", "age_ms": 60000}},
         "faults": [
             # Statuses that are not exactly idle/errored/inactive: keep waiting.
@@ -46,6 +48,9 @@ def scenario():
                "times": 1, "body": {"sessionState": {"status": st, "cards": []}}}
               for w in ("odd_poll", "odd_block")
               for st in ("queued", "Idle", "IDLE", "idle ", "completed")],
+            {"endpoint": "session", "workflow": "w409", "kind": "status", "status": 409,
+             "times": -1, "body": {"error": "Conflict", "message": "session is locked",
+                                   "status_code": 409}},
             {"endpoint": "session", "workflow": "w500", "kind": "status", "status": 500,
              "times": -1, "body": {"error": "Internal Server Error",
                                    "message": "database on fire", "status_code": 500}},
@@ -296,6 +301,15 @@ class SpecCliTest(NetTestCase):
         a = self.wf("attach", "s500", "--db", self.path("t.db"))
         self.assertRc(a, 8)
         self.assertIn("database on fire", a.err)
+
+    def test_other_4xx_exit_8_shows_the_body_and_is_not_called_a_server_failure(self):
+        r = self.wf("status", "s409")
+        self.assertRc(r, 8)
+        self.assertIn("refused the request (HTTP 409)", r.err)
+        self.assertIn("session is locked", r.err)
+        self.assertNotIn("try again later", r.err)
+        self.assertEqual(len([q for q in self.calls(self.emu, "session")
+                              if q["path"].endswith("/s409")]), 1)  # not retried
 
     def test_502_html_page_retried_then_exit_8_with_the_page_title(self):
         r = self.wf("status", "s502", "--retries", "1")
