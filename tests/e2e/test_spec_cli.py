@@ -200,6 +200,17 @@ class SpecCliTest(NetTestCase):
         self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
                          {"region": "emea"})
 
+    def test_vars_values_of_any_type_are_posted_as_written(self):
+        vf = self.path("vars.json")
+        text = '{"year": 2024, "rate": 0.10, "on": true, "none": null, "list": ["a", 1]}'
+        with open(vf, "w") as f:
+            f.write(text)
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "--no-wait", "--vars", vf)
+        self.assertRc(r, 0)
+        body = self.calls(self.emu, "run")[-1]["body"]
+        self.assertIn('"rate":0.10', body)
+        self.assertEqual(json.loads(body)["variables"], json.loads(text))
+
     def test_timeout_units(self):
         for text, secs in (("1500ms", 1.5), ("1", 1.0), ("0.02m", 1.2)):
             t0 = time.monotonic()
