@@ -36,11 +36,13 @@ def scenario():
             "w500": workflow(cards_ms=(10,), partial=False),
             "w502": workflow(cards_ms=(10,), partial=False),
             "w409": workflow(cards_ms=(10,), partial=False),
+            "wjunk": workflow(cards_ms=(10,), partial=False),
             "odd_poll": workflow(cards_ms=(10,), partial=False),
             "odd_block": workflow(cards_ms=(10,), partial=False),
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
                      "s409": {"workflow": "w409", "age_ms": 60000},
+                     "sjunk": {"workflow": "wjunk", "age_ms": 60000},
                      "s502": {"workflow": "w502", "age_ms": 60000}},
         "faults": [
             # Statuses that are not exactly idle/errored/inactive: keep waiting.
@@ -48,6 +50,8 @@ def scenario():
                "times": 1, "body": {"sessionState": {"status": st, "cards": []}}}
               for w in ("odd_poll", "odd_block")
               for st in ("queued", "Idle", "IDLE", "idle ", "completed")],
+            {"endpoint": "session", "workflow": "wjunk", "kind": "status", "status": 200,
+             "times": -1, "content_type": "text/html", "body": "<html>welcome</html>"},
             {"endpoint": "session", "workflow": "w409", "kind": "status", "status": 409,
              "times": -1, "body": {"error": "Conflict", "message": "session is locked",
                                    "status_code": 409}},
@@ -368,6 +372,13 @@ class SpecCliTest(NetTestCase):
             self.assertRc(r, 2)
             self.assertTrue(r.err.startswith("wf2sqlite: "), r)
             self.assertIn(part, r.err, args)
+
+    def test_unparseable_session_exit_9_says_what_to_check(self):
+        r = self.wf("status", "sjunk")
+        self.assertRc(r, 9)
+        self.assertIn("not valid JSON", r.err)
+        self.assertIn("--base-url", r.err)
+        self.assertIn("--verbose", r.err)
 
     def test_bad_result_file_exit_9_says_what_a_body_is(self):
         bad = self.path("bad.json")
