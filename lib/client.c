@@ -765,12 +765,10 @@ wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_af
 	int shift;
 	char dur[32];
 
-	if (kind == r->last_kind && r->count > 0) {
-		r->count++;
-	} else {
-		r->last_kind = kind;
-		r->count = 1;
-	}
+	/* Failures in a row count whatever their kind: --retries bounds them
+	 * all (SPEC 4); a success resets the count (wf_retry_reset). */
+	r->count++;
+	r->last_kind = kind;
 	if (r->count > c->cfg->retries)
 		return wf_err_set(err, WF_ENET, "%s (gave up after %d %s); %s", cause,
 				  c->cfg->retries, c->cfg->retries == 1 ? "retry" : "retries",

@@ -37,14 +37,21 @@ def scenario():
             "w502": workflow(cards_ms=(10,), partial=False),
             "w409": workflow(cards_ms=(10,), partial=False),
             "wjunk": workflow(cards_ms=(10,), partial=False),
+            "walt": workflow(cards_ms=(10,), partial=False),
+            "walt2": workflow(cards_ms=(10,), partial=False),
             "odd_poll": workflow(cards_ms=(10,), partial=False),
             "odd_block": workflow(cards_ms=(10,), partial=False),
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
                      "s409": {"workflow": "w409", "age_ms": 60000},
                      "sjunk": {"workflow": "wjunk", "age_ms": 60000},
+                     "salt": {"workflow": "walt", "age_ms": 60000},
+                     "salt2": {"workflow": "walt2", "age_ms": 60000},
                      "s502": {"workflow": "w502", "age_ms": 60000}},
         "faults": [
+            # Transient failures of changing kinds, then the normal answer.
+            *[{"endpoint": "session", "workflow": w, "kind": "status", "status": code}
+              for w in ("walt", "walt2") for code in (503, 502, 503)],
             # Statuses that are not exactly idle/errored/inactive: keep waiting.
             *[{"endpoint": "session", "workflow": w, "kind": "status", "status": 200,
                "times": 1, "body": {"sessionState": {"status": st, "cards": []}}}
@@ -333,6 +340,16 @@ class SpecCliTest(NetTestCase):
         self.assertNotIn("<html>", r.err)
         self.assertIn("gave up after 1 retry", r.err)
         self.assertIn("try again later", r.err)
+
+    def test_retries_bound_failures_in_a_row_whatever_their_kind(self):
+        r = self.wf("status", "salt", "--retries", "2")
+        self.assertRc(r, 8)
+        self.assertIn("gave up after 2 retries", r.err)
+        self.assertEqual(len([q for q in self.calls(self.emu, "session")
+                              if q["path"].endswith("/salt")]), 3)
+        r = self.wf("status", "salt2", "--retries", "3")
+        self.assertRc(r, 0)
+        self.assertIn("idle", r.out)
 
     def test_timeout_exit_6_names_the_attach_command(self):
         db = self.path("t.db")
