@@ -37,14 +37,33 @@ const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
 	return NULL;
 }
 
+void wf_cli_track_error(const wf_cli_io *io, const char *msg)
+{
+	if (io->track)
+		snprintf(io->track->last_error, sizeof(io->track->last_error), "%s", msg);
+}
+
+void wf_cli_track_json(const wf_cli_io *io)
+{
+	if (io->track)
+		io->track->json_printed = 1;
+}
+
 void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
 {
+	char msg[WF_CLI_ERROR_MAX];
 	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A message longer than the buffer is printed whole all the same. */
 	fputs("wf2sqlite: ", io->err);
 	va_start(ap, fmt);
 	vfprintf(io->err, fmt, ap);
 	va_end(ap);
 	fputc('\n', io->err);
+	wf_cli_track_error(io, msg);
 }
 
 static int cmd_accepts(const wf_command *cmd, enum wf_opt_id id)
@@ -95,6 +114,10 @@ static int *opt_flag_slot(wf_cli_opts *o, enum wf_opt_id id)
 static int usage_fail(const wf_command *cmd, const wf_cli_io *io, const char *what,
 		      const char *arg)
 {
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s%s; see 'wf2sqlite %s --help'", what, arg, cmd->name);
+	wf_cli_track_error(io, msg);
 	fprintf(io->err, "wf2sqlite: %s%s\n", what, arg);
 	fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n", cmd->usage,
 		cmd->name);
@@ -113,6 +136,10 @@ static int missing_argument(const wf_command *cmd, const wf_cli_io *io, int n)
 		p += strspn(p, " ");
 		len = strcspn(p, " ");
 		if (len > 0 && *p != '[' && i++ == n) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "%s needs %.*s; see 'wf2sqlite %s --help'",
+				 cmd->name, (int)len, p, cmd->name);
+			wf_cli_track_error(io, msg);
 			fprintf(io->err, "wf2sqlite: %s needs %.*s\n", cmd->name, (int)len, p);
 			fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n",
 				cmd->usage, cmd->name);
@@ -162,9 +189,9 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 				if (strlen(o->long_name) == n && strncmp(o->long_name, a + 2, n) == 0)
 					opt = o;
 			if (!opt && is_key_option(a + 2, n)) {
-				fprintf(io->err,
-					"wf2sqlite: the API key is never accepted on the command line "
-					"(it would show in ps); set SCALE_API_KEY or use --api-key-file FILE\n");
+				wf_cli_error(io, "the API key is never accepted on the command line "
+					     "(it would show in ps); set SCALE_API_KEY or use "
+					     "--api-key-file FILE");
 				return 2;
 			}
 		} else if (a[2] == '\0') {

@@ -56,9 +56,19 @@ typedef struct wf_cli_opts {
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */
 } wf_cli_opts;
 
+/* What a command told the user, so that wf_main can still print the --json
+ * object of a failure that printed none (a usage or configuration error). */
+#define WF_CLI_ERROR_MAX 3072
+
+typedef struct wf_cli_track {
+	int json_printed;                     /* a --json object went to out */
+	char last_error[WF_CLI_ERROR_MAX];    /* the last error line, without "wf2sqlite: " */
+} wf_cli_track;
+
 typedef struct wf_cli_io {
 	FILE *out;  /* results: tables, --json, DDL */
 	FILE *err;  /* messages, progress */
+	wf_cli_track *track;  /* NULL: nothing tracked */
 } wf_cli_io;
 
 typedef struct wf_command {
@@ -87,6 +97,11 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f);
 /* Prints "  LEFT  TEXT" in the help's two columns (text from column 32,
  * wrapped at word boundaries to 79 columns; LEFT on its own line if wide). */
 void wf_cli_print_columns(FILE *f, const char *left, const char *text);
+
+/* Records an error line (without "wf2sqlite: ") / that a --json object was
+ * printed, in io->track when there is one. */
+void wf_cli_track_error(const wf_cli_io *io, const char *msg);
+void wf_cli_track_json(const wf_cli_io *io);
 
 /* Prints an error in the tool's one format: "wf2sqlite: <msg>". */
 void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)

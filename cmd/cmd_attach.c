@@ -58,6 +58,37 @@ static wf_status adopt_pending(wf_sink *sink, const char *sid, const char *table
 	return st;
 }
 
+/* What _wf_runs already knows of the session (run --no-wait, an earlier
+ * attempt): the workflow, table and mode of its newest row still running,
+ * else of its newest row, strdup'ed into out[3] (NULL where unknown; the
+ * caller frees them). *out_run_id is that row, or 0. */
+static wf_status recorded_defaults(wf_sink *sink, const char *sid, char *out[3],
+				   int64_t *out_run_id, wf_err *err)
+{
+	wf_run_record *runs = NULL;
+	size_t n = 0, pass;
+	wf_status st;
+
+	out[0] = out[1] = out[2] = NULL;
+	*out_run_id = 0;
+	st = wf_sink_list_runs(sink, 0, &runs, &n, err);
+	for (pass = 0; pass < 2 * n && st == WF_OK && !*out_run_id; pass++) {
+		const wf_run_record *r = &runs[pass % n];
+		if (!r->session_id || strcmp(r->session_id, sid) != 0 || !r->table ||
+		    (pass < n && (!r->status || strcmp(r->status, "running") != 0)))
+			continue;
+		out[0] = r->workflow_id ? strdup(r->workflow_id) : NULL;
+		out[1] = strdup(r->table);
+		out[2] = r->mode ? strdup(r->mode) : NULL;
+		*out_run_id = r->run_id;
+		if (!out[1] || (r->workflow_id && !out[0]) || (r->mode && !out[2]))
+			st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		break;
+	}
+	wf_run_records_free(runs, n);
+	return st;
+}
+
 static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
@@ -67,8 +98,10 @@ static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_session_state state;
 	wf_err err;
 	wf_status st;
-	char *table = NULL;
+	char *table = NULL, *rec[3] = {NULL, NULL, NULL};
 	const char *sid = opts->pos[0];
+	const char *workflow = opts->workflow;
+	int64_t rec_run = 0;
 	int rc, loaded = 0;
 
 	memset(&state, 0, sizeof(state));
@@ -84,20 +117,41 @@ static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 	rc = wf_net_connect(&n);
 	if (rc)
 		goto cleanup;
-	table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->workflow);
+	st = wf_sink_open(&sink, n.db_path, &err);
+	/* A session that run --no-wait (or an earlier attempt) recorded is
+	 * loaded where that run meant it to go, unless told otherwise. */
+	if (st == WF_OK && (!opts->table || !opts->workflow || !opts->mode))
+		st = recorded_defaults(sink, sid, rec, &rec_run, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	if (rec_run && (!workflow || (rec[0] && strcmp(rec[0], workflow) == 0))) {
+		if (!workflow)
+			workflow = rec[0];
+		if (!opts->mode && rec[2])
+			wf_net_parse_mode(rec[2], &n.mode, &n.mode_name);
+		if (!opts->table) {
+			table = strdup(rec[1]);
+			wf_net_note(&n, "loading into table %s with mode %s, as run %lld of this "
+				    "session recorded (--table and --mode choose otherwise)", rec[1],
+				    n.mode_name, (long long)rec_run);
+		}
+	}
+	if (!table)
+		table = opts->table ? strdup(opts->table) : wf_sink_default_table(workflow);
 	if (!table) {
 		wf_net_error(&n, "out of memory");
 		rc = 1;
 		goto cleanup;
 	}
 	job.session_id = sid;
-	job.workflow_id = opts->workflow;
+	job.workflow_id = workflow;
 	job.table = table;
 	job.mode = n.mode;
 	job.mode_name = n.mode_name;
-	st = wf_sink_open(&sink, n.db_path, &err);
-	if (st == WF_OK)
-		st = wf_sink_session_loaded(sink, table, sid, &loaded, &err);
+	st = wf_sink_session_loaded(sink, table, sid, &loaded, &err);
 	if (st == WF_OK && loaded && !opts->force) {
 		wf_net_print_simple(&n, &job, NULL, loaded_by(sink, table, sid));
 		rc = 0;
@@ -125,7 +179,7 @@ static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 	} else if (st == WF_OK) {
 		memset(&info, 0, sizeof(info));
 		info.session_id = sid;
-		info.workflow_id = opts->workflow;
+		info.workflow_id = workflow;
 		info.table = table;
 		info.mode = n.mode;
 		info.api_host = n.cfg.api_host;
@@ -142,6 +196,9 @@ cleanup:
 	wf_sink_close(sink);
 	wf_net_close(&n);
 	free(table);
+	free(rec[0]);
+	free(rec[1]);
+	free(rec[2]);
 	return rc;
 }
 
@@ -154,7 +211,9 @@ const wf_command wf_cmd_attach = {
 	"recording a run in _wf_runs, or taking over the run of a process that is gone\n"
 	"(run --no-wait, a killed run) for the same session, table and mode. A session\n"
 	"already loaded into the same table is not loaded again (exit 0) unless --force.\n"
-	"--workflow records the workflow id and names the default table after it.",
+	"--workflow records the workflow id and names the default table after it. When\n"
+	"_wf_runs already has a run of the session (run --no-wait, an earlier attempt),\n"
+	"its workflow id, table and mode are the defaults.",
 	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
 	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
 	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",

@@ -137,8 +137,13 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (st == WF_OK)
 		st = c->finish(c->ctx, 1, &err);
 	if (st != WF_OK) {
-		if (st == WF_EBADRESPONSE)
+		if (st == WF_EBADRESPONSE) {
+			size_t len;
 			wf_err_prefix(&err, "%s is not a valid result body: ", name);
+			len = strlen(err.msg);
+			snprintf(err.msg + len, sizeof(err.msg) - len, "; nothing was loaded: give a "
+				 "whole body as GET /v1/sessions/:id/result returns it");
+		}
 		goto done;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -163,6 +168,7 @@ done:
 				"interrupted while loading; nothing of this run was saved");
 	if (st != WF_OK) {
 		out.error = err.msg;
+		out.status = st == WF_EINTERRUPTED ? "interrupted" : "failed";
 		out.total_ms = now_ms() - t0;
 		if (run_id > 0) {
 			/* The attempt is recorded: a careful user wants to see it. */

@@ -105,8 +105,13 @@ static int schema_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	fprintf(io->out, "%s;\n", sql.data);
 	goto cleanup;
 bad:
-	if (st == WF_EBADRESPONSE)
+	if (st == WF_EBADRESPONSE) {
+		size_t len;
 		wf_err_prefix(&err, "%s is not a valid result body: ", name);
+		len = strlen(err.msg);
+		snprintf(err.msg + len, sizeof(err.msg) - len, "; give a whole body as "
+			 "GET /v1/sessions/:id/result returns it");
+	}
 cleanup:
 	if (st != WF_OK)
 		wf_cli_error(io, "%s", err.msg);

@@ -65,8 +65,9 @@ static void print_table(FILE *f, const char *sid, const wf_session_state *s)
 	}
 }
 
-static void print_json(FILE *f, const char *sid, const wf_session_state *s)
+static void print_json(const wf_cli_io *io, const char *sid, const wf_session_state *s)
 {
+	FILE *f = io->out;
 	json_object *j = json_object_new_object(), *cards = json_object_new_array();
 	size_t i;
 
@@ -96,6 +97,7 @@ static void print_json(FILE *f, const char *sid, const wf_session_state *s)
 	fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
 							  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(j);
+	wf_cli_track_json(io);
 }
 
 static int run_status(const wf_cli_opts *opts, const wf_cli_io *io)
@@ -121,7 +123,7 @@ static int run_status(const wf_cli_opts *opts, const wf_cli_io *io)
 	}
 	wf_progress_ui_clear(n.ui);
 	if (opts->json)
-		print_json(io->out, opts->pos[0], &state);
+		print_json(io, opts->pos[0], &state);
 	else
 		print_table(io->out, opts->pos[0], &state);
 	fflush(io->out);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "outcome.h"
 #include "wf_version.h"
 
 const wf_command *const wf_commands[] = {
@@ -59,11 +60,71 @@ void wf_print_main_help(FILE *f)
 	      "See 'man wf2sqlite' for the details.\n", f);
 }
 
-int wf_main(int argc, char **argv, const wf_cli_io *io)
+static int takes_option(const wf_command *cmd, enum wf_opt_id id)
+{
+	const enum wf_opt_id *p;
+
+	for (p = cmd->options; p && *p; p++)
+		if (*p == id)
+			return 1;
+	return 0;
+}
+
+/* --json among the options (before a "--"), even when parsing failed. */
+static int json_requested(const wf_command *cmd, int argc, char **argv)
+{
+	int i;
+
+	/* runs --json prints an array: an object would not fit it. */
+	if (!takes_option(cmd, WF_OPT_JSON) || strcmp(cmd->name, "runs") == 0)
+		return 0;
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	return 0;
+}
+
+/* A command that failed before it printed its --json object (a usage or
+ * configuration error, a refused start) still prints one: a script parsing
+ * stdout finds the failure there. */
+static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, int rc,
+			       const wf_cli_io *io)
+{
+	wf_outcome o;
+	const char *mode = opts->mode ? opts->mode : "append";
+	const char *first = opts->npos > 0 ? opts->pos[0] : NULL;
+
+	wf_outcome_init(&o);
+	if (takes_option(cmd, WF_OPT_DB))
+		o.db = wf_cmd_db_path(opts);
+	if (strcmp(cmd->name, "run") == 0)
+		o.workflow_id = first;
+	else
+		o.workflow_id = opts->workflow;
+	if (strcmp(cmd->name, "attach") == 0 || strcmp(cmd->name, "status") == 0)
+		o.session_id = first;
+	o.table = opts->table;
+	if (takes_option(cmd, WF_OPT_MODE) && (strcmp(mode, "append") == 0 ||
+	    strcmp(mode, "replace") == 0 || strcmp(mode, "fail") == 0))
+		o.mode = mode;
+	o.status = rc == 130 ? "interrupted" : "failed";
+	o.error = io->track && io->track->last_error[0] ? io->track->last_error : wf_strerror(rc);
+	o.exit_code = rc;
+	wf_outcome_print_json(&o, io);
+}
+
+int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 {
 	const wf_command *const *c;
 	wf_cli_opts opts;
+	wf_cli_track track;
+	wf_cli_io tio = *io_in;
+	const wf_cli_io *io = &tio;
 	int rc;
+
+	memset(&track, 0, sizeof(track));
+	if (!tio.track)
+		tio.track = &track;
 
 	if (argc < 2) {
 		wf_print_main_help(io->err);
@@ -82,13 +143,15 @@ int wf_main(int argc, char **argv, const wf_cli_io *io)
 		if (strcmp((*c)->name, argv[1]) != 0)
 			continue;
 		rc = wf_cli_parse(*c, argc - 2, argv + 2, &opts, io);
-		if (rc != 0)
-			return rc;
-		if (opts.help) {
+		if (rc == 0 && opts.help) {
 			wf_cli_print_command_help(*c, io->out);
 			return 0;
 		}
-		return (*c)->run(&opts, io);
+		if (rc == 0)
+			rc = (*c)->run(&opts, io);
+		if (rc != 0 && !io->track->json_printed && json_requested(*c, argc - 2, argv + 2))
+			print_failure_json(*c, &opts, rc, io);
+		return rc;
 	}
 	wf_cli_error(io, "unknown command '%s'; see 'wf2sqlite --help' for the list", argv[1]);
 	return 2;

@@ -17,6 +17,10 @@ volatile sig_atomic_t *wf_interrupt_install(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	/* The first signal asks for a clean stop (roll back, record the run
+	 * as interrupted); the handler is then reset, so a second one stops the
+	 * process at once: the run stays 'running' and resume finds it. */
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

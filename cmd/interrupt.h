@@ -5,7 +5,8 @@
 
 #include <signal.h>
 
-/* Installs the handlers (without SA_RESTART, so a blocked read returns EINTR)
+/* Installs the handlers (without SA_RESTART, so a blocked read returns EINTR;
+ * with SA_RESETHAND, so a second SIGINT or SIGTERM kills the process at once)
  * and returns the flag they set. */
 volatile sig_atomic_t *wf_interrupt_install(void);
 

@@ -6,7 +6,7 @@
 
 int main(int argc, char **argv)
 {
-	wf_cli_io io = {stdout, stderr};
+	wf_cli_io io = {stdout, stderr, NULL};
 	int rc;
 
 	/* Process set-up: the only global state the program has. */

@@ -16,6 +16,7 @@
 
 void wf_net_error(wf_net *n, const char *fmt, ...)
 {
+	char msg[WF_CLI_ERROR_MAX];
 	va_list ap;
 
 	wf_progress_ui_clear(n->ui);
@@ -25,6 +26,10 @@ void wf_net_error(wf_net *n, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', n->io->err);
 	fflush(n->io->err);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wf_cli_track_error(n->io, msg);
 }
 
 void wf_net_note(wf_net *n, const char *fmt, ...)
@@ -342,6 +347,7 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		o.rows_loaded = stats.rows_loaded;
 		o.rows_reported = stats.rows_reported;
 		o.load_ms = stats.load_ms;
+		o.execution_ms = stats.execution_ms;
 	} else {
 		o.status = failure_status(st, &state);
 		o.error = err.msg;
@@ -359,8 +365,13 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		if (st == WF_EWORKFLOW && strcmp(o.status, "errored") == 0)
 			wf_net_error(n, "run %lld recorded as %s; to load the rows it has: %s --allow-partial",
 				     (long long)job->run_id, o.status, cont);
-		else if (st == WF_EWORKFLOW)
-			wf_net_error(n, "run %lld recorded as %s", (long long)job->run_id, o.status);
+		else if (st == WF_EWORKFLOW) {
+			snprintf(cont, sizeof(cont), "wf2sqlite run ");
+			append_quoted(cont, sizeof(cont), job->workflow_id ? job->workflow_id :
+				      "WORKFLOW_ID");
+			wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start "
+				     "the workflow again: %s", (long long)job->run_id, o.status, cont);
+		}
 		else
 			wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
 				     "continue with: %s", (long long)job->run_id, o.status, cont);

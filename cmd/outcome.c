@@ -12,6 +12,7 @@ void wf_outcome_init(wf_outcome *o)
 	o->wait_ms = -1;
 	o->load_ms = -1;
 	o->total_ms = -1;
+	o->execution_ms = -1;
 }
 
 void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats)
@@ -20,6 +21,7 @@ void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats)
 	o->rows_loaded = stats->rows_loaded;
 	o->rows_reported = stats->rows_reported;
 	o->load_ms = stats->load_ms;
+	o->execution_ms = stats->execution_ms;
 	o->already_loaded_by = stats->already_loaded_by;
 }
 
@@ -71,7 +73,7 @@ static json_object *int_or_null(int64_t v)
 	return v >= 0 ? json_object_new_int64(v) : NULL;
 }
 
-static void print_json(const wf_outcome *o, const wf_cli_io *io)
+void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
 {
 	json_object *j = json_object_new_object(), *t = json_object_new_object();
 	const char *text;
@@ -95,6 +97,7 @@ static void print_json(const wf_outcome *o, const wf_cli_io *io)
 	json_object_object_add(t, "wait_ms", int_or_null(o->wait_ms));
 	json_object_object_add(t, "load_ms", int_or_null(o->load_ms));
 	json_object_object_add(t, "total_ms", int_or_null(o->total_ms));
+	json_object_object_add(t, "execution_ms", int_or_null(o->execution_ms));
 	json_object_object_add(j, "timings", t);
 	json_object_object_add(j, "already_loaded_by",
 			       o->already_loaded_by > 0 ? json_object_new_int64(o->already_loaded_by)
@@ -104,14 +107,18 @@ static void print_json(const wf_outcome *o, const wf_cli_io *io)
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	fprintf(io->out, "%s\n", text ? text : "{}");
+	fflush(io->out);
 	json_object_put(j);
+	wf_cli_track_json(io);
 }
 
 static void print_human(const wf_outcome *o, const wf_cli_io *io)
 {
-	char where[512];
+	char where[512], server[64] = "";
 	double secs = o->total_ms >= 0 ? (double)o->total_ms / 1000.0 : 0.0;
 
+	if (o->execution_ms >= 0)
+		snprintf(server, sizeof(server), " (server %.2f s)", (double)o->execution_ms / 1000.0);
 	if (o->session_id)
 		snprintf(where, sizeof(where), "run %lld, session %s", (long long)o->run_id,
 			 o->session_id);
@@ -126,12 +133,13 @@ static void print_human(const wf_outcome *o, const wf_cli_io *io)
 	if (!o->status || (strcmp(o->status, "loaded") != 0 && strcmp(o->status, "partial") != 0))
 		return;
 	if (strcmp(o->status, "partial") == 0 && o->rows_reported >= 0)
-		fprintf(io->err, "loaded %lld of %lld rows into %s (partial; %s) in %.2f s\n",
-			(long long)o->rows_loaded, (long long)o->rows_reported, o->table, where, secs);
+		fprintf(io->err, "loaded %lld of %lld rows into %s (partial; %s) in %.2f s%s\n",
+			(long long)o->rows_loaded, (long long)o->rows_reported, o->table, where, secs,
+			server);
 	else
-		fprintf(io->err, "loaded %lld row%s into %s (%s%s) in %.2f s\n",
+		fprintf(io->err, "loaded %lld row%s into %s (%s%s) in %.2f s%s\n",
 			(long long)o->rows_loaded, o->rows_loaded == 1 ? "" : "s", o->table,
-			strcmp(o->status, "partial") == 0 ? "partial; " : "", where, secs);
+			strcmp(o->status, "partial") == 0 ? "partial; " : "", where, secs, server);
 }
 
 void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io)
@@ -141,5 +149,5 @@ void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io 
 	else if (!quiet)
 		print_human(o, io);
 	if (json)
-		print_json(o, io);
+		wf_outcome_print_json(o, io);
 }

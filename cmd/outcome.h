@@ -22,6 +22,7 @@ typedef struct wf_outcome {
 	int64_t rows_loaded;      /* -1: unknown */
 	int64_t rows_reported;    /* -1: absent */
 	int64_t wait_ms, load_ms, total_ms;  /* -1: not measured */
+	int64_t execution_ms;     /* the server's executionDurationMillis; -1: absent */
 	const char *error;        /* the error line, NULL when none */
 	int64_t already_loaded_by;  /* > 0: nothing loaded, this run holds the session */
 	int exit_code;
@@ -30,8 +31,8 @@ typedef struct wf_outcome {
 /* Every field unknown: ids NULL, counts and timings -1, exit code 0. */
 void wf_outcome_init(wf_outcome *o);
 
-/* Copies what wf_loader_commit reported: status, rows, load_ms and
- * already_loaded_by. */
+/* Copies what wf_loader_commit reported: status, rows, load_ms, execution_ms
+ * and already_loaded_by. */
 void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats);
 
 /* The summary line on io->err (unless quiet; an error is printed as
@@ -39,10 +40,12 @@ void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats);
  * io->out:
  *   {"database", "run_id", "session_id", "workflow_id", "table", "mode",
  *    "status", "rows_loaded", "rows_reported",
- *    "timings": {"wait_ms", "load_ms", "total_ms"}, "already_loaded_by",
- *    "error", "exit_code"}
+ *    "timings": {"wait_ms", "load_ms", "total_ms", "execution_ms"},
+ *    "already_loaded_by", "error", "exit_code"}
  * with null for what is unknown. */
 void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io);
+/* Only the JSON object (the error line was printed already). */
+void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io);
 
 /* --db, else $WF2SQLITE_DB, else workflows.db (borrowed). */
 const char *wf_cmd_db_path(const wf_cli_opts *opts);

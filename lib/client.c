@@ -663,25 +663,38 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what, w
 			what, r->status, *w ? "; " : "", w);
 	} else if (r->status == 404) {
 		st = wf_err_set(err, WF_ENOTFOUND,
-			"%s: not found (HTTP 404)%s%s; check the id and that account %s can see it",
-			what, *w ? "; " : "", w, c->cfg->account_id);
+			"%s: not found (HTTP 404)%s%s; check the id and that account %s "
+			"(SCALE_ACCOUNT_ID or --account-id) can see it%s",
+			what, *w ? "; " : "", w, c->cfg->account_id,
+			strstr(c->cfg->base_url, "/corp-api/compass/api") ? "" :
+			", and --base-url / SGP_BASE_URL: the API is under "
+			"https://HOST/corp-api/compass/api");
 	} else if (r->status == 400) {
 		st = wf_err_set(err, WF_EUSAGE,
 			"%s: the server refused the request as malformed (HTTP 400)%s%s; check "
 			"the ids and variables given", what, *w ? "; " : "", w);
-	} else if (r->status >= 400) {
-		st = wf_err_set(err, WF_ENET, "%s: server error (HTTP %ld)%s%s", what, r->status,
+	} else if (r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429) {
+		st = wf_err_set(err, WF_ENET, "%s: the server refused the request (HTTP %ld)%s%s; "
+				"check --base-url / SGP_BASE_URL and the ids given", what, r->status,
 				*w ? "; " : "", w);
+	} else if (r->status >= 400) {
+		/* Starting a run adds its own advice: it may have started. */
+		st = wf_err_set(err, WF_ENET, "%s: server error (HTTP %ld)%s%s%s", what, r->status,
+				*w ? "; " : "", w, strncmp(what, "POST ", 5) == 0 ? "" :
+				"; the server failed, not the request: try again later");
 	} else if (r->code != CURLE_OK && is_tls_error(r->code)) {
 		st = wf_err_set(err, WF_ENET,
 			"%s: TLS failed: %s; for a private CA pass its bundle with --cacert FILE",
 			what, r->curl_msg);
 	} else if (r->code != CURLE_OK) {
-		st = wf_err_set(err, WF_ENET, "%s: %s%s (curl error %d)", what,
+		st = wf_err_set(err, WF_ENET, "%s: %s%s (curl error %d); check --base-url / "
+			"SGP_BASE_URL and the network, then try again", what,
 			r->handed || r->bytes ? "connection cut during the answer: " : "",
 			r->curl_msg, (int)r->code);
 	} else {
-		st = wf_err_set(err, WF_EBADRESPONSE, "%s: unexpected HTTP %ld", what, r->status);
+		st = wf_err_set(err, WF_EBADRESPONSE, "%s: unexpected HTTP %ld; is --base-url / "
+				"SGP_BASE_URL the Compass API (https://HOST/corp-api/compass/api)?",
+				what, r->status);
 	}
 	wf_buf_free(&words);
 	return st;
@@ -720,6 +733,31 @@ void wf_retry_reset(wf_retry *r)
 	r->last_kind = 0;
 }
 
+/* What to do when the retries of a kind of failure are used up. */
+static const char *retry_advice(int kind)
+{
+	switch (kind) {
+	case -(int)CURLE_COULDNT_RESOLVE_HOST:
+	case -(int)CURLE_COULDNT_RESOLVE_PROXY:
+		return "check the host name in --base-url / SGP_BASE_URL (and any proxy setting), "
+		       "then run again";
+	case -(int)CURLE_COULDNT_CONNECT:
+		return "check --base-url / SGP_BASE_URL and that the server is reachable from "
+		       "here, then run again";
+	case 429:
+		return "the server is limiting the request rate: try again later (--retries N "
+		       "allows more attempts)";
+	case 502:
+	case 503:
+	case 504:
+		return "the server or a proxy in front of it is unavailable: try again later "
+		       "(--retries N allows more attempts)";
+	default:
+		return "the connection to the server keeps failing: check that it is reachable "
+		       "and try again later (--retries N allows more attempts)";
+	}
+}
+
 wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_after_ms,
 			   const char *cause, wf_err *err)
 {
@@ -727,15 +765,14 @@ wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_af
 	int shift;
 	char dur[32];
 
-	if (kind == r->last_kind && r->count > 0) {
-		r->count++;
-	} else {
-		r->last_kind = kind;
-		r->count = 1;
-	}
+	/* Failures in a row count whatever their kind: --retries bounds them
+	 * all (SPEC 4); a success resets the count (wf_retry_reset). */
+	r->count++;
+	r->last_kind = kind;
 	if (r->count > c->cfg->retries)
-		return wf_err_set(err, WF_ENET, "%s (gave up after %d %s)", cause,
-				  c->cfg->retries, c->cfg->retries == 1 ? "retry" : "retries");
+		return wf_err_set(err, WF_ENET, "%s (gave up after %d %s); %s", cause,
+				  c->cfg->retries, c->cfg->retries == 1 ? "retry" : "retries",
+				  retry_advice(kind));
 	/* 1 s, 2 s, 4 s ... capped at 30 s; the delay is uniform in [half, whole]. */
 	shift = r->count - 1 > 5 ? 5 : r->count - 1;
 	base = (int64_t)BACKOFF_BASE_MS << shift;
@@ -747,7 +784,8 @@ wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_af
 	now = wf_clock_ms();
 	if (r->deadline) {
 		if (now >= r->deadline)
-			return wf_err_set(err, WF_ETIMEOUT, "%s (no time left to retry)", cause);
+			return wf_err_set(err, WF_ETIMEOUT, "%s (no time left to retry within "
+					  "--timeout; a longer --timeout allows more)", cause);
 		if (delay > r->deadline - now)
 			delay = r->deadline - now;
 	}
@@ -762,7 +800,8 @@ wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_af
 	if (wf_client_sleep(c, delay, err) != WF_OK)
 		return WF_EINTERRUPTED;
 	if (r->deadline && wf_clock_ms() >= r->deadline)
-		return wf_err_set(err, WF_ETIMEOUT, "%s (no time left to retry)", cause);
+		return wf_err_set(err, WF_ETIMEOUT, "%s (no time left to retry within --timeout; "
+				  "a longer --timeout allows more)", cause);
 	return WF_OK;
 }
 

@@ -208,8 +208,8 @@ static wf_status read_key_file(const char *path, char **out, wf_err *err)
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f) {
-		st = wf_err_set(err, WF_EUSAGE, "cannot read the API key file '%s' (--api-key-file): %s",
-				path, strerror(errno));
+		st = wf_err_set(err, WF_EUSAGE, "cannot read the API key file '%s' (--api-key-file): "
+				"%s; check the path and that this user may read it", path, strerror(errno));
 		goto cleanup;
 	}
 	if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
@@ -373,8 +373,8 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 		FILE *f = fopen(in->cacert, "rb");
 		struct stat sb;
 		if (!f) {
-			st = wf_err_set(err, WF_EUSAGE, "cannot read the CA bundle '%s' (--cacert): %s",
-					in->cacert, strerror(errno));
+			st = wf_err_set(err, WF_EUSAGE, "cannot read the CA bundle '%s' (--cacert): %s; "
+					"check the path (a PEM file)", in->cacert, strerror(errno));
 			goto fail;
 		}
 		if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
@@ -414,7 +414,8 @@ wf_status wf_parse_duration(const char *text, const char *what, int64_t *out_ms,
 		return wf_err_set(err, WF_EUSAGE, "%s needs a duration such as 30s, 5m or 500ms",
 				  what);
 	if (*p == '-')
-		return wf_err_set(err, WF_EUSAGE, "%s must not be negative: '%s'", what, text);
+		return wf_err_set(err, WF_EUSAGE, "%s must not be negative: '%s'; use a number with "
+				  "ms, s, m or h (30s, 5m, 500ms)", what, text);
 	while (*p >= '0' && *p <= '9') {
 		if (whole > (UINT64_MAX - 9) / 10)
 			goto overflow;
@@ -459,7 +460,8 @@ junk:
 		"%s: '%s' is not a duration; use a number with ms, s, m or h (30s, 5m, "
 		"500ms; a bare number is seconds)", what, text);
 overflow:
-	return wf_err_set(err, WF_EUSAGE, "%s: '%s' is too large", what, text);
+	return wf_err_set(err, WF_EUSAGE, "%s: '%s' is too large; use a shorter duration "
+			  "(30s, 5m, 2h)", what, text);
 }
 
 void wf_format_duration(int64_t ms, char *buf, size_t size)

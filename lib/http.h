@@ -84,10 +84,10 @@ int wf_http_kind(const wf_http_resp *resp);
  * page by its title), the key scrubbed out. */
 wf_status wf_http_error(wf_client *c, const wf_http_resp *resp, const char *what, wf_err *err);
 
-/* Retry bookkeeping for one endpoint: failures of the same kind in a row. */
+/* Retry bookkeeping for one endpoint: failures in a row, of any kind. */
 typedef struct wf_retry {
-	int count;        /* failures of last_kind in a row */
-	int last_kind;
+	int count;        /* failures in a row since the last success */
+	int last_kind;    /* the kind of the last one */
 	int64_t deadline; /* wf_clock_ms() value; 0 = none */
 } wf_retry;
 

@@ -249,6 +249,11 @@ static wf_status get_state(wf_client *c, const char *esc_id, wf_retry *retry,
 		case WF_HTTP_OK:
 			wf_retry_reset(retry);
 			st = parse_state(&resp.body, what.data, out, err);
+			if (st == WF_EBADRESPONSE && err) {
+				size_t len = strlen(err->msg);
+				snprintf(err->msg + len, sizeof(err->msg) - len, "; is --base-url / "
+					 "SGP_BASE_URL the Compass API? --verbose shows the answer");
+			}
 			goto cleanup;
 		case WF_HTTP_TRANSIENT:
 			wf_http_error(c, &resp, what.data, &cause);

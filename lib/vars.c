@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,18 +67,35 @@ static wf_status read_all(const char *name, FILE *f, wf_buf *b, wf_err *err)
 	return WF_OK;
 }
 
-static const char *type_name(json_object *v)
+/* 1 when v (and everything inside it) goes out exactly as the file gave it:
+ * json-c clamps integers beyond 64 bits, and STRICT mode still takes NaN,
+ * Infinity and 1e400 (inf), none of which is JSON. */
+static int sendable(json_object *v)
 {
 	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
+	case json_type_int:
+		return json_object_get_int64(v) != INT64_MIN &&
+		       json_object_get_uint64(v) != UINT64_MAX;
 	case json_type_double:
-	case json_type_int: return "a number";
-	case json_type_object: return "an object";
-	case json_type_array: return "an array";
-	case json_type_string: return "a string";
+		return isfinite(json_object_get_double(v));
+	case json_type_object: {
+		json_object_iter it;
+		json_object_object_foreachC(v, it) {
+			if (!sendable(it.val))
+				return 0;
+		}
+		return 1;
 	}
-	return "not a string";
+	case json_type_array: {
+		size_t i, n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (!sendable(json_object_array_get_idx(v, i)))
+				return 0;
+		return 1;
+	}
+	default:
+		return 1;
+	}
 }
 
 static wf_status load_vars_file(const char *path, FILE *in, json_object **out, wf_err *err)
@@ -97,8 +116,8 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 	} else {
 		f = fopen(path, "rb");
 		if (!f) {
-			st = wf_err_set(err, WF_EUSAGE, "cannot open --vars file '%s': %s", path,
-					strerror(errno));
+			st = wf_err_set(err, WF_EUSAGE, "cannot open --vars file '%s': %s; check the "
+					"path (or give - to read standard input)", path, strerror(errno));
 			goto cleanup;
 		}
 	}
@@ -135,8 +154,8 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 		goto cleanup;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		st = wf_err_set(err, WF_EUSAGE, "--vars %s must hold a JSON object of strings, "
-				"such as {\"region\": \"emea\"}", name);
+		st = wf_err_set(err, WF_EUSAGE, "--vars %s must hold a JSON object, such as "
+				"{\"region\": \"emea\"}", name);
 		goto cleanup;
 	}
 	{
@@ -146,10 +165,11 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 				st = wf_err_set(err, WF_EUSAGE, "--vars %s has an empty variable name", name);
 				goto cleanup;
 			}
-			if (!json_object_is_type(it.val, json_type_string)) {
+			if (!sendable(it.val)) {
 				st = wf_err_set(err, WF_EUSAGE,
-					"--vars %s: variable '%s' is %s; variables are strings "
-					"(write it in quotes, e.g. \"3\")", name, it.key, type_name(it.val));
+					"--vars %s: variable '%s' holds a number that cannot be sent "
+					"as written (beyond 64 bits, NaN or infinite); write it in "
+					"quotes, e.g. \"12345678901234567890123\"", name, it.key);
 				goto cleanup;
 			}
 		}

@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh --test
+# The tests skip a check whose tool is missing; here none may be.
+for tool in tmux openssl groff jq bash; do
+  command -v "$tool" >/dev/null || { echo "scripts/test.sh: $tool is missing" >&2; exit 1; }
+done
 jobs=$(nproc)
 
 echo "== build (release, -Werror)"

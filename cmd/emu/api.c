@@ -77,6 +77,13 @@ static long wf_total_ms(const emu_workflow *wf)
 	return t;
 }
 
+/* An errored card ends its session, unless it says the session continues
+ * (an idle session with errored cards). */
+static int ends_session(const emu_card *card)
+{
+	return strcmp(card->status, "errored") == 0 && !card->session_continues;
+}
+
 /* Offset from the session start at which it reaches its terminal status. */
 static long wf_end_ms(const emu_workflow *wf)
 {
@@ -85,7 +92,7 @@ static long wf_end_ms(const emu_workflow *wf)
 
 	for (i = 0; i < wf->ncards; i++) {
 		t += wf->cards[i].ms;
-		if (strcmp(wf->cards[i].status, "errored") == 0)
+		if (ends_session(&wf->cards[i]))
 			break;
 	}
 	return t;
@@ -116,7 +123,7 @@ static const char *session_eval(const emu_session *s, double now, const char **c
 		}
 		cards[i] = wf->cards[i].status;
 		done[i] = 1;
-		if (strcmp(wf->cards[i].status, "errored") == 0)
+		if (ends_session(&wf->cards[i]))
 			return "errored";
 	}
 	return wf->final_status;

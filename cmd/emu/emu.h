@@ -53,6 +53,7 @@ typedef struct emu_card {
 	char *error;         /* errorMessage, or NULL */
 	char *output;        /* JSON text shown once the card finished; NULL = null */
 	long ms;
+	int session_continues;  /* errored, yet the session goes on to final_status */
 } emu_card;
 
 enum emu_shape { EMU_SHAPE_BENCH8, EMU_SHAPE_MIXED };

@@ -275,7 +275,8 @@ static long timeline_ms(const emu_workflow *wf)
 
 static int load_card(ctx *c, json_object *jc, const char *where, emu_card *card)
 {
-	static const char *const keys[] = {"id", "type", "ms", "status", "error", "output", NULL};
+	static const char *const keys[] = {"id", "type", "ms", "status", "error", "output",
+		"session_continues", NULL};
 	json_object *v;
 
 	if (!json_object_is_type(jc, json_type_object))
@@ -283,7 +284,8 @@ static int load_card(ctx *c, json_object *jc, const char *where, emu_card *card)
 	if (check_keys(c, jc, where, keys) || get_str(c, jc, "id", where, NULL, &card->id) ||
 		get_str(c, jc, "type", where, "transform", &card->type) ||
 		get_long(c, jc, "ms", where, 0, 0, &card->ms) ||
-		get_str(c, jc, "status", where, "completed", &card->status))
+		get_str(c, jc, "status", where, "completed", &card->status) ||
+		get_bool(c, jc, "session_continues", where, &card->session_continues))
 		return -1;
 	if (json_object_object_get_ex(jc, "error", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string))

@@ -9,6 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import wfharness  # noqa: E402
 from wfharness import WfTestCase, db_query, run_wf, spawn_wf, wf_env  # noqa: E402
 
 
@@ -377,7 +378,10 @@ class TestAudit(LoadTestBase):
         r = self.load(body(sales_rows(20), SALES_SCHEMA, execution=345), "--table", "sales",
                       "--workflow", "wf9", "--json")
         out = r.json()
-        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s\n$")
+        # Rows, table, run, total time and the server's executionDurationMillis.
+        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
+                                r"\(server 0\.3[45] s\)\n$")
+        self.assertEqual(out["timings"]["execution_ms"], 345)
         for key in ("run_id", "session_id", "workflow_id", "table", "mode", "status",
                     "rows_loaded", "rows_reported", "timings", "error"):
             self.assertIn(key, out)
@@ -442,13 +446,11 @@ class TestDatabase(LoadTestBase):
 
     def _as_other_user(self):
         """Runs the binary as nobody when we are root (root ignores file modes)."""
-        if os.geteuid() != 0:
-            return {}
-        os.chmod(self.dir, 0o777)
-        return {"user": 65534, "group": 65534}
+        self._binary, kw = wfharness.unprivileged(self)
+        return kw
 
     def _run_as(self, args, kw):
-        p = subprocess.run([os.environ.get("WF2SQLITE_BIN", "wf2sqlite")] + args,
+        p = subprocess.run([self._binary] + args,
                            capture_output=True, text=True, env=wf_env(), timeout=60, **kw)
         self.assertNotIn("Sanitizer", p.stderr)
         return p

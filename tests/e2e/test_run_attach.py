@@ -126,7 +126,9 @@ class AttachTest(NetTestCase):
         time.sleep(0.3)
         r = self.wf(["attach", sid, "--db", db, "--table", "t"])
         self.assertRc(r, 5)
-        self.assertIn("attach %s --db %s --table t --allow-partial" % (sid, db), r.err)
+        # The workflow id comes from the --no-wait run's row.
+        self.assertIn("attach %s --db %s --table t --workflow bad --allow-partial" % (sid, db),
+                      r.err)
         r = self.wf(["attach", sid, "--db", db, "--table", "t", "--allow-partial"])
         self.assertRc(r, 0)
         # Another table: a run of its own; the --no-wait run is not taken over.

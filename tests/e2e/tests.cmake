@@ -11,3 +11,5 @@ foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd te
     "WF_SESSION_DRIVER=$<TARGET_FILE:session_driver>")
 endforeach()
 # --- end network side ---
+# SPEC sections 1-4, 8, 9 sentence by sentence (the audit's checks).
+wf_add_pytest(e2e/test_spec_cli.py)

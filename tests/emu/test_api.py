@@ -34,6 +34,10 @@ class ApiTest(EmuTestCase):
                                   {"id": "c3", "ms": 50}],
                         "result": LITERAL},
                 "gone": {"cards": [{"id": "c1", "ms": 50}], "final_status": "inactive"},
+                "idlebad": {"cards": [{"id": "c1", "ms": 50, "status": "errored",
+                                       "error": "partial failure", "session_continues": True},
+                                      {"id": "c2", "ms": 50}],
+                            "result": LITERAL},
                 "errflag": {"cards": [{"id": "c1", "ms": 10}], "final_status": "errored"},
                 "slow": {"start_ms": 5000, "result": LITERAL},
                 "fixed": {"session_id": "a b/c%d?", "result": LITERAL},
@@ -108,6 +112,16 @@ class ApiTest(EmuTestCase):
         self.assertEqual([c["status"] for c in st["cards"]], ["completed", "errored", "pending"])
         self.assertEqual(st["cards"][1]["errorMessage"], "division by zero")
         self.assertNotIn("errorMessage", st["cards"][2])
+
+    def test_errored_card_with_session_continues_gives_an_idle_session(self):
+        sid = run(self.emu, "idlebad")
+        r = result(self.emu, sid, 2000)
+        self.assertEqual(r.status, 200)
+        self.assertGreater(r.elapsed, 0.08)  # both cards ran
+        st = session(self.emu, sid)
+        self.assertEqual(st["status"], "idle")
+        self.assertEqual([c["status"] for c in st["cards"]], ["errored", "completed"])
+        self.assertEqual(st["cards"][0]["errorMessage"], "partial failure")
 
     def test_final_status_errored_and_inactive(self):
         a = run(self.emu, "errflag")

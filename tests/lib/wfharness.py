@@ -152,6 +152,34 @@ def spawn_wf(args, emu=None, env=None, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+def unprivileged(test):
+    """For checks of file permissions, which root ignores (CI runs as root):
+    returns (binary, kwargs) to run wf2sqlite as user nobody when we are root
+    -- a copy of the binary in a folder nobody can reach (the checkout may be
+    under /root), and subprocess's user/group -- and opens test.dir to nobody.
+    When we are not root: (WF2SQLITE, {})."""
+    if os.geteuid() != 0:
+        return WF2SQLITE, {}
+    import shutil
+    d = tempfile.mkdtemp(prefix="wfbin-")
+    test.addCleanup(shutil.rmtree, d, True)
+    os.chmod(d, 0o755)
+    binary = os.path.join(d, "wf2sqlite")
+    shutil.copy(WF2SQLITE, binary)
+    os.chmod(binary, 0o755)
+    os.chmod(test.dir, 0o777)
+    return binary, {"user": 65534, "group": 65534}
+
+
+def run_as(binary, args, kwargs, env, timeout=60):
+    """Runs binary (from unprivileged) with args; returns a Run."""
+    p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=env,
+                       timeout=timeout, **kwargs)
+    r = Run(args, p.returncode, p.stdout, p.stderr)
+    assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, repr(r)
+    return r
+
+
 def db_query(path, sql, params=()):
     con = sqlite3.connect(path)
     try:

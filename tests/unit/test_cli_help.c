@@ -121,7 +121,7 @@ static int parse(int argc, char **argv, wf_cli_opts *opts, char **out_err)
 {
 	size_t len = 0;
 	FILE *f;
-	wf_cli_io io;
+	wf_cli_io io = {NULL, NULL, NULL};
 	int rc;
 
 	*out_err = NULL;

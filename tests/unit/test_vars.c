@@ -63,12 +63,14 @@ static void var_without_equals_or_name_refused(void)
 	T_CHECK(j == NULL);
 }
 
-static void vars_file_non_strings_refused(void)
+static void vars_file_non_objects_and_unsendable_numbers_refused(void)
 {
-	const char *bad[] = {"{\"n\": 3}", "{\"b\": true}", "{\"z\": null}", "{\"o\": {}}",
-			     "{\"a\": []}", "[\"x\"]", "\"x\"", "{\"a\":\"b\"} x", "{\"a\":\"b\"",
+	const char *bad[] = {"[\"x\"]", "\"x\"", "{\"a\":\"b\"} x", "{\"a\":\"b\"",
 			     "", "{'a':'b'}", "{\"a\":\"b\",}", "{\"a\\u0000b\":\"c\"}",
-			     "{\"\":\"x\"}", "{\"n\": NaN}"};
+			     "{\"\":\"x\"}", "{\"n\": NaN}", "{\"n\": Infinity}",
+			     "{\"n\": -Infinity}", "{\"n\": 1e400}",
+			     "{\"n\": 18446744073709551616}", "{\"n\": -9223372036854775809}",
+			     "{\"o\": {\"deep\": [1, 99999999999999999999999]}}", "null", "3"};
 	size_t i;
 	char *j = NULL;
 	wf_err err;
@@ -78,8 +80,23 @@ static void vars_file_non_strings_refused(void)
 		if (st != WF_EUSAGE)
 			fprintf(stderr, "  accepted %s\n", bad[i]);
 	}
-	T_CHECK(build_from("{\"n\": 3}", NULL, 0, &j, &err) == WF_EUSAGE);
-	T_CHECK(strstr(err.msg, "'n' is a number") != NULL);
+	T_CHECK(build_from("{\"n\": 1e400}", NULL, 0, &j, &err) == WF_EUSAGE);
+	T_CHECK(strstr(err.msg, "'n'") != NULL && strstr(err.msg, "in quotes") != NULL);
+}
+
+/* A --vars object goes out as the file gives it, whatever its values. */
+static void vars_file_values_of_any_type_are_sent_as_written(void)
+{
+	const char *v[] = {"s=x"};
+	char *j = NULL;
+	wf_err err;
+	T_CHECK(build_from("{\"n\": 3, \"r\": 2.50, \"b\": true, \"z\": null, "
+			   "\"big\": 9223372036854775807, \"neg\": -12, \"u\": 18446744073709551614, "
+			   "\"o\": {\"k\": [1, \"a\"]}, \"a\": [], \"s\": 1}", v, 1, &j, &err) == WF_OK);
+	T_CHECK_STR(j, "{\"n\":3,\"r\":2.50,\"b\":true,\"z\":null,\"big\":9223372036854775807,"
+		    "\"neg\":-12,\"u\":18446744073709551614,\"o\":{\"k\":[1,\"a\"]},\"a\":[],"
+		    "\"s\":\"x\"}");
+	free(j);
 }
 
 static void vars_file_missing(void)
@@ -115,7 +132,8 @@ int main(void)
 	T_RUN(var_pairs_later_wins);
 	T_RUN(var_overrides_vars_file);
 	T_RUN(var_without_equals_or_name_refused);
-	T_RUN(vars_file_non_strings_refused);
+	T_RUN(vars_file_non_objects_and_unsendable_numbers_refused);
+	T_RUN(vars_file_values_of_any_type_are_sent_as_written);
 	T_RUN(vars_file_missing);
 	T_RUN(empty_object_is_sent_as_given);
 	T_RUN(unicode_kept);

@@ -1,12 +1,13 @@
-/* Workflow variables from the command line: --vars FILE|- (a JSON object of
- * strings) and --var KEY=VALUE (repeatable) into the JSON object text that
- * POST /v1/workflow/run sends (SPEC 2, 3). Owner: network side.
+/* Workflow variables from the command line: --vars FILE|- (a JSON object)
+ * and --var KEY=VALUE (repeatable, string values) into the JSON object text
+ * that POST /v1/workflow/run sends (SPEC 2, 3). Owner: network side.
  *
  * Rules (docs/configuration.md): --vars is read first, then every --var in
  * order; a later value for the same key wins (so --var overrides --vars).
- * Values must be strings: a number, boolean, null, object or array in --vars
- * is WF_EUSAGE (write "3", not 3: the API takes strings, and json-c would
- * silently clamp big integers). Keys must be non-empty; keys and values
+ * The values of --vars are sent as the file gives them (usually strings;
+ * numbers, booleans, null, objects and arrays too), except what cannot be
+ * sent as written: an integer beyond 64 bits (json-c would clamp it), NaN or
+ * an infinite number are WF_EUSAGE. Keys must be non-empty; keys and values
  * valid UTF-8 without NUL. */
 #ifndef WF2SQLITE_VARS_H
 #define WF2SQLITE_VARS_H
