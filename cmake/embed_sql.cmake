@@ -1,4 +1,5 @@
 # Turns each sql/*.sql file into a C string: wf_sql_<basename>.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(content "/* Generated from the sql directory by cmake/embed_sql.cmake. Do not edit. */\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)

@@ -8,6 +8,9 @@
 #include "wf_version.h"
 
 const wf_command *const wf_commands[] = {
+	&wf_cmd_load,
+	&wf_cmd_schema,
+	&wf_cmd_runs,
 	NULL,
 };
 

@@ -1,11 +1,20 @@
 /* Loads one result body into a table as part of one run: a wf_result_consumer
  * whose bytes are parsed as they arrive (reader.h), mapped (schema.h) and
  * inserted in one transaction that also holds the run's audit update.
- * Owner: database side. */
+ *
+ * The transaction (BEGIN IMMEDIATE) starts lazily when the body's schema (or
+ * first row) arrives, so an attempt that returns nothing never holds the
+ * write lock. Inside it, before any row, the loader re-checks that the run's
+ * session is not already in the table (unless force): if it is, the rows are
+ * skipped and wf_loader_commit reports it in stats->already_loaded_by.
+ * Any failure rolls the transaction back at once: the table and the audit
+ * tables are as before the attempt, and the connection is free for
+ * wf_sink_finish_run. Owner: database side. */
 #ifndef WF2SQLITE_LOADER_H
 #define WF2SQLITE_LOADER_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "sink.h"
 
@@ -18,6 +27,7 @@ typedef struct wf_loader_opts {
 	wf_progress_fn progress;             /* may be NULL */
 	void *progress_ctx;
 	FILE *warnings;  /* where warning lines go (stderr); NULL = none */
+	int force;       /* load even if the session is already in the table */
 } wf_loader_opts;
 
 /* *out is the caller's (wf_loader_free). The loader borrows s. */
@@ -35,12 +45,23 @@ typedef struct wf_load_stats {
 	int64_t range_start, range_end;                      /* -1 if absent */
 	int64_t execution_ms;                                 /* -1 if absent */
 	int64_t columns, warnings;
+	int64_t mismatches;        /* values that did not fit their column type */
+	int64_t load_ms;           /* start of the final attempt to COMMIT */
 	int partial;  /* fewer rows than reported */
+	int64_t already_loaded_by; /* > 0: nothing loaded, this run id holds the session */
+	const char *status;        /* static: the status written ("loaded", "partial") */
 } wf_load_stats;
 
 /* Commits the pending result with the run's final audit row in the same
- * transaction. o->status is "loaded" or "partial"; a short result turns
- * "loaded" into "partial". */
+ * transaction: status, error, finished_at, wait_ms (o), load_ms (measured),
+ * total_ms (o, or from started_at when < 0), execution_ms, rows_*, range_*,
+ * schema_json, and o's cards into _wf_cards. o->status is "loaded" or
+ * "partial"; a short result turns "loaded" into "partial" (with a warning).
+ * Needs a pending result (finish(final = 1) returned WF_OK), else
+ * WF_EINTERNAL. When the session was already loaded (stats->already_loaded_by
+ * > 0) nothing is written, WF_OK is returned, and the caller records the run
+ * with wf_sink_finish_run. On failure everything is rolled back. out_stats may
+ * be NULL. */
 WF_API wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats *out_stats,
 				  wf_err *err);
 

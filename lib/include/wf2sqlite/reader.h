@@ -58,10 +58,13 @@ typedef struct wf_reader_handler {
 	wf_status (*on_row)(void *ctx, const wf_row *row, wf_err *err);
 } wf_reader_handler;
 
+/* A field left 0 takes its default. Depth counts every object and array from
+ * the top-level object (1) down: `data` is 2, a row 3, a value in a row 4. */
 typedef struct wf_reader_limits {
-	int max_depth;           /* default 64 */
-	size_t max_value_bytes;  /* one row or one schema; default 64 MiB */
+	int max_depth;           /* default 64; at most 1000 */
+	size_t max_value_bytes;  /* one row, the schema, or any other top-level value; default 64 MiB */
 	uint64_t max_body_bytes; /* default 64 GiB */
+	size_t max_row_values;   /* values in one row; default 65536 */
 } wf_reader_limits;
 
 /* What the body said besides schema and data; -1 where absent. */
@@ -72,6 +75,7 @@ typedef struct wf_result_meta {
 	int64_t rows;           /* rows handed on */
 	uint64_t bytes;         /* body bytes consumed */
 	int has_schema;
+	uint64_t spooled_bytes; /* row bytes held in the temporary file (data before schema) */
 } wf_result_meta;
 
 typedef struct wf_reader wf_reader;

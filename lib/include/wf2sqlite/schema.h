@@ -16,6 +16,9 @@ typedef struct wf_column {
 
 typedef struct wf_schema wf_schema;
 
+/* Data columns per table: SQLite's limit of 2000 less _run_id and _row. */
+#define WF_SCHEMA_MAX_COLUMNS 1998
+
 /* An empty mapping; *out is the caller's (wf_schema_free). */
 WF_API wf_status wf_schema_new(wf_schema **out, wf_err *err);
 WF_API void wf_schema_free(wf_schema *s);
@@ -29,6 +32,15 @@ WF_API wf_status wf_schema_add_fields(wf_schema *s, const wf_field *fields, size
 WF_API wf_status wf_schema_column_for_key(wf_schema *s, const char *key, size_t key_len,
 					  const wf_value *v, size_t *out_index, int *out_added,
 					  wf_err *err);
+
+/* The column for position pos of a row given as an array: the schema's
+ * column there, or new columns col_<pos+1> (type inferred from v) added up to
+ * pos with *out_added = 1. */
+WF_API wf_status wf_schema_column_for_position(wf_schema *s, size_t pos, const wf_value *v,
+					       size_t *out_index, int *out_added, wf_err *err);
+
+/* The SQLite type of a result type: "TEXT", "NUMERIC" or "INTEGER"; static. */
+WF_API const char *wf_schema_sql_type(const char *source_type);
 
 WF_API size_t wf_schema_count(const wf_schema *s);
 /* Borrowed from s; valid until the next add. */

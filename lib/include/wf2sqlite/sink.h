@@ -3,6 +3,7 @@
 #ifndef WF2SQLITE_SINK_H
 #define WF2SQLITE_SINK_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,15 +13,34 @@ typedef struct wf_sink wf_sink;
 
 typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } wf_load_mode;
 
+/* The busy timeout: how long a write waits for another process's lock. A
+ * concurrent load holds the lock while its result streams in, which can take
+ * minutes for a big result: a locked database is waited for, not failed. */
+#define WF_SINK_BUSY_TIMEOUT_MS 300000
+
 /* Opens (creating if missing) the database with WAL, synchronous=FULL, a busy
- * timeout, DQS off, and creates the audit tables. *out is the caller's
- * (wf_sink_close). WF_EDB with the file named on failure. */
+ * timeout (WF_SINK_BUSY_TIMEOUT_MS), DQS off, and creates the audit tables.
+ * *out is the caller's (wf_sink_close). WF_EDB with the file named on failure. */
 WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
+/* Opens an existing database read-only, for reading the audit history: never
+ * creates the file or any table. WF_EDB when it does not exist or is not a
+ * database. */
+WF_API wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err);
+/* The flag a signal handler sets: a wait for another process's lock ends
+ * early when it is set (the caller then sees WF_EDB "locked" and should check
+ * the flag). May be NULL; borrowed. */
+WF_API void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted);
+/* Closes; a pending transaction is rolled back. Accepts NULL. */
 WF_API void wf_sink_close(wf_sink *s);
+/* The file name given to open (borrowed from s). */
+WF_API const char *wf_sink_path(const wf_sink *s);
 
 /* Checks everything that could refuse a result before a run is started: the
- * file and its folder are writable, the table name is valid, --mode fail finds
- * no table. WF_EUSAGE for a bad name, WF_EDB otherwise. */
+ * file and its folder are writable, the table name is valid (wf_table_name_check,
+ * not an audit table, not taken by a view or index, its <table>_latest name
+ * not taken by a table), --mode fail finds no table. WF_EUSAGE for a bad
+ * name, WF_EDB otherwise (a read-only file or folder, and --mode fail with an
+ * existing table, are database errors: exit 7). */
 WF_API wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err);
 
 /* The default table name for a workflow id ("wf_abc123"; "results" for NULL).
@@ -36,13 +56,17 @@ typedef struct wf_run_info {
 	const char *api_host;       /* may be NULL */
 } wf_run_info;
 
-/* Inserts the _wf_runs row with status running, started_at now, this pid and
- * tool version, and commits it. */
+/* Inserts the _wf_runs row with status running, started_at now (ISO-8601 UTC
+ * with milliseconds), this pid and tool version, and commits it at once. */
 WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 				   wf_err *err);
 
 /* The end of a run that loads nothing (errored, timeout, interrupted, failed,
- * or already loaded): status, error, timings and cards, committed. */
+ * or already loaded): status, error, timings and cards, committed. A run
+ * already recorded as loaded or partial is never changed (WF_OK, nothing
+ * done): a racing process cannot overwrite the run that won. total_ms < 0:
+ * computed from started_at. Needs no load pending on s (free the loader
+ * first). */
 typedef struct wf_run_outcome {
 	const char *status;  /* running loaded partial errored inactive timeout interrupted failed */
 	const char *error;   /* NULL when none */
@@ -55,11 +79,16 @@ typedef struct wf_run_outcome {
 WF_API wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 				    wf_err *err);
 
-/* 1 when a run with status loaded/partial already put this session into table. */
+/* 1 when a run with status loaded/partial already put this session into table
+ * (table names compare case-insensitively, as SQLite's do). A quick check
+ * before waiting; the loader repeats it inside its transaction (race-free). */
 WF_API wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *session_id,
 					int *out_loaded, wf_err *err);
 
-/* Unfinished runs for `resume`: status running, whose pid is not alive. */
+/* Unfinished runs for `resume`, oldest first: status running, a session id
+ * known, and a pid that is not alive (kill(pid, 0) fails with ESRCH; a pid of
+ * another user's process counts as alive; this process's pid counts as alive).
+ * *out is the caller's (wf_pending_runs_free). */
 typedef struct wf_pending_run {
 	int64_t run_id;
 	char *session_id, *workflow_id, *table, *mode;
@@ -67,5 +96,20 @@ typedef struct wf_pending_run {
 } wf_pending_run;
 WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
 WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
+
+/* One _wf_runs row, for `runs`. Integers are -1 where the column is NULL. */
+typedef struct wf_run_record {
+	int64_t run_id;
+	char *session_id, *workflow_id, *table, *mode, *status, *error, *variables;
+	char *started_at, *finished_at, *api_host, *tool_version;  /* NULL when NULL */
+	int64_t wait_ms, load_ms, total_ms, execution_ms;
+	int64_t rows_reported, rows_received, rows_loaded, range_start, range_end, pid;
+} wf_run_record;
+
+/* The audit history, newest first; limit <= 0 for all. An empty list when the
+ * database has no _wf_runs table. *out is the caller's (wf_run_records_free). */
+WF_API wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
+				   wf_err *err);
+WF_API void wf_run_records_free(wf_run_record *runs, size_t n);
 
 #endif

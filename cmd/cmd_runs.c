@@ -1,0 +1,263 @@
+/* wf2sqlite runs: the audit history, newest first. */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "outcome.h"
+#include "wf2sqlite/sink.h"
+
+static const enum wf_opt_id runs_options[] = {WF_OPT_DB, WF_OPT_JSON, 0};
+
+#define NCOLS 9
+#define ERROR_WIDTH 60
+#define CELL_MAX 256
+
+static const char *const headers[NCOLS] = {
+	"RUN", "STARTED (UTC)", "STATUS", "ROWS", "TABLE", "SESSION", "WORKFLOW", "DURATION", "ERROR",
+};
+static const int right_aligned[NCOLS] = {1, 0, 0, 1, 0, 0, 0, 1, 0};
+
+/* Display width in characters (UTF-8 continuation bytes do not count). */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* One line, at most max characters: control characters become spaces, and a
+ * cut is marked with "...". */
+static void shorten(char *out, const char *s, size_t max)
+{
+	size_t total = width(s), keep = total <= max ? total : max - 3, w = 0, o = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c & 0xc0) != 0x80) {
+			if (w == keep)
+				break;
+			w++;
+		}
+		if (o + 5 >= CELL_MAX)
+			break;
+		out[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	if (keep < total) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+static void fmt_duration(char *out, size_t cap, int64_t ms)
+{
+	if (ms < 0)
+		snprintf(out, cap, "-");
+	else if (ms < 60000)
+		snprintf(out, cap, "%.2f s", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, cap, "%lldm %02llds", (long long)(ms / 60000),
+			 (long long)(ms / 1000 % 60));
+	else
+		snprintf(out, cap, "%lldh %02lldm", (long long)(ms / 3600000),
+			 (long long)(ms / 60000 % 60));
+}
+
+/* "2026-11-29T06:01:02.345Z" -> "2026-11-29 06:01:02" */
+static void fmt_started(char *out, size_t cap, const char *iso)
+{
+	if (!iso) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	snprintf(out, cap, "%.19s", iso);
+	if (strlen(out) > 10 && out[10] == 'T')
+		out[10] = ' ';
+}
+
+static void cells_of(const wf_run_record *r, char cell[NCOLS][CELL_MAX])
+{
+	snprintf(cell[0], CELL_MAX, "%lld", (long long)r->run_id);
+	fmt_started(cell[1], CELL_MAX, r->started_at);
+	shorten(cell[2], r->status ? r->status : "-", 40);
+	if (r->rows_loaded < 0)
+		snprintf(cell[3], CELL_MAX, "-");
+	else if (r->rows_reported >= 0 && r->rows_reported != r->rows_loaded)
+		snprintf(cell[3], CELL_MAX, "%lld/%lld", (long long)r->rows_loaded,
+			 (long long)r->rows_reported);
+	else
+		snprintf(cell[3], CELL_MAX, "%lld", (long long)r->rows_loaded);
+	shorten(cell[4], r->table ? r->table : "-", 40);
+	shorten(cell[5], r->session_id ? r->session_id : "-", 40);
+	shorten(cell[6], r->workflow_id ? r->workflow_id : "-", 40);
+	fmt_duration(cell[7], CELL_MAX, r->total_ms);
+	shorten(cell[8], r->error ? r->error : "", ERROR_WIDTH);
+}
+
+static void print_row(FILE *f, char cell[NCOLS][CELL_MAX], const size_t *w)
+{
+	char line[NCOLS * (CELL_MAX + 2) + 1024];
+	size_t o = 0;
+	int i;
+
+	for (i = 0; i < NCOLS; i++) {
+		size_t cw = width(cell[i]), pad = w[i] > cw ? w[i] - cw : 0;
+		int n;
+		if (right_aligned[i])
+			n = snprintf(line + o, sizeof(line) - o, "%*s%s  ", (int)pad, "", cell[i]);
+		else
+			n = snprintf(line + o, sizeof(line) - o, "%s%*s  ", cell[i], (int)pad, "");
+		if (n < 0 || (size_t)n >= sizeof(line) - o)
+			break;
+		o += (size_t)n;
+	}
+	/* No trailing blanks (the error cell is often empty). */
+	while (o > 0 && line[o - 1] == ' ')
+		o--;
+	line[o] = '\0';
+	fprintf(f, "%s\n", line);
+}
+
+static int print_table(const wf_run_record *runs, size_t n, FILE *f)
+{
+	char (*cells)[NCOLS][CELL_MAX] = NULL;
+	char head[NCOLS][CELL_MAX];
+	size_t w[NCOLS], i;
+	int c;
+
+	cells = malloc((n ? n : 1) * sizeof(*cells));
+	if (!cells)
+		return 1;
+	for (c = 0; c < NCOLS; c++) {
+		snprintf(head[c], CELL_MAX, "%s", headers[c]);
+		w[c] = width(headers[c]);
+	}
+	for (i = 0; i < n; i++) {
+		cells_of(&runs[i], cells[i]);
+		for (c = 0; c < NCOLS; c++)
+			if (width(cells[i][c]) > w[c])
+				w[c] = width(cells[i][c]);
+	}
+	print_row(f, head, w);
+	for (i = 0; i < n; i++)
+		print_row(f, cells[i], w);
+	free(cells);
+	return 0;
+}
+
+static json_object *jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *jint(int64_t v)
+{
+	return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
+static int print_json(const wf_run_record *runs, size_t n, FILE *f)
+{
+	json_object *arr = json_object_new_array();
+	const char *text;
+	size_t i;
+
+	if (!arr)
+		return 1;
+	for (i = 0; i < n; i++) {
+		const wf_run_record *r = &runs[i];
+		json_object *o = json_object_new_object(), *vars = NULL;
+		if (!o || json_object_array_add(arr, o) != 0) {
+			json_object_put(o);
+			json_object_put(arr);
+			return 1;
+		}
+		/* variables is JSON text as sent: give it back as JSON. */
+		if (r->variables) {
+			vars = json_tokener_parse(r->variables);
+			if (!vars)
+				vars = json_object_new_string(r->variables);
+		}
+		json_object_object_add(o, "run_id", json_object_new_int64(r->run_id));
+		json_object_object_add(o, "started_at", jstr(r->started_at));
+		json_object_object_add(o, "finished_at", jstr(r->finished_at));
+		json_object_object_add(o, "status", jstr(r->status));
+		json_object_object_add(o, "table", jstr(r->table));
+		json_object_object_add(o, "mode", jstr(r->mode));
+		json_object_object_add(o, "session_id", jstr(r->session_id));
+		json_object_object_add(o, "workflow_id", jstr(r->workflow_id));
+		json_object_object_add(o, "variables", vars);
+		json_object_object_add(o, "rows_reported", jint(r->rows_reported));
+		json_object_object_add(o, "rows_received", jint(r->rows_received));
+		json_object_object_add(o, "rows_loaded", jint(r->rows_loaded));
+		json_object_object_add(o, "range_start", jint(r->range_start));
+		json_object_object_add(o, "range_end", jint(r->range_end));
+		json_object_object_add(o, "wait_ms", jint(r->wait_ms));
+		json_object_object_add(o, "load_ms", jint(r->load_ms));
+		json_object_object_add(o, "total_ms", jint(r->total_ms));
+		json_object_object_add(o, "execution_ms", jint(r->execution_ms));
+		json_object_object_add(o, "error", jstr(r->error));
+		json_object_object_add(o, "api_host", jstr(r->api_host));
+		json_object_object_add(o, "tool_version", jstr(r->tool_version));
+		json_object_object_add(o, "pid", jint(r->pid));
+	}
+	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_SPACED |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	fprintf(f, "%s\n", text ? text : "[]");
+	json_object_put(arr);
+	return 0;
+}
+
+static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	const char *db = wf_cmd_db_path(opts);
+	wf_run_record *runs = NULL;
+	wf_sink *sink = NULL;
+	wf_status st;
+	wf_err err;
+	size_t n = 0;
+	int rc = 0;
+
+	st = wf_sink_open_readonly(&sink, db, &err);
+	if (st == WF_OK)
+		st = wf_sink_list_runs(sink, 0, &runs, &n, &err);
+	if (st != WF_OK) {
+		wf_cli_error(io, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	if (opts->json)
+		rc = print_json(runs, n, io->out);
+	else if (n == 0)
+		fprintf(io->err, "no runs recorded in %s\n", db);
+	else
+		rc = print_table(runs, n, io->out);
+	if (rc != 0)
+		wf_cli_error(io, "out of memory printing the runs");
+cleanup:
+	wf_run_records_free(runs, n);
+	wf_sink_close(sink);
+	return rc;
+}
+
+const wf_command wf_cmd_runs = {
+	.name = "runs",
+	.usage = "runs [--db FILE] [--json]",
+	.summary = "list the audit history (_wf_runs), newest first",
+	.description =
+		"Prints one line per run recorded in the database's _wf_runs table, newest\n"
+		"first: run id, start time (UTC), status, rows loaded (loaded/reported when\n"
+		"they differ), table, session, workflow, duration and the error, shortened.\n"
+		"With --json, an array of objects holding every column of _wf_runs but\n"
+		"schema_json. The database is opened read-only and never created.",
+	.examples =
+		"  wf2sqlite runs --db sales.db\n"
+		"  wf2sqlite runs --json | jq '.[] | select(.status == \"failed\")'",
+	.options = runs_options,
+	.min_pos = 0,
+	.max_pos = 0,
+	.run = runs_run,
+};

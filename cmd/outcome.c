@@ -1,0 +1,136 @@
+#include "outcome.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wf_outcome_init(wf_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->rows_loaded = -1;
+	o->rows_reported = -1;
+	o->wait_ms = -1;
+	o->load_ms = -1;
+	o->total_ms = -1;
+}
+
+const char *wf_cmd_db_path(const wf_cli_opts *opts)
+{
+	const char *env;
+	if (opts->db && *opts->db)
+		return opts->db;
+	env = getenv("WF2SQLITE_DB");
+	if (env && *env)
+		return env;
+	return "workflows.db";
+}
+
+const char *wf_cmd_mode_name(wf_load_mode m)
+{
+	switch (m) {
+	case WF_MODE_REPLACE: return "replace";
+	case WF_MODE_FAIL: return "fail";
+	case WF_MODE_APPEND: break;
+	}
+	return "append";
+}
+
+int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out)
+{
+	*out = WF_MODE_APPEND;
+	if (!opts->mode || strcmp(opts->mode, "append") == 0)
+		return 0;
+	if (strcmp(opts->mode, "replace") == 0) {
+		*out = WF_MODE_REPLACE;
+		return 0;
+	}
+	if (strcmp(opts->mode, "fail") == 0) {
+		*out = WF_MODE_FAIL;
+		return 0;
+	}
+	wf_cli_error(io, "unknown --mode '%s'; use append, replace or fail", opts->mode);
+	return 2;
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *int_or_null(int64_t v)
+{
+	return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
+static void print_json(const wf_outcome *o, const wf_cli_io *io)
+{
+	json_object *j = json_object_new_object(), *t = json_object_new_object();
+	const char *text;
+
+	if (!j || !t) {
+		json_object_put(j);
+		json_object_put(t);
+		fputs("{\"error\": \"out of memory\", \"exit_code\": 1}\n", io->out);
+		return;
+	}
+	/* json_object_object_add takes NULL as JSON null. */
+	json_object_object_add(j, "database", str_or_null(o->db));
+	json_object_object_add(j, "run_id", o->run_id > 0 ? json_object_new_int64(o->run_id) : NULL);
+	json_object_object_add(j, "session_id", str_or_null(o->session_id));
+	json_object_object_add(j, "workflow_id", str_or_null(o->workflow_id));
+	json_object_object_add(j, "table", str_or_null(o->table));
+	json_object_object_add(j, "mode", str_or_null(o->mode));
+	json_object_object_add(j, "status", str_or_null(o->status));
+	json_object_object_add(j, "rows_loaded", int_or_null(o->rows_loaded));
+	json_object_object_add(j, "rows_reported", int_or_null(o->rows_reported));
+	json_object_object_add(t, "wait_ms", int_or_null(o->wait_ms));
+	json_object_object_add(t, "load_ms", int_or_null(o->load_ms));
+	json_object_object_add(t, "total_ms", int_or_null(o->total_ms));
+	json_object_object_add(j, "timings", t);
+	json_object_object_add(j, "already_loaded_by",
+			       o->already_loaded_by > 0 ? json_object_new_int64(o->already_loaded_by)
+							: NULL);
+	json_object_object_add(j, "error", str_or_null(o->error));
+	json_object_object_add(j, "exit_code", json_object_new_int(o->exit_code));
+	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	fprintf(io->out, "%s\n", text ? text : "{}");
+	json_object_put(j);
+}
+
+static void print_human(const wf_outcome *o, const wf_cli_io *io)
+{
+	char where[512];
+	double secs = o->total_ms >= 0 ? (double)o->total_ms / 1000.0 : 0.0;
+
+	if (o->session_id)
+		snprintf(where, sizeof(where), "run %lld, session %s", (long long)o->run_id,
+			 o->session_id);
+	else
+		snprintf(where, sizeof(where), "run %lld", (long long)o->run_id);
+	if (o->already_loaded_by > 0) {
+		fprintf(io->err, "session %s is already in %s (run %lld); nothing loaded (use "
+			"--force to load it again)\n", o->session_id ? o->session_id : "?",
+			o->table ? o->table : "?", (long long)o->already_loaded_by);
+		return;
+	}
+	if (!o->status || (strcmp(o->status, "loaded") != 0 && strcmp(o->status, "partial") != 0))
+		return;
+	if (strcmp(o->status, "partial") == 0 && o->rows_reported >= 0)
+		fprintf(io->err, "loaded %lld of %lld rows into %s (partial; %s) in %.2f s\n",
+			(long long)o->rows_loaded, (long long)o->rows_reported, o->table, where, secs);
+	else
+		fprintf(io->err, "loaded %lld row%s into %s (%s%s) in %.2f s\n",
+			(long long)o->rows_loaded, o->rows_loaded == 1 ? "" : "s", o->table,
+			strcmp(o->status, "partial") == 0 ? "partial; " : "", where, secs);
+}
+
+void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io)
+{
+	if (o->error)
+		wf_cli_error(io, "%s", o->error);
+	else if (!quiet)
+		print_human(o, io);
+	if (json)
+		print_json(o, io);
+}

@@ -1,0 +1,50 @@
+/* What a command that loads a result (load; run, attach and resume too) tells
+ * the user at the end: a one-line summary on stderr unless -q, and with --json
+ * one JSON object on stdout, for failures as well. Plus the option helpers
+ * these commands share. */
+#ifndef WF2SQLITE_OUTCOME_H
+#define WF2SQLITE_OUTCOME_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "wf2sqlite/sink.h"
+
+typedef struct wf_outcome {
+	const char *db;           /* the database file */
+	int64_t run_id;           /* 0: no run was recorded */
+	const char *session_id;   /* NULL for load */
+	const char *workflow_id;  /* NULL when unknown */
+	const char *table;
+	const char *mode;         /* "append", "replace", "fail" */
+	const char *status;       /* the run's status (loaded, partial, failed, ...); NULL: none */
+	int64_t rows_loaded;      /* -1: unknown */
+	int64_t rows_reported;    /* -1: absent */
+	int64_t wait_ms, load_ms, total_ms;  /* -1: not measured */
+	const char *error;        /* the error line, NULL when none */
+	int64_t already_loaded_by;  /* > 0: nothing loaded, this run holds the session */
+	int exit_code;
+} wf_outcome;
+
+/* Every field unknown: ids NULL, counts and timings -1, exit code 0. */
+void wf_outcome_init(wf_outcome *o);
+
+/* The summary line on io->err (unless quiet; an error is printed as
+ * "wf2sqlite: <error>" even when quiet) and, when json, the JSON object on
+ * io->out:
+ *   {"database", "run_id", "session_id", "workflow_id", "table", "mode",
+ *    "status", "rows_loaded", "rows_reported",
+ *    "timings": {"wait_ms", "load_ms", "total_ms"}, "already_loaded_by",
+ *    "error", "exit_code"}
+ * with null for what is unknown. */
+void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io);
+
+/* --db, else $WF2SQLITE_DB, else workflows.db (borrowed). */
+const char *wf_cmd_db_path(const wf_cli_opts *opts);
+
+/* --mode: append (default), replace or fail. Returns 0, or 2 after printing
+ * a usage message. */
+int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out);
+const char *wf_cmd_mode_name(wf_load_mode m);
+
+#endif

@@ -1,0 +1,839 @@
+/* The database file and its audit tables (SPEC sections 6, 7). */
+#include "sink_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wf2sqlite/buf.h"
+#include "wf2sqlite/schema.h"
+#include "wf_version.h"
+
+/* sql/audit.sql, compiled in by cmake/embed_sql.cmake. */
+extern const char wf_sql_audit[];
+
+struct wf_sink {
+	sqlite3 *db;
+	char *path;
+	int readonly;
+	int busy_timeout_ms;
+	volatile sig_atomic_t *interrupted;
+};
+
+sqlite3 *wf_sink_db(wf_sink *s)
+{
+	return s->db;
+}
+
+const char *wf_sink_path(const wf_sink *s)
+{
+	return s->path;
+}
+
+/* sqlite3_busy_timeout's schedule, but a SIGINT/SIGTERM ends the wait. */
+static int busy_wait(void *ctx, int count)
+{
+	static const int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+	const int ndelays = (int)(sizeof(delays) / sizeof(delays[0]));
+	wf_sink *s = ctx;
+	int64_t waited = 0;
+	int i, delay;
+
+	if (s->interrupted && *s->interrupted)
+		return 0;
+	for (i = 0; i < count && i < ndelays; i++)
+		waited += delays[i];
+	if (count > ndelays)
+		waited += (int64_t)(count - ndelays) * 100;
+	delay = count < ndelays ? delays[count] : 100;
+	if (waited + delay > s->busy_timeout_ms) {
+		delay = s->busy_timeout_ms - (int)waited;
+		if (delay <= 0)
+			return 0;
+	}
+	sqlite3_sleep(delay);
+	return 1;
+}
+
+void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
+{
+	s->interrupted = interrupted;
+}
+
+static const char *db_hint(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "another process held the database locked for longer than the busy timeout "
+		       "(5 minutes); retry when it is done";
+	case SQLITE_READONLY:
+		return "the file or its folder is not writable; fix the permissions or choose another --db";
+	case SQLITE_CANTOPEN:
+		return "check that the folder exists and is writable, or choose another --db";
+	case SQLITE_FULL:
+		return "the disk is full; free some space and retry";
+	case SQLITE_IOERR:
+		return "the disk reported an I/O error; check the disk and retry";
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return "the file is not a SQLite database or is damaged; choose another --db";
+	case SQLITE_NOMEM:
+		return "out of memory";
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return "access was denied; fix the permissions or choose another --db";
+	default:
+		return NULL;
+	}
+}
+
+wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
+{
+	char head[512];
+	const char *msg, *hint;
+	va_list ap;
+
+	va_start(ap, what);
+	vsnprintf(head, sizeof(head), what, ap);
+	va_end(ap);
+	/* sqlite3_errmsg describes the last failed call on the connection; fall
+	 * back to the code's own text when it has been overwritten since. */
+	msg = s && s->db && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
+								   : sqlite3_errstr(rc);
+	hint = db_hint(rc);
+	return wf_err_set(err, WF_EDB, "database %s: %s: %s (code %d)%s%s",
+			  s && s->path ? s->path : "?", head, msg, rc, hint ? "; " : "",
+			  hint ? hint : "");
+}
+
+wf_status wf_db_exec(wf_sink *s, const char *sql, const char *what, wf_err *err)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return wf_db_fail(s, rc, err, "%s", what);
+	return WF_OK;
+}
+
+wf_status wf_db_begin(wf_sink *s, wf_err *err)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		return wf_err_set(err, WF_EINTERNAL,
+				  "database %s: a transaction is already open (a load still pending)",
+				  s->path);
+	return wf_db_exec(s, "BEGIN IMMEDIATE", "starting a write transaction", err);
+}
+
+void wf_db_rollback(wf_sink *s)
+{
+	if (s && s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+wf_status wf_db_commit(wf_sink *s, wf_err *err)
+{
+	wf_status st = wf_db_exec(s, "COMMIT", "committing", err);
+	if (st != WF_OK)
+		wf_db_rollback(s);
+	return st;
+}
+
+int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p)
+{
+	if (!p)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, p, -1, SQLITE_TRANSIENT);
+}
+
+int wf_db_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int64(st, i, v);
+}
+
+void wf_now_iso(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000L) % 1000);
+}
+
+int64_t wf_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_str(const char *p)
+{
+	size_t n;
+	char *d;
+	if (!p)
+		return NULL;
+	n = strlen(p);
+	d = malloc(n + 1);
+	if (d)
+		memcpy(d, p, n + 1);
+	return d;
+}
+
+/* One PRAGMA whose answer must be `want` (journal_mode answers the mode set). */
+static wf_status pragma_expect(wf_sink *s, const char *sql, const char *want, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret = WF_OK;
+	const char *got;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "%s", sql);
+		goto cleanup;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		ret = wf_db_fail(s, rc, err, "%s", sql);
+		goto cleanup;
+	}
+	got = (const char *)sqlite3_column_text(st, 0);
+	if (!got || strcmp(got, want) != 0)
+		ret = wf_err_set(err, WF_EDB,
+				 "database %s: %s answered '%s' instead of '%s'; the file may be "
+				 "read-only or on a file system without shared memory (choose another --db)",
+				 s->path, sql, got ? got : "", want);
+cleanup:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* The folder of path, for access(2): the -wal and -shm files live there. */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(out, cap, ".");
+	} else if (slash == path) {
+		snprintf(out, cap, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, path, n);
+		out[n] = '\0';
+	}
+}
+
+/* The file (when it exists) and its folder must be writable: SQLite creates
+ * the -wal and -shm files beside the database. */
+static wf_status check_writable(const char *path, wf_err *err)
+{
+	char dir[PATH_MAX];
+
+	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		return wf_err_set(err, WF_EDB, "database %s is not writable (%s); fix its "
+				  "permissions or choose another --db", path, strerror(errno));
+	dir_of(path, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return wf_err_set(err, WF_EDB, "the folder %s of database %s is not writable (%s); "
+				  "SQLite needs to create the -wal and -shm files there: fix its "
+				  "permissions or choose another --db", dir, path, strerror(errno));
+	return WF_OK;
+}
+
+static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err *err)
+{
+	wf_sink *s = NULL;
+	wf_status ret = WF_OK;
+	int rc, flags;
+	struct stat sb;
+
+	*out = NULL;
+	if (!path || !*path)
+		return wf_err_set(err, WF_EUSAGE, "no database file given; use --db FILE");
+	if (readonly && stat(path, &sb) != 0)
+		return wf_err_set(err, WF_EDB, "database %s: %s; check the --db path", path,
+				  strerror(errno));
+	if (!readonly && (ret = check_writable(path, err)) != WF_OK)
+		return ret;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = dup_str(path))) {
+		ret = wf_err_set(err, WF_EINTERNAL, "out of memory opening %s", path);
+		goto cleanup;
+	}
+	s->readonly = readonly;
+	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "cannot open");
+		goto cleanup;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* A misspelt column in "..." must be an error, never a string. */
+	if ((rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL)) != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "configuring the connection");
+		goto cleanup;
+	}
+	s->busy_timeout_ms = WF_SINK_BUSY_TIMEOUT_MS;
+	rc = sqlite3_busy_handler(s->db, busy_wait, s);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "setting the busy timeout");
+		goto cleanup;
+	}
+	/* Reading needs no more; verify the file really is a database. */
+	ret = wf_db_exec(s, "SELECT count(*) FROM sqlite_schema", "reading the schema", err);
+	if (ret != WF_OK || readonly)
+		goto cleanup;
+	ret = pragma_expect(s, "PRAGMA journal_mode=WAL", "wal", err);
+	if (ret != WF_OK)
+		goto cleanup;
+	ret = wf_db_exec(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL", err);
+	if (ret != WF_OK)
+		goto cleanup;
+	/* A big load leaves a big -wal file; keep it at most 64 MiB once reset. */
+	ret = wf_db_exec(s, "PRAGMA journal_size_limit=67108864", "setting journal_size_limit",
+			 err);
+	if (ret != WF_OK)
+		goto cleanup;
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	ret = wf_db_exec(s, wf_sql_audit, "creating the audit tables", err);
+	if (ret == WF_OK)
+		ret = wf_db_commit(s, err);
+	else
+		wf_db_rollback(s);
+cleanup:
+	if (ret != WF_OK) {
+		wf_sink_close(s);
+		s = NULL;
+	}
+	*out = s;
+	return ret;
+}
+
+wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err)
+{
+	return sink_open(out, path, 0, err);
+}
+
+wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err)
+{
+	return sink_open(out, path, 1, err);
+}
+
+void wf_sink_close(wf_sink *s)
+{
+	if (!s)
+		return;
+	if (s->db) {
+		wf_db_rollback(s);
+		/* Every statement is finalized by its owner; close_v2 would only
+		 * defer the close if one were not. */
+		sqlite3_close_v2(s->db);
+	}
+	free(s->path);
+	free(s);
+}
+
+char *wf_sink_default_table(const char *workflow_id)
+{
+	size_t i, n;
+	char *t;
+
+	if (!workflow_id || !*workflow_id)
+		return dup_str("results");
+	n = strlen(workflow_id);
+	t = malloc(n + 4);
+	if (!t)
+		return NULL;
+	memcpy(t, "wf_", 3);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)workflow_id[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			 c == '_';
+		t[3 + i] = ok ? (char)c : '_';
+	}
+	t[n + 3] = '\0';
+	return t;
+}
+
+/* The type ("table", "view", "index", "trigger") of the schema object called
+ * name (case-insensitively), or "" when none. */
+static wf_status object_type(wf_sink *s, const char *name, char out[16], wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret = WF_OK;
+	int rc;
+
+	out[0] = '\0';
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE", -1,
+				&st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+			snprintf(out, 16, "%s", t ? t : "");
+			rc = SQLITE_DONE;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = wf_db_fail(s, rc, err, "looking up '%s'", name);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)
+{
+	wf_status ret;
+	char type[16];
+	wf_buf view;
+	int rc;
+
+	wf_buf_init(&view, 4096);
+	ret = wf_table_name_check(table, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	if (strncasecmp(table, "_wf_", 4) == 0) {
+		ret = wf_err_set(err, WF_EUSAGE,
+				 "table name '%s' is reserved for the audit tables (_wf_...); choose "
+				 "another --table", table);
+		goto cleanup;
+	}
+	if (s->readonly || sqlite3_db_readonly(s->db, "main") == 1) {
+		ret = wf_err_set(err, WF_EDB,
+				 "database %s is read-only; fix its permissions or choose another --db",
+				 s->path);
+		goto cleanup;
+	}
+	ret = check_writable(s->path, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	/* A real write lock and write, rolled back: catches what access() cannot
+	 * (a read-only mount). A lock held by another process (a load in
+	 * progress) proves the file writable: the run waits for it later. */
+	s->busy_timeout_ms = 1000;
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_exec(s->db, "CREATE TABLE _wf_write_probe (x); DROP TABLE _wf_write_probe",
+				  NULL, NULL, NULL);
+		wf_db_rollback(s);
+	}
+	s->busy_timeout_ms = WF_SINK_BUSY_TIMEOUT_MS;
+	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+		ret = wf_db_fail(s, rc, err, "test write");
+		goto cleanup;
+	}
+	ret = object_type(s, table, type, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	if (*type && strcmp(type, "table") != 0) {
+		ret = wf_err_set(err, WF_EUSAGE, "database %s: the name '%s' is taken by a %s; "
+				 "choose another --table", s->path, table, type);
+		goto cleanup;
+	}
+	if (*type && mode == WF_MODE_FAIL) {
+		ret = wf_err_set(err, WF_EDB, "database %s: table '%s' exists and --mode fail was "
+				 "given; use --mode append or replace, or another --table", s->path,
+				 table);
+		goto cleanup;
+	}
+	ret = wf_buf_appendf(&view, err, "%s_latest", table);
+	if (ret != WF_OK)
+		goto cleanup;
+	ret = object_type(s, view.data, type, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	if (*type && strcmp(type, "view") != 0)
+		ret = wf_err_set(err, WF_EUSAGE, "database %s: the name '%s' (for the view of the "
+				 "newest run) is taken by a %s; choose another --table", s->path,
+				 view.data, type);
+cleanup:
+	wf_buf_free(&view);
+	return ret;
+}
+
+static const char *mode_name(wf_load_mode m)
+{
+	switch (m) {
+	case WF_MODE_REPLACE: return "replace";
+	case WF_MODE_FAIL: return "fail";
+	case WF_MODE_APPEND: break;
+	}
+	return "append";
+}
+
+wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret;
+	char now[32];
+	int rc;
+
+	*out_run_id = 0;
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	rc = sqlite3_prepare_v2(s->db,
+		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
+		" started_at, api_host, tool_version, pid)"
+		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	wf_now_iso(now);
+	if ((rc = wf_db_bind_text_or_null(st, 1, info->session_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 2, info->workflow_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 3, info->table)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 4, mode_name(info->mode))) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 5, info->variables_json)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 8, WF2SQLITE_VERSION)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	*out_run_id = sqlite3_last_insert_rowid(s->db);
+	ret = wf_db_commit(s, err);
+	if (ret != WF_OK)
+		*out_run_id = 0;
+	return ret;
+fail:
+	ret = wf_db_fail(s, rc, err, "recording the run in _wf_runs");
+	sqlite3_finalize(st);
+	wf_db_rollback(s);
+	return ret;
+}
+
+wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret = WF_OK;
+	size_t i;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM _wf_cards WHERE run_id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, run_id);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_OK || n == 0)
+		goto cleanup;
+	rc = sqlite3_prepare_v2(s->db,
+		"INSERT INTO _wf_cards (run_id, position, card_id, card_type, status, error_message)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL);
+	for (i = 0; rc == SQLITE_OK && i < n; i++) {
+		if ((rc = sqlite3_bind_int64(st, 1, run_id)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 2, (int64_t)i)) != SQLITE_OK ||
+		    (rc = wf_db_bind_text_or_null(st, 3, cards[i].id)) != SQLITE_OK ||
+		    (rc = wf_db_bind_text_or_null(st, 4, cards[i].type)) != SQLITE_OK ||
+		    (rc = wf_db_bind_text_or_null(st, 5, cards[i].status)) != SQLITE_OK ||
+		    (rc = wf_db_bind_text_or_null(st, 6, cards[i].error_message)) != SQLITE_OK)
+			break;
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			break;
+		rc = sqlite3_reset(st);
+	}
+cleanup:
+	if (rc != SQLITE_OK)
+		ret = wf_db_fail(s, rc, err, "recording the cards in _wf_cards");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret;
+	char now[32];
+	int rc;
+
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	/* A run that some process already recorded as loaded stays so. */
+	rc = sqlite3_prepare_v2(s->db,
+		"UPDATE _wf_runs SET status = ?2, error = ?3, finished_at = ?4, wait_ms = ?5,"
+		" total_ms = coalesce(?6, CAST(round((julianday(?4) - julianday(started_at))"
+		" * 86400000) AS INTEGER))"
+		" WHERE run_id = ?1 AND status NOT IN ('loaded', 'partial')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	wf_now_iso(now);
+	if ((rc = sqlite3_bind_int64(st, 1, run_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 2, o->status)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 3, o->error)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 4, now)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 5, o->wait_ms)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 6, o->total_ms)) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_changes(s->db) > 0 && o->ncards > 0) {
+		ret = wf_db_write_cards(s, run_id, o->cards, o->ncards, err);
+		if (ret != WF_OK) {
+			wf_db_rollback(s);
+			return ret;
+		}
+	}
+	return wf_db_commit(s, err);
+fail:
+	ret = wf_db_fail(s, rc, err, "recording the end of run %lld in _wf_runs", (long long)run_id);
+	sqlite3_finalize(st);
+	wf_db_rollback(s);
+	return ret;
+}
+
+wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
+				  int64_t except_run, int64_t *out_run, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret = WF_OK;
+	int rc;
+
+	*out_run = 0;
+	if (!session_id)
+		return WF_OK;
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT max(run_id) FROM _wf_runs WHERE table_name = ?1 COLLATE NOCASE"
+		" AND session_id = ?2 AND status IN ('loaded', 'partial') AND run_id <> ?3",
+		-1, &st, NULL);
+	if (rc == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(st, 2, session_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 3, except_run)) == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out_run = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	if (rc != SQLITE_OK)
+		ret = wf_db_fail(s, rc, err, "looking up session %s in _wf_runs", session_id);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *session_id,
+				 int *out_loaded, wf_err *err)
+{
+	int64_t by = 0;
+	wf_status ret = wf_db_session_loaded_by(s, table, session_id, 0, &by, err);
+	*out_loaded = by > 0;
+	return ret;
+}
+
+static int pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return 0;
+	if (pid == getpid())
+		return 1;
+	return !(kill(pid, 0) == -1 && errno == ESRCH);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? dup_str((const char *)t) : NULL;
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_pending_run *runs = NULL, *p;
+	size_t n = 0, cap = 0;
+	wf_status ret = WF_OK;
+	int rc;
+
+	*out = NULL;
+	*out_n = 0;
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT run_id, session_id, workflow_id, table_name, mode, pid FROM _wf_runs"
+		" WHERE status = 'running' AND session_id IS NOT NULL ORDER BY run_id", -1, &st,
+		NULL);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
+		goto cleanup;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
+		if (pid_alive(pid))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			p = realloc(runs, ncap * sizeof(*runs));
+			if (!p) {
+				ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+				goto cleanup;
+			}
+			runs = p;
+			cap = ncap;
+		}
+		p = &runs[n++];
+		memset(p, 0, sizeof(*p));
+		p->run_id = sqlite3_column_int64(st, 0);
+		p->pid = pid;
+		p->session_id = col_dup(st, 1);
+		p->workflow_id = col_dup(st, 2);
+		p->table = col_dup(st, 3);
+		p->mode = col_dup(st, 4);
+		if (!p->session_id || !p->table || !p->mode) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+			goto cleanup;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
+cleanup:
+	sqlite3_finalize(st);
+	if (ret != WF_OK) {
+		wf_pending_runs_free(runs, n);
+		return ret;
+	}
+	*out = runs;
+	*out_n = n;
+	return WF_OK;
+}
+
+void wf_pending_runs_free(wf_pending_run *runs, size_t n)
+{
+	size_t i;
+	for (i = 0; runs && i < n; i++) {
+		free(runs[i].session_id);
+		free(runs[i].workflow_id);
+		free(runs[i].table);
+		free(runs[i].mode);
+	}
+	free(runs);
+}
+
+static void run_record_clear(wf_run_record *r)
+{
+	free(r->session_id);
+	free(r->workflow_id);
+	free(r->table);
+	free(r->mode);
+	free(r->status);
+	free(r->error);
+	free(r->variables);
+	free(r->started_at);
+	free(r->finished_at);
+	free(r->api_host);
+	free(r->tool_version);
+}
+
+void wf_run_records_free(wf_run_record *runs, size_t n)
+{
+	size_t i;
+	for (i = 0; runs && i < n; i++)
+		run_record_clear(&runs[i]);
+	free(runs);
+}
+
+wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_run_record *runs = NULL, *p;
+	size_t n = 0, cap = 0;
+	wf_status ret = WF_OK;
+	char type[16];
+	int rc;
+
+	*out = NULL;
+	*out_n = 0;
+	ret = object_type(s, "_wf_runs", type, err);
+	if (ret != WF_OK || strcmp(type, "table") != 0)
+		goto cleanup;
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT run_id, session_id, workflow_id, table_name, mode, status, error, variables,"
+		" started_at, finished_at, api_host, tool_version, wait_ms, load_ms, total_ms,"
+		" execution_ms, rows_reported, rows_received, rows_loaded, range_start, range_end,"
+		" pid FROM _wf_runs ORDER BY run_id DESC LIMIT ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
+		goto cleanup;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			p = realloc(runs, ncap * sizeof(*runs));
+			if (!p) {
+				ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+				goto cleanup;
+			}
+			runs = p;
+			cap = ncap;
+		}
+		p = &runs[n++];
+		p->run_id = sqlite3_column_int64(st, 0);
+		p->session_id = col_dup(st, 1);
+		p->workflow_id = col_dup(st, 2);
+		p->table = col_dup(st, 3);
+		p->mode = col_dup(st, 4);
+		p->status = col_dup(st, 5);
+		p->error = col_dup(st, 6);
+		p->variables = col_dup(st, 7);
+		p->started_at = col_dup(st, 8);
+		p->finished_at = col_dup(st, 9);
+		p->api_host = col_dup(st, 10);
+		p->tool_version = col_dup(st, 11);
+		p->wait_ms = col_int(st, 12);
+		p->load_ms = col_int(st, 13);
+		p->total_ms = col_int(st, 14);
+		p->execution_ms = col_int(st, 15);
+		p->rows_reported = col_int(st, 16);
+		p->rows_received = col_int(st, 17);
+		p->rows_loaded = col_int(st, 18);
+		p->range_start = col_int(st, 19);
+		p->range_end = col_int(st, 20);
+		p->pid = col_int(st, 21);
+	}
+	if (rc != SQLITE_DONE)
+		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
+cleanup:
+	sqlite3_finalize(st);
+	if (ret != WF_OK) {
+		wf_run_records_free(runs, n);
+		return ret;
+	}
+	*out = runs;
+	*out_n = n;
+	return WF_OK;
+}

@@ -1,0 +1,47 @@
+/* Private helpers shared by sink.c and loader.c (not part of the public API). */
+#ifndef WF2SQLITE_SINK_INTERNAL_H
+#define WF2SQLITE_SINK_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "wf2sqlite/sink.h"
+
+/* The connection (borrowed from s). */
+sqlite3 *wf_sink_db(wf_sink *s);
+
+/* Writes "database FILE: WHAT: <sqlite message> (code N); <what to do>" into
+ * err and returns WF_EDB. rc is the failed call's result code. */
+wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...) WF_PRINTF(4, 5);
+
+/* Runs SQL text without parameters (fixed text only: never user data). */
+wf_status wf_db_exec(wf_sink *s, const char *sql, const char *what, wf_err *err);
+
+/* BEGIN IMMEDIATE: waits for other writers up to the busy timeout. */
+wf_status wf_db_begin(wf_sink *s, wf_err *err);
+/* COMMIT; on failure the transaction is rolled back if SQLite has not. */
+wf_status wf_db_commit(wf_sink *s, wf_err *err);
+/* Rolls back when a transaction is open (SQLite may have rolled back by
+ * itself after a failed step: sqlite3_get_autocommit tells). */
+void wf_db_rollback(wf_sink *s);
+
+/* Binds text, or NULL when p is NULL. */
+int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p);
+/* Binds v, or NULL when v < 0. */
+int wf_db_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v);
+
+/* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
+void wf_now_iso(char out[32]);
+/* A monotonic clock in milliseconds. */
+int64_t wf_mono_ms(void);
+
+/* Shared by begin/finish and the loader: _wf_cards rows of a run. */
+wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,
+			    wf_err *err);
+
+/* The run id of a loaded/partial run that put session into table, other than
+ * except_run; 0 when none. */
+wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
+				  int64_t except_run, int64_t *out_run, wf_err *err);
+
+#endif

@@ -1,0 +1,25 @@
+-- Compare the two newest loaded runs of the table `sales` (append mode keeps
+-- every run's rows, told apart by _run_id).
+
+-- Rows per run, newest first.
+SELECT _run_id, count(*) AS rows
+FROM sales GROUP BY _run_id ORDER BY _run_id DESC;
+
+-- Rows of the newest run that the run before it did not have, and the
+-- reverse (compare the data columns, not _run_id and _row).
+WITH runs AS (
+  SELECT run_id FROM _wf_runs
+  WHERE table_name = 'sales' COLLATE NOCASE AND status IN ('loaded', 'partial')
+  ORDER BY run_id DESC LIMIT 2
+),
+newest AS (SELECT max(run_id) AS id FROM runs),
+previous AS (SELECT min(run_id) AS id FROM runs)
+SELECT 'added' AS change, * FROM (
+  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM newest)
+  EXCEPT
+  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM previous))
+UNION ALL
+SELECT 'removed', * FROM (
+  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM previous)
+  EXCEPT
+  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM newest));
