@@ -1,6 +1,7 @@
 /* wf2sqlite attach SESSION_ID: wait for an existing session and load it. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands.h"
 #include "netcmd.h"
@@ -11,6 +12,25 @@ static const enum wf_opt_id attach_options[] = {
 	WF_OPT_RETRIES, WF_OPT_FORCE, WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON, WF_OPT_QUIET,
 	WF_OPT_VERBOSE, 0
 };
+
+/* The run that holds the session in the table (newest first), or 0. */
+static int64_t loaded_by(wf_sink *sink, const char *table, const char *sid)
+{
+	wf_run_record *runs = NULL;
+	size_t n = 0, i;
+	int64_t id = 0;
+	wf_err err;
+
+	if (wf_sink_list_runs(sink, 0, &runs, &n, &err) != WF_OK)
+		return 0;
+	for (i = 0; i < n && !id; i++)
+		if (runs[i].session_id && strcmp(runs[i].session_id, sid) == 0 && runs[i].table &&
+		    strcasecmp(runs[i].table, table) == 0 && runs[i].status &&
+		    (strcmp(runs[i].status, "loaded") == 0 || strcmp(runs[i].status, "partial") == 0))
+			id = runs[i].run_id;
+	wf_run_records_free(runs, n);
+	return id;
+}
 
 static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 {
@@ -53,9 +73,7 @@ static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (st == WF_OK)
 		st = wf_sink_session_loaded(sink, table, sid, &loaded, &err);
 	if (st == WF_OK && loaded && !opts->force) {
-		wf_net_note(&n, "session %s is already loaded into %s; nothing to do (--force loads "
-			    "it again)", sid, table);
-		wf_net_print_simple(&n, &job, "loaded", "already loaded");
+		wf_net_print_simple(&n, &job, NULL, loaded_by(sink, table, sid));
 		rc = 0;
 		goto cleanup;
 	}
@@ -100,10 +118,10 @@ const wf_command wf_cmd_attach = {
 	"attach SESSION_ID [options]",
 	"wait for an existing session, load its result",
 	"Waits for a session that is already running (started by 'run --no-wait', by an\n"
-	"interrupted run, or by anyone else) and loads its result like 'run' does, recording\n"
-	"a run in _wf_runs. A session already loaded into the same table is not loaded again\n"
-	"(exit 0) unless --force. --workflow records the workflow id and names the default\n"
-	"table after it.",
+	"interrupted run, or by anyone else) and loads its result like 'run' does,\n"
+	"recording a run in _wf_runs. A session already loaded into the same table is\n"
+	"not loaded again (exit 0) unless --force. --workflow records the workflow id\n"
+	"and names the default table after it.",
 	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
 	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
 	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",

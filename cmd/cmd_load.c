@@ -103,10 +103,9 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 				strerror(errno));
 		goto done;
 	}
-	st = wf_sink_open(&sink, out.db, &err);
+	st = wf_sink_open_ex(&sink, out.db, interrupted, &err);
 	if (st != WF_OK)
 		goto done;
-	wf_sink_set_interrupt(sink, interrupted);
 	st = wf_sink_preflight(sink, table, mode, &err);
 	if (st != WF_OK)
 		goto done;
@@ -149,10 +148,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	st = wf_loader_commit(loader, &ro, &stats, &err);
 	if (st != WF_OK)
 		goto done;
-	out.status = stats.status;
-	out.rows_loaded = stats.rows_loaded;
-	out.rows_reported = stats.rows_reported;
-	out.load_ms = stats.load_ms;
+	wf_outcome_set_stats(&out, &stats);
 	out.total_ms = ro.total_ms;
 	if (opts->verbose)
 		fprintf(io->err, "wf2sqlite: %lld columns, %lld rows received, %lld values of "

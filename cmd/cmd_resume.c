@@ -143,11 +143,11 @@ const wf_command wf_cmd_resume = {
 	"resume",
 	"resume [options]",
 	"attach to every run in the audit table left unfinished",
-	"Finds the runs of _wf_runs still marked running whose process is gone (killed, or\n"
-	"the machine rebooted), and attaches to each session, loading it into the table and\n"
-	"with the mode the run was started with. Runs whose process is still alive are left\n"
-	"alone. The old row is marked failed and names the run that took over. The exit code\n"
-	"is the worst of the runs' codes.",
+	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
+	"or the machine rebooted), and attaches to each session, loading it into the\n"
+	"table and with the mode the run was started with. Runs whose process is still\n"
+	"alive are left alone. The old row is marked failed and names the run that took\n"
+	"over. The exit code is the worst of the runs' codes.",
 	"  wf2sqlite resume --db results.db\n"
 	"  wf2sqlite resume --db results.db --timeout 1h --json",
 	resume_options,

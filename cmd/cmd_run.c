@@ -92,7 +92,7 @@ static int run_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		char cont[4096];
 		wf_net_continue_command(&n, &job, cont, sizeof(cont));
 		if (opts->json) {
-			wf_net_print_simple(&n, &job, "running", NULL);
+			wf_net_print_simple(&n, &job, "running", 0);
 		} else {
 			fprintf(io->out, "%s\n", sid);
 			fflush(io->out);
@@ -117,17 +117,19 @@ const wf_command wf_cmd_run = {
 	"run",
 	"run WORKFLOW_ID [options]",
 	"start a run, wait, load the result",
-	"Starts a run of the saved workflow WORKFLOW_ID with the given variables, waits for\n"
-	"the session to finish (long-polling the result, or polling with --wait poll), and\n"
-	"loads its result into the table in one transaction. The run is recorded in _wf_runs\n"
-	"as soon as the session id is known; if the wait is cut short (timeout, Ctrl-C, a\n"
-	"network failure), 'wf2sqlite attach' or 'wf2sqlite resume' loads it later. Before\n"
-	"the run is started the configuration, the database and the table are checked, so a\n"
-	"run is never started that cannot be saved.",
+	"Starts a run of the saved workflow WORKFLOW_ID with the given variables, waits\n"
+	"for the session to finish (long-polling the result, or polling with --wait\n"
+	"poll), and loads its result into the table in one transaction. The run is\n"
+	"recorded in _wf_runs as soon as the session id is known; if the wait is cut\n"
+	"short (timeout, Ctrl-C, a network failure), 'wf2sqlite attach' or 'wf2sqlite\n"
+	"resume' loads it later. Before the run is started the configuration, the\n"
+	"database and the table are checked, so a run is never started that cannot be\n"
+	"saved.",
 	"  wf2sqlite run abc123 --db results.db\n"
 	"  wf2sqlite run abc123 -v region=emea -v year=2024 --table sales --mode replace\n"
 	"  wf2sqlite run abc123 --vars vars.json --timeout 30m --wait poll\n"
-	"  SID=$(wf2sqlite run abc123 --no-wait) && wf2sqlite attach \"$SID\" --workflow abc123",
+	"  SID=$(wf2sqlite run abc123 --no-wait)\n"
+	"  wf2sqlite attach \"$SID\" --workflow abc123",
 	run_options,
 	1,
 	1,

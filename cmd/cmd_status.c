@@ -136,9 +136,9 @@ const wf_command wf_cmd_status = {
 	"status",
 	"status SESSION_ID",
 	"print the session's status and its cards (no database)",
-	"Reads the session once and prints its status and a table of its cards: id, type,\n"
-	"status and error message. Opens no database. Exits 0 whatever the session's status\n"
-	"(use --json to read it in a script).",
+	"Reads the session once and prints its status and a table of its cards: id,\n"
+	"type, status and error message. Opens no database. Exits 0 whatever the\n"
+	"session's status (use --json to read it in a script).",
 	"  wf2sqlite status 6f1c2e\n"
 	"  wf2sqlite status 6f1c2e --json | jq -r .status",
 	status_options,

@@ -8,6 +8,10 @@
 #include "wf_version.h"
 
 const wf_command *const wf_commands[] = {
+	&wf_cmd_run,
+	&wf_cmd_attach,
+	&wf_cmd_resume,
+	&wf_cmd_status,
 	&wf_cmd_load,
 	&wf_cmd_schema,
 	&wf_cmd_runs,

@@ -8,7 +8,8 @@
 
 #include <wf2sqlite/loader.h>
 
-#include "signals.h"
+#include "interrupt.h"
+#include "outcome.h"
 
 #define DEFAULT_TIMEOUT_MS 600000
 #define DEFAULT_POLL_MS 5000
@@ -59,7 +60,6 @@ int wf_net_parse_mode(const char *text, wf_load_mode *out, const char **out_name
 int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_err err;
-	const char *env_db;
 
 	memset(n, 0, sizeof(*n));
 	n->opts = opts;
@@ -69,8 +69,6 @@ int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
 	n->wait.timeout_ms = DEFAULT_TIMEOUT_MS;
 	n->wait.poll_interval_ms = DEFAULT_POLL_MS;
 	n->wait.allow_partial = opts->allow_partial;
-	n->mode = WF_MODE_APPEND;
-	n->mode_name = "append";
 	if (opts->wait) {
 		if (strcmp(opts->wait, "poll") == 0) {
 			n->wait.mode = WF_WAIT_POLL;
@@ -100,17 +98,11 @@ int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
 			return 2;
 		}
 	}
-	if (opts->mode && wf_net_parse_mode(opts->mode, &n->mode, &n->mode_name) != 0) {
-		wf_net_error(n, "--mode must be append, replace or fail, not '%s'", opts->mode);
+	if (wf_cmd_parse_mode(opts, io, &n->mode) != 0)
 		return 2;
-	}
-	env_db = getenv("WF2SQLITE_DB");
-	n->db_path = opts->db ? opts->db : env_db && *env_db ? env_db : "workflows.db";
-	if (!*n->db_path) {
-		wf_net_error(n, "--db needs a file name");
-		return 2;
-	}
-	n->interrupted = wf_signals_install();
+	n->mode_name = wf_cmd_mode_name(n->mode);
+	n->db_path = wf_cmd_db_path(opts);
+	n->interrupted = wf_interrupt_install();
 	n->wait.interrupted = n->interrupted;
 	return 0;
 }
@@ -149,6 +141,8 @@ int wf_net_connect(wf_net *n)
 	wf_client_set_deadline(n->client, n->wait.timeout_ms);
 	n->wait.progress = n->ui ? wf_progress_ui_update : NULL;
 	n->wait.progress_ctx = n->ui;
+	/* The progress line follows the cards while a long-poll is open. */
+	n->wait.progress_interval_ms = n->ui && !n->opts->quiet ? 1000 : 0;
 	return 0;
 }
 
@@ -227,59 +221,28 @@ static const char *failure_status(wf_status st, const wf_session_state *s)
 	}
 }
 
-static json_object *jstr(const char *s)
+static void outcome_for(const wf_net *n, const wf_net_job *job, wf_outcome *o)
 {
-	return s ? json_object_new_string(s) : NULL;
+	wf_outcome_init(o);
+	o->db = n->db_path;
+	o->run_id = job->run_id;
+	o->session_id = job->session_id;
+	o->workflow_id = job->workflow_id;
+	o->table = job->table;
+	o->mode = job->mode_name;
 }
 
-static json_object *jint(int64_t v)
+void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status,
+			 int64_t already_loaded_by)
 {
-	return v >= 0 ? json_object_new_int64(v) : NULL;
-}
+	wf_outcome o;
 
-typedef struct outcome {
-	const char *status;
-	const char *error;
-	int code;
-	int64_t rows_loaded, rows_reported, wait_ms, total_ms;
-	const char *note;
-} outcome;
-
-static void print_outcome(wf_net *n, const wf_net_job *job, const outcome *o)
-{
-	if (n->opts->json) {
-		json_object *j = json_object_new_object();
-		if (!j)
-			return;
-		json_object_object_add(j, "run_id", job->run_id > 0 ? json_object_new_int64(job->run_id) : NULL);
-		json_object_object_add(j, "session_id", jstr(job->session_id));
-		json_object_object_add(j, "workflow_id", jstr(job->workflow_id));
-		json_object_object_add(j, "table", jstr(job->table));
-		json_object_object_add(j, "mode", jstr(job->mode_name));
-		json_object_object_add(j, "status", jstr(o->status));
-		json_object_object_add(j, "rows_loaded", jint(o->rows_loaded));
-		json_object_object_add(j, "rows_reported", jint(o->rows_reported));
-		json_object_object_add(j, "wait_ms", jint(o->wait_ms));
-		json_object_object_add(j, "total_ms", jint(o->total_ms));
-		json_object_object_add(j, "error", jstr(o->error));
-		json_object_object_add(j, "exit_code", json_object_new_int(o->code));
-		fprintf(n->io->out, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-			JSON_C_TO_STRING_NOSLASHESCAPE));
-		fflush(n->io->out);
-		json_object_put(j);
-	}
-}
-
-void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status, const char *note)
-{
-	outcome o;
-
-	memset(&o, 0, sizeof(o));
+	outcome_for(n, job, &o);
 	o.status = status;
-	o.rows_loaded = o.rows_reported = o.wait_ms = -1;
+	o.already_loaded_by = already_loaded_by;
 	o.total_ms = wf_clock_ms() - n->t0;
-	o.note = note;
-	print_outcome(n, job, &o);
+	wf_progress_ui_clear(n->ui);
+	wf_outcome_print(&o, n->opts->json, n->opts->quiet, n->io);
 }
 
 /* "session X errored: card c1 (sql): msg; ..." for a run loaded with
@@ -306,18 +269,18 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 	wf_session_state state;
 	wf_load_stats stats;
 	wf_run_outcome ro;
-	outcome o;
+	wf_outcome o;
 	wf_err err, err2;
 	wf_status st;
 	int64_t t_wait;
 	char reason[WF_ERR_MAX];
 	char cont[4096];
+	char note[1024];
 	int failed_state = 0;
 
 	memset(&state, 0, sizeof(state));
 	memset(&stats, 0, sizeof(stats));
-	memset(&o, 0, sizeof(o));
-	stats.rows_loaded = stats.rows_reported = -1;
+	outcome_for(n, job, &o);
 	memset(&lo, 0, sizeof(lo));
 	lo.table = job->table;
 	lo.mode = job->mode;
@@ -325,6 +288,8 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 	lo.progress = n->ui ? wf_progress_ui_update : NULL;
 	lo.progress_ctx = n->ui;
 	lo.warnings = n->opts->quiet ? NULL : n->ui ? wf_progress_ui_stream(n->ui) : n->io->err;
+	lo.force = n->opts->force;
+	wf_sink_set_interrupt(sink, n->interrupted);
 
 	t_wait = wf_clock_ms();
 	st = wf_loader_new(&loader, sink, job->run_id, &lo, &err);
@@ -343,53 +308,63 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		ro.error = failed_state ? reason : NULL;
 		ro.total_ms = wf_clock_ms() - n->t0;
 		st = wf_loader_commit(loader, &ro, &stats, &err);
-		if (st == WF_OK) {
-			o.status = failed_state || stats.partial ? "partial" : "loaded";
-			o.rows_loaded = stats.rows_loaded;
-			o.rows_reported = stats.rows_reported;
-		}
 	}
-	if (st != WF_OK && n->interrupted && *n->interrupted && st != WF_EDB) {
+	if (st != WF_OK && st != WF_EINTERRUPTED && n->interrupted && *n->interrupted) {
 		st = WF_EINTERRUPTED;
-		snprintf(err.msg, sizeof(err.msg), "interrupted while waiting for session %s",
-			 job->session_id);
+		snprintf(err.msg, sizeof(err.msg), "interrupted while waiting for session %s; "
+			 "nothing of it was loaded", job->session_id);
 	}
 	/* Roll back anything pending before the run's row is ended. */
 	wf_loader_free(loader);
 	loader = NULL;
-	o.code = (int)st;
+	o.exit_code = (int)st;
 	o.wait_ms = ro.wait_ms;
 	o.total_ms = wf_clock_ms() - n->t0;
-	if (st != WF_OK) {
+	if (st == WF_OK && stats.already_loaded_by > 0) {
+		/* Another process won the race for this session. */
+		snprintf(note, sizeof(note), "session %s was already loaded into %s by run %lld; "
+			 "nothing loaded", job->session_id, job->table,
+			 (long long)stats.already_loaded_by);
+		memset(&ro, 0, sizeof(ro));
+		ro.status = "failed";
+		ro.error = note;
+		ro.wait_ms = o.wait_ms;
+		ro.total_ms = o.total_ms;
+		ro.cards = state.cards;
+		ro.ncards = state.ncards;
+		if (wf_sink_finish_run(sink, job->run_id, &ro, &err2) != WF_OK)
+			wf_net_error(n, "recording the end of run %lld: %s", (long long)job->run_id,
+				     err2.msg);
+		o.already_loaded_by = stats.already_loaded_by;
+		o.status = NULL;
+	} else if (st == WF_OK) {
+		o.status = stats.status ? stats.status : ro.status;
+		o.rows_loaded = stats.rows_loaded;
+		o.rows_reported = stats.rows_reported;
+		o.load_ms = stats.load_ms;
+	} else {
 		o.status = failure_status(st, &state);
 		o.error = err.msg;
-		o.rows_loaded = o.rows_reported = -1;
 		ro.status = o.status;
 		ro.error = err.msg;
 		ro.total_ms = o.total_ms;
-		wf_net_error(n, "%s", err.msg);
 		if (wf_sink_finish_run(sink, job->run_id, &ro, &err2) != WF_OK)
-			wf_net_error(n, "recording the end of run %" PRId64 ": %s", job->run_id, err2.msg);
+			wf_net_error(n, "recording the end of run %lld: %s", (long long)job->run_id,
+				     err2.msg);
+	}
+	wf_progress_ui_clear(n->ui);
+	wf_outcome_print(&o, n->opts->json, n->opts->quiet, n->io);
+	if (st != WF_OK) {
 		wf_net_continue_command(n, job, cont, sizeof(cont));
 		if (st == WF_EWORKFLOW && strcmp(o.status, "errored") == 0)
-			wf_net_error(n, "run %" PRId64 " recorded as %s; to load the rows it has: %s --allow-partial",
-				     job->run_id, o.status, cont);
-		else if (st != WF_EWORKFLOW)
-			wf_net_error(n, "run %" PRId64 " recorded as %s; the session may still finish: "
-				     "continue with: %s", job->run_id, o.status, cont);
+			wf_net_error(n, "run %lld recorded as %s; to load the rows it has: %s --allow-partial",
+				     (long long)job->run_id, o.status, cont);
+		else if (st == WF_EWORKFLOW)
+			wf_net_error(n, "run %lld recorded as %s", (long long)job->run_id, o.status);
 		else
-			wf_net_error(n, "run %" PRId64 " recorded as %s", job->run_id, o.status);
-	} else {
-		char rows[64] = "";
-		if (o.rows_reported >= 0 && o.rows_reported != o.rows_loaded)
-			snprintf(rows, sizeof(rows), " of %" PRId64 " reported", o.rows_reported);
-		wf_progress_ui_clear(n->ui);
-		if (!n->opts->quiet)
-			fprintf(n->io->err, "wf2sqlite: %s %" PRId64 " rows%s into %s (run %" PRId64
-				", session %s)\n", strcmp(o.status, "partial") == 0 ? "partially loaded" :
-				"loaded", o.rows_loaded, rows, job->table, job->run_id, job->session_id);
+			wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
+				     "continue with: %s", (long long)job->run_id, o.status, cont);
 	}
-	print_outcome(n, job, &o);
 	wf_session_state_clear(&state);
-	return o.code;
+	return o.exit_code;
 }

@@ -61,9 +61,11 @@ typedef struct wf_net_job {
  * the command that continues. Returns the exit code. */
 int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job);
 
-/* Prints the outcome of a run that stops before waiting (run --no-wait, or
- * attach of an already loaded session): status "running" or "loaded". */
-void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status, const char *note);
+/* Prints the outcome of a command that stops before waiting: run --no-wait
+ * (status "running"), or attach of an already loaded session (status NULL,
+ * already_loaded_by the run that holds it, or -1 when unknown). */
+void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status,
+			 int64_t already_loaded_by);
 
 /* Appends the command that continues the job ("wf2sqlite attach ...") to
  * buf, shell-quoted. */

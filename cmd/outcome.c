@@ -14,6 +14,15 @@ void wf_outcome_init(wf_outcome *o)
 	o->total_ms = -1;
 }
 
+void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats)
+{
+	o->status = stats->status;
+	o->rows_loaded = stats->rows_loaded;
+	o->rows_reported = stats->rows_reported;
+	o->load_ms = stats->load_ms;
+	o->already_loaded_by = stats->already_loaded_by;
+}
+
 const char *wf_cmd_db_path(const wf_cli_opts *opts)
 {
 	const char *env;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "wf2sqlite/loader.h"
 #include "wf2sqlite/sink.h"
 
 typedef struct wf_outcome {
@@ -28,6 +29,10 @@ typedef struct wf_outcome {
 
 /* Every field unknown: ids NULL, counts and timings -1, exit code 0. */
 void wf_outcome_init(wf_outcome *o);
+
+/* Copies what wf_loader_commit reported: status, rows, load_ms and
+ * already_loaded_by. */
+void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats);
 
 /* The summary line on io->err (unless quiet; an error is printed as
  * "wf2sqlite: <error>" even when quiet) and, when json, the JSON object on

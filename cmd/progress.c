@@ -50,7 +50,7 @@ struct wf_progress_ui {
 	int cards_done, cards_total;
 	char card[160];
 	int64_t rows, bytes;
-	int64_t transfer_start_ms;
+	int64_t rows_start_ms, rows_at_start;  /* the first rows seen: the rate's origin */
 
 	/* What was shown last. */
 	char shown_key[512];
@@ -294,8 +294,6 @@ static void merge(wf_progress_ui *ui, const wf_progress *p, int64_t now)
 		ui->rows = 0;
 		ui->bytes = 0;
 	}
-	if (st == ST_TRANSFER && ui->stage != ST_TRANSFER)
-		ui->transfer_start_ms = now;
 	ui->stage = st;
 	if (p->session_status)
 		copy_sanitized(ui->status, sizeof(ui->status), p->session_status);
@@ -310,6 +308,10 @@ static void merge(wf_progress_ui *ui, const wf_progress *p, int64_t now)
 			ui->card[0] = '\0';
 	}
 	if (st == ST_TRANSFER) {
+		if (p->rows > 0 && ui->rows <= 0) {
+			ui->rows_start_ms = now;
+			ui->rows_at_start = p->rows;
+		}
 		if (p->rows > 0)
 			ui->rows = p->rows;
 		if (p->bytes > 0)
@@ -338,7 +340,7 @@ static void render(const wf_progress_ui *ui, int64_t now, char *line, size_t siz
 		snprintf(line + n, size - n, "starting the run");
 		break;
 	case ST_TRANSFER: {
-		int64_t dt = now - ui->transfer_start_ms;
+		int64_t dt = now - ui->rows_start_ms;
 		if (ui->rows <= 0) {
 			wf_progress_format_bytes(a, sizeof(a), ui->bytes);
 			snprintf(line + n, size - n, "downloading the result%s%s",
@@ -351,7 +353,8 @@ static void render(const wf_progress_ui *ui, int64_t now, char *line, size_t siz
 		if (n < size && ui->bytes > 0)
 			n += (size_t)snprintf(line + n, size - n, ", %s", b);
 		if (n < size && dt >= RATE_MIN_MS) {
-			wf_progress_format_count(c, sizeof(c), ui->rows * 1000 / dt);
+			wf_progress_format_count(c, sizeof(c),
+						 (ui->rows - ui->rows_at_start) * 1000 / dt);
 			snprintf(line + n, size - n, ", %s rows/s", c);
 		}
 		break;

@@ -373,6 +373,11 @@ void wf_client_free(wf_client *c)
 	free(c);
 }
 
+const wf_config *wf_client_config(const wf_client *c)
+{
+	return c->cfg;
+}
+
 void wf_client_set_deadline(wf_client *c, int64_t ms_from_now)
 {
 	c->deadline = ms_from_now > 0 ? wf_clock_ms() + ms_from_now : 0;

@@ -773,6 +773,8 @@ static wf_status c_write(void *ctx, const char *p, size_t n, wf_err *err)
 		return wf_err_set(err, l->fail_status, "%s", l->fail_err.msg);
 	if (l->state != L_IDLE && l->state != L_BODY)
 		return wf_err_set(err, WF_EINTERNAL, "result bytes after the body was finished");
+	if (l->state == L_IDLE)
+		l->t_start = wf_mono_ms();  /* load_ms counts from the first byte */
 	l->state = L_BODY;
 	l->bytes_in += n;
 	st = wf_reader_feed(l->reader, p, n, err);

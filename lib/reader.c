@@ -30,10 +30,12 @@
 #define DEF_MAX_DEPTH 64
 #define CAP_MAX_DEPTH 1000 /* the parser recurses once per level */
 #define DEF_MAX_VALUE ((size_t)64 << 20)
+#define CAP_MAX_VALUE ((size_t)1 << 30) /* spooled lengths are 32-bit */
 #define DEF_MAX_BODY ((uint64_t)64 << 30)
 #define DEF_MAX_ROW_VALUES 65536
 #define MAX_TOP_KEYS 1000
-#define SPOOL_BUF (256 * 1024)
+#define KEEP_BYTES ((size_t)1 << 20) /* buffers above this are freed after use */
+#define SPOOL_BUF (64 * 1024)
 
 enum { P_OK = 0, P_ERR, P_MORE };
 
@@ -123,8 +125,14 @@ struct wf_reader {
 
 	/* rows spooled before the schema */
 	FILE *spool;
-	char *rbuf;
+	char *rbuf;     /* a record read back */
 	size_t rcap;
+	char *ebuf;     /* a record being written */
+	size_t ecap;
+	wf_buf pk;      /* keys of the last row spooled (writer) or read back (reader) */
+	size_t *pklens;
+	size_t pkcap;
+	size_t pn;      /* their count; SIZE_MAX = none */
 
 	wf_result_meta meta;
 };
@@ -316,6 +324,20 @@ static int arena_put(wf_reader *r, const void *p, size_t n)
 	return P_OK;
 }
 
+/* Nonzero when one of the 8 bytes at p is '"', '\\', below 0x20 or
+ * non-ASCII (SWAR: the borrow tricks may flag extra bytes only after a real
+ * hit, which is all a yes/no answer needs). */
+static inline uint64_t special8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t x, q, b;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
+}
+
 /* The string at *pp (a '"'). With store, *os and *ol get its decoded text: a
  * pointer into the input when it has no escapes (*aoff = SIZE_MAX), else into
  * the arena at offset *aoff (the pointer is valid until the arena grows). */
@@ -331,9 +353,7 @@ static int p_string(wf_reader *r, const pin *in, const char **pp, int key, int s
 	unsigned char c, tmp[4];
 
 	for (;;) {
-		while (p + 8 <= e && !str_class[p[0]] && !str_class[p[1]] && !str_class[p[2]] &&
-		       !str_class[p[3]] && !str_class[p[4]] && !str_class[p[5]] &&
-		       !str_class[p[6]] && !str_class[p[7]])
+		while (p + 8 <= e && !special8(p))
 			p += 8;
 		while (p < e && !str_class[*p])
 			p++;
@@ -527,25 +547,18 @@ static int p_number(wf_reader *r, const pin *in, const char **pp, wf_value *v)
 	}
 	if (p >= e && !in->final)
 		return P_MORE;
+	if (!real && !inexact && m <= (uint64_t)INT64_MAX + neg) {
+		v->kind = WF_V_INT;
+		v->i = !neg ? (int64_t)m : m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
+		v->d = 0;
+		v->s = NULL;
+		v->len = 0;
+		*pp = p;
+		return P_OK;
+	}
 	v->s = s;
 	v->len = (size_t)(p - s);
 	v->i = 0;
-	if (!real && !inexact) {
-		if (!neg && m <= (uint64_t)INT64_MAX) {
-			v->kind = WF_V_INT;
-			v->i = (int64_t)m;
-			v->d = 0;
-			*pp = p;
-			return P_OK;
-		}
-		if (neg && m <= (uint64_t)INT64_MAX + 1) {
-			v->kind = WF_V_INT;
-			v->i = m == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)m;
-			v->d = 0;
-			*pp = p;
-			return P_OK;
-		}
-	}
 	v->kind = WF_V_REAL;
 	e10 += exneg ? -ex : ex;
 	if (!inexact && m <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
@@ -762,7 +775,8 @@ static int check_dup_keys(wf_reader *r, const pin *in, const char *row)
 		for (i = 1; i < n; i++)
 			for (j = 0; j < i; j++)
 				if (r->klens[i] == r->klens[j] &&
-				    memcmp(r->keys[i], r->keys[j], r->klens[i]) == 0)
+				    (r->klens[i] == 0 || (r->keys[i][0] == r->keys[j][0] &&
+							  memcmp(r->keys[i], r->keys[j], r->klens[i]) == 0)))
 					return dup_key_error(r, in, row, i);
 		return P_OK;
 	}
@@ -943,6 +957,8 @@ static int p_schema(wf_reader *r, const pin *in, const char **pp)
 		}
 		if (*p != '{')
 			return PERR(r, in, p, "each \"schema\" entry must be an object with a string \"id\"");
+		if (n >= r->max_row_values)
+			return PERR(r, in, p, "a schema with more than %zu fields", r->max_row_values);
 		if (n == r->sfcap) {
 			size_t c = r->sfcap ? r->sfcap * 2 : 16;
 			sfield *t = realloc(r->sf, c * sizeof(*t));
@@ -1234,21 +1250,209 @@ static int spool_open(wf_reader *r)
 	return P_OK;
 }
 
-static int spool_row(wf_reader *r, const char *p, size_t n, uint64_t off)
+/* A spooled row is its parsed values, so the replay does not parse again:
+ * u32 length of the rest, u32 n, u8 shape (0 array, 1 object, 2 object with
+ * the keys of the previous object row, not repeated), then per value:
+ * (shape 1: u32 key length, key) u8 kind, then INT/BOOL i (8 bytes), REAL d (8) + u32
+ * length + text, TEXT/JSON u32 length + bytes. Native byte order: the file
+ * lives only as long as the reader. */
+static void enc_u32(char **o, uint32_t v)
 {
-	uint64_t hdr[2];
+	memcpy(*o, &v, 4);
+	*o += 4;
+}
+
+static void enc_bytes(char **o, const char *p, size_t n)
+{
+	enc_u32(o, (uint32_t)n);
+	if (n)
+		memcpy(*o, p, n);
+	*o += n;
+}
+
+/* 1 when the current row has the keys of r->pk, in the same order. */
+static int keys_same(const wf_reader *r)
+{
+	size_t i, off = 0;
+
+	if (r->pn != r->nvals)
+		return 0;
+	for (i = 0; i < r->nvals; i++) {
+		if (r->klens[i] != r->pklens[i] || memcmp(r->keys[i], r->pk.data + off, r->klens[i]) != 0)
+			return 0;
+		off += r->klens[i];
+	}
+	return 1;
+}
+
+/* Copies the current row's keys into r->pk. */
+static int keys_keep(wf_reader *r)
+{
+	size_t i;
+	wf_err e;
+
+	if (r->nvals > r->pkcap) {
+		size_t *t = realloc(r->pklens, r->nvals * sizeof(*t));
+		if (!t)
+			goto oom;
+		r->pklens = t;
+		r->pkcap = r->nvals;
+	}
+	wf_buf_reset(&r->pk);
+	for (i = 0; i < r->nvals; i++) {
+		if (wf_buf_append(&r->pk, r->keys[i], r->klens[i], &e) != WF_OK)
+			goto oom;
+		r->pklens[i] = r->klens[i];
+	}
+	if (wf_buf_append(&r->pk, "", 0, &e) != WF_OK)
+		goto oom;
+	r->pn = r->nvals;
+	return P_OK;
+oom:
+	wf_buf_init(&r->pk, SIZE_MAX);
+	r->pn = SIZE_MAX;
+	r->status = wf_err_set(&r->saved, WF_EINTERNAL, "out of memory spooling a row");
+	return P_ERR;
+}
+
+static int spool_row(wf_reader *r, int obj)
+{
+	size_t i, need = 9;
+	char *o;
+	uint32_t len;
 
 	if (!r->spool && spool_open(r) != P_OK)
 		return P_ERR;
-	hdr[0] = n;
-	hdr[1] = off;
-	if (fwrite(hdr, sizeof(hdr), 1, r->spool) != 1 || fwrite(p, 1, n, r->spool) != n) {
+	for (i = 0; i < r->nvals; i++)
+		need += (obj ? 4 + r->klens[i] : 0) + 1 + 8 + 4 + r->vals[i].len;
+	if (need > UINT32_MAX) {
+		r->status = wf_err_set(&r->saved, WF_EBADRESPONSE,
+			"bad result body: row %lld is too large to hold before the schema",
+			(long long)r->data_index);
+		return P_ERR;
+	}
+	if (need > r->ecap) {
+		char *t = realloc(r->ebuf, need);
+		if (!t) {
+			r->status = wf_err_set(&r->saved, WF_EINTERNAL, "out of memory spooling a row");
+			return P_ERR;
+		}
+		r->ebuf = t;
+		r->ecap = need;
+	}
+	if (obj && keys_same(r) == 1)
+		obj = 2;
+	else if (obj && keys_keep(r) != P_OK)
+		return P_ERR;
+	o = r->ebuf + 4;
+	enc_u32(&o, (uint32_t)r->nvals);
+	*o++ = (char)obj;
+	for (i = 0; i < r->nvals; i++) {
+		const wf_value *v = &r->vals[i];
+		if (obj == 1)
+			enc_bytes(&o, r->keys[i], r->klens[i]);
+		*o++ = (char)v->kind;
+		switch (v->kind) {
+		case WF_V_NULL:
+			break;
+		case WF_V_BOOL:
+		case WF_V_INT:
+			memcpy(o, &v->i, 8);
+			o += 8;
+			break;
+		case WF_V_REAL:
+			memcpy(o, &v->d, 8);
+			o += 8;
+			enc_bytes(&o, v->s, v->len);
+			break;
+		case WF_V_TEXT:
+		case WF_V_JSON:
+			enc_bytes(&o, v->s, v->len);
+			break;
+		}
+	}
+	len = (uint32_t)(o - r->ebuf - 4);
+	memcpy(r->ebuf, &len, 4);
+	if (fwrite(r->ebuf, 1, (size_t)(o - r->ebuf), r->spool) != (size_t)(o - r->ebuf)) {
 		r->status = wf_err_set(&r->saved, WF_EINTERNAL,
 			"cannot write the temporary file for rows that came before the schema: %s; free space or set TMPDIR",
 			strerror(errno));
 		return P_ERR;
 	}
-	r->meta.spooled_bytes += n;
+	r->meta.spooled_bytes += (uint64_t)(o - r->ebuf);
+	return P_OK;
+}
+
+static uint32_t dec_u32(const char **p)
+{
+	uint32_t v;
+
+	memcpy(&v, *p, 4);
+	*p += 4;
+	return v;
+}
+
+/* Rebuilds the row of a spooled record into r->vals/keys. */
+static int unspool_row(wf_reader *r, const char *p, size_t n, int *obj)
+{
+	const char *e = p + n;
+	size_t i, cnt, off;
+	uint32_t len;
+	int shape;
+
+	if (n < 5)
+		return P_ERR;
+	cnt = dec_u32(&p);
+	shape = *p++;
+	*obj = shape != 0;
+	while (r->vcap < cnt)
+		if (row_grow(r) != P_OK)
+			return P_ERR;
+	if (shape == 2 && r->pn != cnt)
+		return P_ERR;
+	for (i = 0, off = 0; i < cnt; i++) {
+		wf_value *v = &r->vals[i];
+		if (shape == 1) {
+			len = dec_u32(&p);
+			r->keys[i] = p;
+			r->klens[i] = len;
+			p += len;
+		} else if (shape == 2) {
+			r->keys[i] = r->pk.data + off;
+			r->klens[i] = r->pklens[i];
+			off += r->pklens[i];
+		}
+		v->kind = (wf_value_kind)*p++;
+		v->i = 0;
+		v->d = 0;
+		v->s = NULL;
+		v->len = 0;
+		switch (v->kind) {
+		case WF_V_NULL:
+			break;
+		case WF_V_BOOL:
+		case WF_V_INT:
+			memcpy(&v->i, p, 8);
+			p += 8;
+			break;
+		case WF_V_REAL:
+			memcpy(&v->d, p, 8);
+			p += 8;
+			/* fall through */
+		case WF_V_TEXT:
+		case WF_V_JSON:
+			v->len = dec_u32(&p);
+			v->s = p;
+			p += v->len;
+			break;
+		}
+		if (p > e)
+			return P_ERR;
+	}
+	r->nvals = cnt;
+	/* later records may say "the same keys": keep them past this record */
+	if (shape == 1 && keys_keep(r) != P_OK)
+		return P_ERR;
 	return P_OK;
 }
 
@@ -1269,41 +1473,36 @@ static int call_schema(wf_reader *r)
 
 static int replay(wf_reader *r)
 {
-	uint64_t hdr[2];
-	size_t got;
-	const char *q;
-	pin in;
-	int rc;
+	uint32_t len;
+	int obj;
 
 	if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0)
 		goto ioerr;
+	r->pn = SIZE_MAX;
 	for (;;) {
-		got = fread(hdr, sizeof(hdr), 1, r->spool);
-		if (got != 1) {
+		if (fread(&len, 4, 1, r->spool) != 1) {
 			if (ferror(r->spool))
 				goto ioerr;
 			break;
 		}
-		if (hdr[0] > r->rcap) {
-			char *t = realloc(r->rbuf, (size_t)hdr[0]);
+		if (len > r->rcap) {
+			char *t = realloc(r->rbuf, len);
 			if (!t) {
 				r->status = wf_err_set(&r->saved, WF_EINTERNAL, "out of memory replaying a row");
 				return P_ERR;
 			}
 			r->rbuf = t;
-			r->rcap = (size_t)hdr[0];
+			r->rcap = len;
 		}
-		if (fread(r->rbuf, 1, (size_t)hdr[0], r->spool) != hdr[0])
+		if (fread(r->rbuf, 1, len, r->spool) != len)
 			goto ioerr;
-		in.b = r->rbuf;
-		in.e = r->rbuf + hdr[0];
-		in.off = hdr[1];
-		in.final = 1;
-		q = in.b;
-		rc = p_row(r, &in, &q);
-		if (rc != P_OK)
+		if (unspool_row(r, r->rbuf, len, &obj) != P_OK) {
+			if (r->status == WF_OK)
+				r->status = wf_err_set(&r->saved, WF_EINTERNAL,
+					"the temporary file of rows is damaged; run again");
 			return P_ERR;
-		if (emit_row(r, *in.b == '{') != P_OK)
+		}
+		if (emit_row(r, obj) != P_OK)
 			return P_ERR;
 	}
 	return P_OK;
@@ -1429,8 +1628,7 @@ static int unit_run(wf_reader *r, const pin *in, const char **pp)
 		if (r->streaming)
 			rc = emit_row(r, *start == '{');
 		else
-			rc = spool_row(r, start, (size_t)(*pp - start),
-				       in->off + (uint64_t)(start - in->b));
+			rc = spool_row(r, *start == '{');
 		if (rc != P_OK)
 			return rc;
 		r->data_index++;
@@ -1524,7 +1722,13 @@ static size_t carry_feed(wf_reader *r, const char *p, const char *e, uint64_t of
 		p_expected(r, &in, q, r->unit == U_ROW ? "',' or ']'" : "',' or '}'");
 		return SIZE_MAX;
 	}
-	wf_buf_reset(&r->carry);
+	/* one huge value must not pin its memory for the rest of the body */
+	if (r->carry.cap > KEEP_BYTES)
+		wf_buf_free(&r->carry);
+	else
+		wf_buf_reset(&r->carry);
+	if (r->arena.cap > KEEP_BYTES)
+		wf_buf_free(&r->arena);
 	return used;
 }
 
@@ -1561,6 +1765,8 @@ static void limits_apply(wf_reader *r, const wf_reader_limits *l)
 	if (r->lim.max_depth > CAP_MAX_DEPTH)
 		r->lim.max_depth = CAP_MAX_DEPTH;
 	r->lim.max_value_bytes = l && l->max_value_bytes ? l->max_value_bytes : DEF_MAX_VALUE;
+	if (r->lim.max_value_bytes > CAP_MAX_VALUE)
+		r->lim.max_value_bytes = CAP_MAX_VALUE;
 	r->lim.max_body_bytes = l && l->max_body_bytes ? l->max_body_bytes : DEF_MAX_BODY;
 	r->max_row_values = l && l->max_row_values ? l->max_row_values : DEF_MAX_ROW_VALUES;
 	r->lim.max_row_values = r->max_row_values;
@@ -1586,6 +1792,7 @@ wf_status wf_reader_new(wf_reader **out, const wf_reader_handler *h,
 	wf_buf_init(&r->arena, SIZE_MAX);
 	wf_buf_init(&r->num, SIZE_MAX);
 	wf_buf_init(&r->sstore, SIZE_MAX);
+	wf_buf_init(&r->pk, SIZE_MAX);
 	wf_reader_reset(r);
 	*out = r;
 	return WF_OK;
@@ -1621,6 +1828,7 @@ void wf_reader_reset(wf_reader *r)
 		fclose(r->spool);
 		r->spool = NULL;
 	}
+	r->pn = SIZE_MAX;
 	memset(&r->meta, 0, sizeof(r->meta));
 	r->meta.start = r->meta.end = -1;
 	r->meta.total_rows = r->meta.execution_ms = -1;
@@ -1640,6 +1848,9 @@ void wf_reader_free(wf_reader *r)
 	free(r->dup);
 	free(r->sf);
 	free(r->rbuf);
+	free(r->ebuf);
+	free(r->pklens);
+	wf_buf_free(&r->pk);
 	wf_buf_free(&r->carry);
 	wf_buf_free(&r->arena);
 	wf_buf_free(&r->num);

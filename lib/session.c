@@ -4,8 +4,10 @@
 
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -455,10 +457,10 @@ static void report(const wf_wait_opts *o, wf_phase phase, const wf_session_state
 	p.cards_done = wf_session_cards_done(s);
 	for (i = 0; i < s->ncards && !p.current_card; i++)
 		if (strcmp(s->cards[i].status, "processing") == 0)
-			p.current_card = *s->cards[i].type ? s->cards[i].type : s->cards[i].id;
+			p.current_card = *s->cards[i].id ? s->cards[i].id : s->cards[i].type;
 	for (i = 0; i < s->ncards && !p.current_card; i++)
 		if (strcmp(s->cards[i].status, "pending") == 0)
-			p.current_card = *s->cards[i].type ? s->cards[i].type : s->cards[i].id;
+			p.current_card = *s->cards[i].id ? s->cards[i].id : s->cards[i].type;
 	p.rows = -1;
 	p.bytes = -1;
 	o->progress(o->progress_ctx, &p);
@@ -474,7 +476,134 @@ typedef struct waiter {
 	int64_t deadline;     /* 0 = none */
 	int64_t slice;
 	wf_retry status_retry, result_retry;
+	int64_t t_start;
+	/* The progress watcher: while a long-poll is open, a thread reads the
+	 * session's status on a client of its own, for the progress line only
+	 * (it never decides anything). */
+	pthread_mutex_t report_lock;  /* serialises progress reports */
+	wf_client *watch_client;      /* owned; NULL until the first watch */
+	pthread_t watch_thread;
+	int watching;
+	volatile sig_atomic_t watch_stop;  /* also the watch client's interrupt flag */
+	int watch_muted;              /* under report_lock: the body is arriving */
+	wf_result_consumer wrapped;   /* the consumer, muting the watcher at reset */
 } waiter;
+
+static void wreport(waiter *w, wf_phase phase, const wf_session_state *s)
+{
+	pthread_mutex_lock(&w->report_lock);
+	report(w->o, phase, s);
+	pthread_mutex_unlock(&w->report_lock);
+}
+
+/* Period of the watcher's status reads: the option's value at first,
+ * growing with the time waited (a tenth of it), at most 10 s. */
+static int64_t watch_interval(const waiter *w)
+{
+	int64_t v = (wf_clock_ms() - w->t_start) / 10;
+
+	if (v < w->o->progress_interval_ms)
+		v = w->o->progress_interval_ms;
+	return v > 10000 ? 10000 : v;
+}
+
+static void *watch_main(void *arg)
+{
+	waiter *w = arg;
+	wf_http_req req;
+	wf_http_resp resp;
+	wf_session_state st;
+	wf_buf path;
+	wf_err err;
+	int64_t next = wf_clock_ms() + watch_interval(w);
+
+	memset(&st, 0, sizeof(st));
+	wf_http_resp_init(&resp);
+	wf_buf_init(&path, 8192);
+	if (wf_buf_appendf(&path, NULL, "/v1/sessions/%s", w->esc) != WF_OK)
+		goto done;
+	memset(&req, 0, sizeof(req));
+	req.path = path.data;
+	req.max_body = WF_HTTP_MAX_JSON;
+	req.timeout_ms = 10000;
+	while (!w->watch_stop) {
+		struct timespec ts = {0, 50 * 1000000L};
+		if (wf_clock_ms() < next) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (wf_http_perform(w->watch_client, &req, &resp, &err) == WF_OK &&
+		    wf_http_classify(&resp) == WF_HTTP_OK &&
+		    parse_state(&resp.body, "GET session", &st, &err) == WF_OK) {
+			pthread_mutex_lock(&w->report_lock);
+			if (!w->watch_muted && !w->watch_stop)
+				report(w->o, WF_PHASE_WAITING, &st);
+			pthread_mutex_unlock(&w->report_lock);
+		}
+		next = wf_clock_ms() + watch_interval(w);
+	}
+done:
+	wf_session_state_clear(&st);
+	wf_http_resp_free(&resp);
+	wf_buf_free(&path);
+	return NULL;
+}
+
+/* Starts the watcher for one long-poll, if progress is wanted. A failure
+ * only means no watcher. */
+static void watch_start(waiter *w)
+{
+	wf_client_opts co;
+	wf_err err;
+
+	if (!w->o->progress || w->o->progress_interval_ms <= 0 || w->watching)
+		return;
+	if (!w->watch_client) {
+		memset(&co, 0, sizeof(co));
+		co.interrupted = &w->watch_stop;
+		if (wf_client_new(&w->watch_client, wf_client_config(w->c), &co, &err) != WF_OK)
+			return;
+	}
+	w->watch_stop = 0;
+	pthread_mutex_lock(&w->report_lock);
+	w->watch_muted = 0;
+	pthread_mutex_unlock(&w->report_lock);
+	if (pthread_create(&w->watch_thread, NULL, watch_main, w) == 0)
+		w->watching = 1;
+}
+
+static void watch_stop(waiter *w)
+{
+	if (!w->watching)
+		return;
+	w->watch_stop = 1;
+	pthread_join(w->watch_thread, NULL);
+	w->watching = 0;
+}
+
+static wf_status wrapped_reset(void *ctx, wf_err *err)
+{
+	waiter *w = ctx;
+
+	pthread_mutex_lock(&w->report_lock);
+	w->watch_muted = 1;
+	pthread_mutex_unlock(&w->report_lock);
+	return w->consumer->reset(w->consumer->ctx, err);
+}
+
+static wf_status wrapped_write(void *ctx, const char *p, size_t n, wf_err *err)
+{
+	waiter *w = ctx;
+
+	return w->consumer->write(w->consumer->ctx, p, n, err);
+}
+
+static wf_status wrapped_finish(void *ctx, int final, wf_err *err)
+{
+	waiter *w = ctx;
+
+	return w->consumer->finish(w->consumer->ctx, final, err);
+}
 
 static wf_status result_path(waiter *w, int64_t slice, wf_buf *path, wf_err *err)
 {
@@ -498,7 +627,7 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 	wf_buf_init(&path, 8192);
 	/* The wait is over: the download is bounded by --retries and stalls. */
 	wf_retry_init(&retry, 0);
-	report(w->o, WF_PHASE_DOWNLOADING, w->state);
+	wreport(w, WF_PHASE_DOWNLOADING, w->state);
 	st = result_path(w, w->slice, &path, err);
 	if (st != WF_OK)
 		goto cleanup;
@@ -577,12 +706,14 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 	snprintf(what, sizeof(what), "GET result of session %s", w->id);
 	memset(&req, 0, sizeof(req));
 	req.path = path.data;
-	req.consumer = w->consumer;
+	req.consumer = &w->wrapped;
 	/* An answer that starts after the timeout may be a partial snapshot. */
 	req.hand_on_before_ms = slice;
 	req.first_byte_ms = slice + LONG_POLL_GRACE_MS;
 	req.low_speed_s = slice / 1000 + 30;
+	watch_start(w);
 	st = wf_http_perform(w->c, &req, &resp, err);
+	watch_stop(w);
 	if (st != WF_OK)
 		goto done;
 	if (resp.discarded) {
@@ -609,7 +740,7 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 			if (st != WF_OK)
 				goto done;
 		}
-		report(w->o, WF_PHASE_WAITING, w->state);
+		wreport(w, WF_PHASE_WAITING, w->state);
 		if (wf_session_status_is_terminal(w->state->status) &&
 		    judge(w->id, w->state, w->o->allow_partial, NULL) == WF_OK) {
 			st = w->consumer->finish(w->consumer->ctx, 1, err);
@@ -690,11 +821,20 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 	w.state = out_final;
 	w.deadline = opts->timeout_ms > 0 ? wf_clock_ms() + opts->timeout_ms : 0;
 	w.slice = opts->slice_ms > 0 ? opts->slice_ms : WF_DEFAULT_SLICE_MS;
+	w.t_start = wf_clock_ms();
+	w.wrapped.ctx = &w;
+	w.wrapped.reset = wrapped_reset;
+	w.wrapped.write = wrapped_write;
+	w.wrapped.finish = wrapped_finish;
+	if (pthread_mutex_init(&w.report_lock, NULL) != 0)
+		return wf_err_set(err, WF_EINTERNAL, "cannot create a mutex");
 	wf_retry_init(&w.status_retry, w.deadline);
 	wf_retry_init(&w.result_retry, w.deadline);
 	w.esc = wf_http_escape(session_id);
-	if (!w.esc)
+	if (!w.esc) {
+		pthread_mutex_destroy(&w.report_lock);
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	}
 
 	for (;;) {
 		int64_t now, left;
@@ -710,7 +850,7 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 		}
 		if (st != WF_OK)
 			goto cleanup;
-		report(opts, WF_PHASE_WAITING, w.state);
+		wreport(&w, WF_PHASE_WAITING, w.state);
 		if (wf_session_status_is_terminal(w.state->status)) {
 			st = finish_terminal(&w, err);
 			goto cleanup;
@@ -757,6 +897,9 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 cleanup:
 	if (st == WF_EINTERRUPTED)
 		wf_err_set(err, WF_EINTERRUPTED, "interrupted while waiting for session %s", session_id);
+	watch_stop(&w);
+	wf_client_free(w.watch_client);
+	pthread_mutex_destroy(&w.report_lock);
 	free(w.esc);
 	return st;
 }

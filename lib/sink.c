@@ -254,14 +254,66 @@ static wf_status check_writable(const char *path, wf_err *err)
 	return WF_OK;
 }
 
-static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err *err)
+/* 1 when every object sql/audit.sql creates is already there. The objects
+ * are learnt by running the DDL on a scratch in-memory database, so the list
+ * is never written twice. Lets an open skip the write lock: another process
+ * may hold it for minutes while it loads. */
+static wf_status audit_present(wf_sink *s, int *out, wf_err *err)
+{
+	sqlite3 *mem = NULL;
+	sqlite3_stmt *list = NULL, *find = NULL;
+	wf_status ret = WF_OK;
+	int rc, all = 1;
+
+	*out = 0;
+	rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(mem, wf_sql_audit, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(mem, "SELECT type, name FROM sqlite_schema"
+					" WHERE name NOT LIKE 'sqlite^_%' ESCAPE '^'", -1, &list, NULL);
+	if (rc != SQLITE_OK) {
+		ret = wf_err_set(err, WF_EINTERNAL, "the built-in audit DDL fails: %s",
+				 mem ? sqlite3_errmsg(mem) : sqlite3_errstr(rc));
+		goto cleanup;
+	}
+	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+				-1, &find, NULL);
+	while (rc == SQLITE_OK && all && (rc = sqlite3_step(list)) == SQLITE_ROW) {
+		if ((rc = sqlite3_bind_text(find, 1, (const char *)sqlite3_column_text(list, 0), -1,
+					    SQLITE_TRANSIENT)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(find, 2, (const char *)sqlite3_column_text(list, 1), -1,
+					    SQLITE_TRANSIENT)) != SQLITE_OK)
+			break;
+		rc = sqlite3_step(find);
+		if (rc == SQLITE_DONE)
+			all = 0;
+		else if (rc != SQLITE_ROW)
+			break;
+		rc = sqlite3_reset(find);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		ret = wf_db_fail(s, rc, err, "reading the schema");
+	else
+		*out = all;
+cleanup:
+	sqlite3_finalize(list);
+	sqlite3_finalize(find);
+	sqlite3_close(mem);
+	return ret;
+}
+
+static wf_status sink_open(wf_sink **out, const char *path, int readonly,
+			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	wf_sink *s = NULL;
 	wf_status ret = WF_OK;
-	int rc, flags;
+	int rc, flags, present = 0;
 	struct stat sb;
+	wf_buf uri_safe;
 
 	*out = NULL;
+	wf_buf_init(&uri_safe, PATH_MAX + 8);
 	if (!path || !*path)
 		return wf_err_set(err, WF_EUSAGE, "no database file given; use --db FILE");
 	if (readonly && stat(path, &sb) != 0)
@@ -275,8 +327,17 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 		goto cleanup;
 	}
 	s->readonly = readonly;
+	s->interrupted = interrupted;
 	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	/* Debian's SQLite reads "file:..." as a URI (SQLITE_USE_URI): --db names
+	 * a file, so such a name is opened as the relative path it is. */
+	if (strncmp(path, "file:", 5) == 0) {
+		ret = wf_buf_appendf(&uri_safe, err, "./%s", path);
+		if (ret != WF_OK)
+			goto cleanup;
+	}
+	rc = sqlite3_open_v2(uri_safe.data ? uri_safe.data : path, &s->db,
+			     flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "cannot open");
 		goto cleanup;
@@ -309,6 +370,9 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 			 err);
 	if (ret != WF_OK)
 		goto cleanup;
+	ret = audit_present(s, &present, err);
+	if (ret != WF_OK || present)
+		goto cleanup;
 	ret = wf_db_begin(s, err);
 	if (ret != WF_OK)
 		goto cleanup;
@@ -318,6 +382,7 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly, wf_err
 	else
 		wf_db_rollback(s);
 cleanup:
+	wf_buf_free(&uri_safe);
 	if (ret != WF_OK) {
 		wf_sink_close(s);
 		s = NULL;
@@ -328,12 +393,18 @@ cleanup:
 
 wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err)
 {
-	return sink_open(out, path, 0, err);
+	return sink_open(out, path, 0, NULL, err);
+}
+
+wf_status wf_sink_open_ex(wf_sink **out, const char *path, volatile sig_atomic_t *interrupted,
+			  wf_err *err)
+{
+	return sink_open(out, path, 0, interrupted, err);
 }
 
 wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err)
 {
-	return sink_open(out, path, 1, err);
+	return sink_open(out, path, 1, NULL, err);
 }
 
 void wf_sink_close(wf_sink *s)
@@ -727,6 +798,37 @@ cleanup:
 	*out = runs;
 	*out_n = n;
 	return WF_OK;
+}
+
+wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_status ret;
+	int rc;
+
+	*out_claimed = 0;
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3 WHERE run_id = ?1 AND pid = ?2"
+				" AND status = 'running'", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)run->pid)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		ret = wf_db_fail(s, rc, err, "claiming run %lld", (long long)run->run_id);
+		wf_db_rollback(s);
+		return ret;
+	}
+	*out_claimed = sqlite3_changes(s->db) == 1;
+	ret = wf_db_commit(s, err);
+	if (ret != WF_OK)
+		*out_claimed = 0;
+	return ret;
 }
 
 void wf_pending_runs_free(wf_pending_run *runs, size_t n)

@@ -64,6 +64,21 @@ class WaitTest(NetTestCase):
         self.assertEqual(self.body(), result_bytes())
         self.assertNotIn("partial", self.body())
 
+    def test_progress_follows_the_cards_during_one_long_poll(self):
+        d = self.drive(self.emu, ["--start", "slow", "--progress-interval", "200ms"], expect_rc=0)
+        sid = d.out.split()[1]
+        res = [q for q in self.calls(self.emu, "result") if q["path"].endswith("/%s/result" % sid)]
+        self.assertEqual(len(res), 1)
+        prog = [e for e in d.events if e.startswith("progress 2 ")]
+        self.assertIn("progress 2 processing 1/2", prog)
+        self.assertEqual(prog[-1], "progress 2 idle 2/2")
+        # Nothing reported after the body began to arrive but the final state.
+        self.assertEqual(d.events[d.events.index("reset") + 1:],
+                         ["progress 2 idle 2/2", "finish 1 %d" % len(result_bytes())])
+        # The watcher read the session on a connection of its own.
+        ses = [q for q in self.calls(self.emu, "session") if sid in q["path"]]
+        self.assertGreater(len({q["conn"] for q in ses}), 1)
+
     def test_poll_mode_polls_the_session_then_fetches_once(self):
         d = self.drive(self.emu, ["--start", "slow", "--wait", "poll", "--poll-interval", "300ms"],
                        expect_rc=0)

@@ -9,7 +9,7 @@
  *                  [--timeout DUR] [--poll-interval DUR] [--slice DUR]
  *                  [--allow-partial] [--verbose] [--quiet] [--base-url URL]
  *                  [--account-id ID] [--api-key-file FILE] [--cacert FILE]
- *                  [--retries N] [--fail-write-after N]
+ *                  [--retries N] [--fail-write-after N] [--progress-interval DUR]
  *
  * stdout: "session ID" then "status S" and "cards N" lines. */
 #include <curl/curl.h>
@@ -146,13 +146,15 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--wait") == 0 && v)
 			wo.mode = strcmp(v, "poll") == 0 ? WF_WAIT_POLL : WF_WAIT_BLOCK;
 		else if ((strcmp(a, "--timeout") == 0 || strcmp(a, "--poll-interval") == 0 ||
-			  strcmp(a, "--slice") == 0) && v) {
+			  strcmp(a, "--slice") == 0 || strcmp(a, "--progress-interval") == 0) && v) {
 			int64_t ms;
 			st = wf_parse_duration(v, a, &ms, &err);
 			if (st != WF_OK)
 				goto fail;
 			if (a[2] == 't')
 				wo.timeout_ms = ms;
+			else if (strcmp(a, "--progress-interval") == 0)
+				wo.progress_interval_ms = ms;
 			else if (a[2] == 'p')
 				wo.poll_interval_ms = ms;
 			else

@@ -217,11 +217,16 @@ static void tty_load_phase_shows_rows_bytes_and_rate(void)
 	/* The waiter knows bytes, the loader rows: both stay on the line. */
 	transfer(&c, WF_PHASE_DOWNLOADING, 0, 19293798);
 	transfer(&c, WF_PHASE_LOADING, 120000, 0);
-	c.now += 200;
-	transfer(&c, WF_PHASE_LOADING, 120000, 0);
+	c.now += 100;
+	transfer(&c, WF_PHASE_LOADING, 130000, 0);
+	c.now += 100;
+	/* The rate counts from the first rows seen: 30,000 rows in 0.2 s. */
+	transfer(&c, WF_PHASE_LOADING, 150000, 0);
 	t = cap_text(&c);
 	T_CHECK(strstr(t, "[0:03] downloading the result, 2.0 KiB") != NULL);
-	T_CHECK(strstr(t, "[0:05] loading, 120,000 rows, 18.4 MiB, 54,545 rows/s") != NULL);
+	/* No rate before 0.2 s of rows. */
+	T_CHECK(strstr(t, "[0:05] loading, 130,000 rows, 18.4 MiB\r") != NULL);
+	T_CHECK(strstr(t, "[0:05] loading, 150,000 rows, 18.4 MiB, 150,000 rows/s") != NULL);
 	free(t);
 	cap_close(&c);
 }

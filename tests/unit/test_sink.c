@@ -266,6 +266,17 @@ static void pending_runs_skips_live_processes(void)
 		T_CHECK_STR(runs[0].mode, "append");
 		T_CHECK_STR(runs[0].workflow_id, "wf1");
 	}
+	if (n == 1) {
+		int claimed = -1;
+		/* The first claim wins; a second one (another resume) loses. */
+		T_CHECK(wf_sink_claim_run(s, &runs[0], &claimed, &err) == WF_OK && claimed == 1);
+		T_CHECK(q_int(db, "SELECT pid FROM _wf_runs WHERE session_id = 's-dead'") ==
+			(int64_t)getpid());
+		T_CHECK(wf_sink_claim_run(s, &runs[0], &claimed, &err) == WF_OK && claimed == 0);
+		wf_pending_runs_free(runs, n);
+		runs = NULL;
+		T_CHECK(wf_sink_pending_runs(s, &runs, &n, &err) == WF_OK && n == 0);
+	}
 	wf_pending_runs_free(runs, n);
 	sqlite3_close(db);
 	wf_sink_close(s);
@@ -332,6 +343,54 @@ static void a_lock_wait_ends_when_interrupted(void)
 	T_CHECK(wf_sink_begin_run(s, &info, &id, &err) == WF_OK && id > 0);
 	sqlite3_close(db);
 	wf_sink_close(s);
+}
+
+static void open_takes_no_write_lock_once_the_audit_tables_exist(void)
+{
+	wf_sink *s = open_ok("busy.db"), *s2 = NULL;
+	sqlite3 *db = other(db_path("busy.db"));
+	volatile sig_atomic_t intr = 1;
+	int64_t t0;
+	wf_err err;
+
+	wf_sink_close(s);
+	/* Another process is loading: it holds the write lock. */
+	T_CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE; CREATE TABLE big (x)", NULL, NULL, NULL) ==
+		SQLITE_OK);
+	t0 = wf_mono_ms();
+	T_CHECK(wf_sink_open(&s2, db_path("busy.db"), &err) == WF_OK);
+	T_CHECK(wf_mono_ms() - t0 < 1000);
+	wf_sink_close(s2);
+	s2 = NULL;
+	/* A new file must be set up: its wait for the lock stops when
+	 * interrupted. */
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	db = NULL;
+	T_CHECK(sqlite3_open(db_path("fresh.db"), &db) == SQLITE_OK);
+	T_CHECK(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE; CREATE TABLE x (y)",
+			     NULL, NULL, NULL) == SQLITE_OK);
+	t0 = wf_mono_ms();
+	T_CHECK(wf_sink_open_ex(&s2, db_path("fresh.db"), &intr, &err) == WF_EDB);
+	T_CHECK(wf_mono_ms() - t0 < 2000);
+	T_CHECK(s2 == NULL);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
+static void a_file_colon_name_is_a_file_not_a_uri(void)
+{
+	char cwd[512];
+	wf_sink *s = NULL;
+	wf_err err;
+
+	T_CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	T_CHECK(chdir(tmpdir) == 0);
+	T_CHECK(wf_sink_open(&s, "file:odd.db?mode=ro", &err) == WF_OK);
+	T_CHECK(access("file:odd.db?mode=ro", F_OK) == 0);
+	T_CHECK(s && wf_sink_preflight(s, "t", WF_MODE_APPEND, &err) == WF_OK);
+	wf_sink_close(s);
+	T_CHECK(chdir(cwd) == 0);
 }
 
 static void default_table_is_a_valid_name(void)
@@ -548,6 +607,45 @@ static void loader_skips_a_session_already_loaded_unless_forced(void)
 	wf_sink_close(s);
 }
 
+/* A full disk (simulated with max_page_count) in the middle of the rows:
+ * SQLite may roll back by itself; nothing may be committed row by row. */
+static void loader_disk_full_rolls_back_and_leaves_the_connection_usable(void)
+{
+	wf_sink *s = open_ok("full.db");
+	sqlite3 *db = other(db_path("full.db"));
+	int64_t run = begin(s, NULL, "t");
+	wf_loader *l = new_loader(s, run, "t", WF_MODE_APPEND, NULL, 0);
+	const wf_result_consumer *c = wf_loader_consumer(l);
+	wf_run_outcome o = {0};
+	wf_status st;
+	wf_err err;
+	char row[256];
+	int i, pages = (int)q_int(wf_sink_db(s), "PRAGMA page_count");
+
+	snprintf(row, sizeof(row), "PRAGMA max_page_count = %d", pages + 20);
+	T_CHECK(sqlite3_exec(wf_sink_db(s), row, NULL, NULL, NULL) == SQLITE_OK);
+	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+	st = feed(c, "{\"schema\":[{\"id\":\"s\",\"type\":\"string\"}],\"data\":[{\"s\":\"0\"}", 4096,
+		  &err);
+	for (i = 1; st == WF_OK && i < 20000; i++) {
+		snprintf(row, sizeof(row), ",{\"s\":\"%0200d\"}", i);
+		st = feed(c, row, 4096, &err);
+	}
+	T_CHECK(st == WF_EDB);
+	T_CHECK(strstr(err.msg, "full") != NULL);
+	T_CHECK(sqlite3_get_autocommit(wf_sink_db(s)) == 1);
+	wf_loader_free(l);
+	T_CHECK(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'") == 0);
+	o.status = "failed";
+	o.error = err.msg;
+	o.wait_ms = -1;
+	o.total_ms = -1;
+	T_CHECK(wf_sink_finish_run(s, run, &o, &err) == WF_OK);
+	T_CHECK_STR(q_text(db, "SELECT status FROM _wf_runs"), "failed");
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
 static void loader_stops_when_interrupted(void)
 {
 	wf_sink *s = open_ok("l5.db");
@@ -596,12 +694,15 @@ int main(void)
 	T_RUN(preflight_refuses_bad_names_and_existing_table_in_fail_mode);
 	T_RUN(preflight_refuses_a_read_only_database);
 	T_RUN(a_lock_wait_ends_when_interrupted);
+	T_RUN(open_takes_no_write_lock_once_the_audit_tables_exist);
+	T_RUN(a_file_colon_name_is_a_file_not_a_uri);
 	T_RUN(default_table_is_a_valid_name);
 	T_RUN(list_runs_is_newest_first);
 	T_RUN(loader_loads_one_byte_chunks_and_commits_with_the_audit_row);
 	T_RUN(loader_discards_a_non_final_attempt_and_holds_no_lock_while_waiting);
 	T_RUN(loader_failure_rolls_back_everything);
 	T_RUN(loader_skips_a_session_already_loaded_unless_forced);
+	T_RUN(loader_disk_full_rolls_back_and_leaves_the_connection_usable);
 	T_RUN(loader_stops_when_interrupted);
 	rc = t_done();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

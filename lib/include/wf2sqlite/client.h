@@ -75,6 +75,8 @@ typedef struct wf_client_opts {
 WF_API wf_status wf_client_new(wf_client **out, const wf_config *cfg, const wf_client_opts *opts,
 			       wf_err *err);
 WF_API void wf_client_free(wf_client *c);
+/* The configuration the client was made with (borrowed). */
+WF_API const wf_config *wf_client_config(const wf_client *c);
 
 /* Bounds the retries (and their Retry-After waits) of wf_session_start and
  * wf_session_get: no new attempt starts after ms from now (0 = no bound;

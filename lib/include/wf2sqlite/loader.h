@@ -46,7 +46,7 @@ typedef struct wf_load_stats {
 	int64_t execution_ms;                                 /* -1 if absent */
 	int64_t columns, warnings;
 	int64_t mismatches;        /* values that did not fit their column type */
-	int64_t load_ms;           /* start of the final attempt to COMMIT */
+	int64_t load_ms;           /* first byte of the final attempt to COMMIT */
 	int partial;  /* fewer rows than reported */
 	int64_t already_loaded_by; /* > 0: nothing loaded, this run id holds the session */
 	const char *status;        /* static: the status written ("loaded", "partial") */

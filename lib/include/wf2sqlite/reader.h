@@ -18,10 +18,10 @@
 typedef enum wf_value_kind {
 	WF_V_NULL = 0,
 	WF_V_BOOL,   /* i = 0 or 1 */
-	WF_V_INT,    /* i; an integer that fits in 64 bits */
+	WF_V_INT,    /* i; an integer that fits in 64 bits (s = NULL, len = 0) */
 	WF_V_REAL,   /* d; also integers beyond 64 bits (never clamped); s/len = the number's text */
 	WF_V_TEXT,   /* s/len: decoded UTF-8, may contain NUL */
-	WF_V_JSON    /* s/len: an object or array as JSON text */
+	WF_V_JSON    /* s/len: an object or array inside a row: its original bytes (valid JSON) */
 } wf_value_kind;
 
 typedef struct wf_value {
@@ -32,16 +32,19 @@ typedef struct wf_value {
 	size_t len;
 } wf_value;
 
+/* One entry of `schema`. All strings are borrowed (valid during on_schema),
+ * NUL-terminated and free of NUL bytes (the reader refuses them). */
 typedef struct wf_field {
-	const char *id;      /* borrowed; never NULL ("" when missing) */
+	const char *id;      /* never NULL ("" when missing) */
 	size_t id_len;
-	const char *header;  /* NULL when missing */
-	const char *type;    /* NULL when missing */
+	const char *header;  /* NULL when missing or not a string */
+	const char *type;    /* NULL when missing or not a string */
 } wf_field;
 
-/* One row. Objects: keys[k] names values[k] (keys borrowed, may repeat only
- * if the body repeats them: the last wins is NOT applied, the reader rejects
- * duplicate keys in a row). Arrays: keys == NULL, values by position. */
+/* One row; everything borrowed, valid only during on_row. Objects: keys[k]
+ * (key_lens[k] bytes, never holding a NUL, all distinct: the reader refuses
+ * duplicate keys) names values[k]. Arrays: keys == key_lens == NULL, values
+ * by position. A key missing from an object is simply absent. */
 typedef struct wf_row {
 	size_t n;
 	const wf_value *values;
@@ -52,8 +55,12 @@ typedef struct wf_row {
 
 typedef struct wf_reader_handler {
 	void *ctx;
-	/* Called once, before the first row: fields of `schema`, or n = 0 when
-	 * the body has none (the columns are then inferred from the rows). */
+	/* Called exactly once for every valid body, before the first row (also
+	 * when there are no rows): fields of `schema`, or fields = NULL, n = 0
+	 * when the body has none or `"schema": []` (columns are then inferred
+	 * from the rows). When `data` came first, it is called from
+	 * wf_reader_finish, after the whole body was validated. A status other
+	 * than WF_OK stops the reader and is returned as it is. */
 	wf_status (*on_schema)(void *ctx, const wf_field *fields, size_t n, wf_err *err);
 	wf_status (*on_row)(void *ctx, const wf_row *row, wf_err *err);
 } wf_reader_handler;
@@ -64,7 +71,7 @@ typedef struct wf_reader_limits {
 	int max_depth;           /* default 64; at most 1000 */
 	size_t max_value_bytes;  /* one row, the schema, or any other top-level value; default 64 MiB */
 	uint64_t max_body_bytes; /* default 64 GiB */
-	size_t max_row_values;   /* values in one row; default 65536 */
+	size_t max_row_values;   /* values in one row, fields in the schema; default 65536 */
 } wf_reader_limits;
 
 /* What the body said besides schema and data; -1 where absent. */
@@ -74,20 +81,23 @@ typedef struct wf_result_meta {
 	int64_t execution_ms;   /* result.summary.executionDurationMillis */
 	int64_t rows;           /* rows handed on */
 	uint64_t bytes;         /* body bytes consumed */
-	int has_schema;
-	uint64_t spooled_bytes; /* row bytes held in the temporary file (data before schema) */
+	int has_schema;         /* 1 when the body had a `schema` key */
+	uint64_t spooled_bytes; /* bytes of rows held in the temporary file (data before schema) */
 } wf_result_meta;
 
 typedef struct wf_reader wf_reader;
 
 /* limits may be NULL for defaults. *out is the caller's (wf_reader_free);
- * the reader borrows h. */
+ * the reader borrows h. Rows spooled before the schema go to an unlinked
+ * file in $TMPDIR (default /tmp). */
 WF_API wf_status wf_reader_new(wf_reader **out, const wf_reader_handler *h,
 			       const wf_reader_limits *limits, wf_err *err);
 WF_API void wf_reader_free(wf_reader *r);
 /* Back to the initial state, for a new body. */
 WF_API void wf_reader_reset(wf_reader *r);
-/* Pushes bytes; errors from the handler are returned as they are. */
+/* Pushes bytes (any size, split anywhere); errors from the handler are
+ * returned as they are. Once a call failed, every later call answers the
+ * same status and message until wf_reader_reset. */
 WF_API wf_status wf_reader_feed(wf_reader *r, const char *p, size_t n, wf_err *err);
 /* The body has ended: a truncated body is WF_EBADRESPONSE. Replays spooled
  * rows, then fills meta (borrowed, valid until reset/free). */

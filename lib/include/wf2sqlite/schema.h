@@ -23,12 +23,18 @@ typedef struct wf_schema wf_schema;
 WF_API wf_status wf_schema_new(wf_schema **out, wf_err *err);
 WF_API void wf_schema_free(wf_schema *s);
 
-/* Adds the columns of a result schema, in order, applying the naming rules. */
+/* Adds the columns of a result schema, in order, applying the naming rules
+ * (docs/type-mapping.md): the id; `col_<position>` for an empty id; `_2`,
+ * `_3`, ... for a name equal apart from ASCII case to an earlier one or to
+ * _run_id/_row. More than WF_SCHEMA_MAX_COLUMNS columns, or an id with a NUL,
+ * is WF_EBADRESPONSE. */
 WF_API wf_status wf_schema_add_fields(wf_schema *s, const wf_field *fields, size_t n, wf_err *err);
 
-/* The column for a row key: found by source id, or added (a key not in the
- * schema, sql_type inferred from v) with *out_added = 1. *out_index is the
- * column's position. */
+/* The column for a row key: found by exact source id, or added (a key not in
+ * the schema, sql_type inferred from v: int/real NUMERIC, bool INTEGER, else
+ * TEXT) with *out_added = 1. *out_index is the column's position. Keys given
+ * in the order of the columns are found in O(1) (the next column is tried
+ * first), others by a hash. */
 WF_API wf_status wf_schema_column_for_key(wf_schema *s, const char *key, size_t key_len,
 					  const wf_value *v, size_t *out_index, int *out_added,
 					  wf_err *err);
@@ -46,17 +52,22 @@ WF_API size_t wf_schema_count(const wf_schema *s);
 /* Borrowed from s; valid until the next add. */
 WF_API const wf_column *wf_schema_column(const wf_schema *s, size_t index);
 
-/* 1 when v does not fit the column's declared type (counted in the warning). */
+/* 1 when v does not fit the column's declared type (counted in the warning):
+ * NUMERIC takes null/int/real; INTEGER (boolean) null/bool; TEXT null/text,
+ * and also objects/arrays unless the source type is "string". */
 WF_API int wf_schema_value_mismatch(const wf_column *c, const wf_value *v);
 
-/* Appends name as a double-quoted SQL identifier, doubling embedded quotes. */
+/* Appends name as a double-quoted SQL identifier, doubling embedded quotes.
+ * A NUL in name is WF_EUSAGE. */
 WF_API wf_status wf_sql_quote_ident(wf_buf *b, const char *name, size_t len, wf_err *err);
 
-/* CREATE TABLE text for a table with the mapped columns plus _run_id, _row. */
+/* Appends `CREATE TABLE IF NOT EXISTS "t" ("a" TEXT, ..., "_run_id" INTEGER,
+ * "_row" INTEGER)` to out; the table name is checked first. */
 WF_API wf_status wf_schema_create_sql(const wf_schema *s, const char *table, wf_buf *out,
 				      wf_err *err);
 
-/* A valid table name checks: not empty, not starting with sqlite_ (any case). */
+/* A valid table name: not NULL or empty, not starting with sqlite_ (any
+ * case). Otherwise WF_EUSAGE with a message that says to pick --table. */
 WF_API wf_status wf_table_name_check(const char *table, wf_err *err);
 
 #endif

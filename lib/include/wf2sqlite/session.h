@@ -54,6 +54,12 @@ typedef struct wf_wait_opts {
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler; may be NULL */
 	wf_progress_fn progress;   /* may be NULL */
 	void *progress_ctx;
+	/* WF_WAIT_BLOCK with progress: while a long-poll is open, a second
+	 * connection reads the session's status this often (growing to a tenth
+	 * of the time waited, at most 10 s) for the progress line only; 0 =
+	 * never. progress is then called from that thread too (never at the
+	 * same time as from the caller's). */
+	int64_t progress_interval_ms;
 } wf_wait_opts;
 
 #define WF_DEFAULT_SLICE_MS 25000

@@ -19,9 +19,15 @@ typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } 
 #define WF_SINK_BUSY_TIMEOUT_MS 300000
 
 /* Opens (creating if missing) the database with WAL, synchronous=FULL, a busy
- * timeout (WF_SINK_BUSY_TIMEOUT_MS), DQS off, and creates the audit tables.
+ * timeout (WF_SINK_BUSY_TIMEOUT_MS), DQS off, and creates the audit tables
+ * when any is missing (in BEGIN IMMEDIATE; when all exist, no write lock is
+ * taken, so opening never waits for another process's load).
  * *out is the caller's (wf_sink_close). WF_EDB with the file named on failure. */
 WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
+/* The same, with the flag of wf_sink_set_interrupt set from the start (the
+ * audit tables' creation may wait for another process's lock). */
+WF_API wf_status wf_sink_open_ex(wf_sink **out, const char *path,
+				 volatile sig_atomic_t *interrupted, wf_err *err);
 /* Opens an existing database read-only, for reading the audit history: never
  * creates the file or any table. WF_EDB when it does not exist or is not a
  * database. */
@@ -96,6 +102,12 @@ typedef struct wf_pending_run {
 } wf_pending_run;
 WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
 WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
+
+/* Takes over a pending run for this process: sets its pid to ours if it is
+ * still running with run->pid (one transaction). *out_claimed = 0 when
+ * another process claimed or finished it first: leave it alone. */
+WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
+				   wf_err *err);
 
 /* One _wf_runs row, for `runs`. Integers are -1 where the column is NULL. */
 typedef struct wf_run_record {
