@@ -16,6 +16,8 @@
 
 /* Rows between two checks of the interrupted flag and progress reports. */
 #define CHECK_EVERY 1024
+/* New-column warnings printed one by one; the rest are counted. */
+#define MAX_KEY_WARNINGS 20
 /* SQL text of one statement (DDL for 2000 columns fits easily). */
 #define SQL_MAX ((size_t)16 << 20)
 /* Page cache during a load (8 MiB): inserts into a table without indexes
@@ -108,6 +110,26 @@ static void warn(wf_loader *l, const char *fmt, ...)
 	vfprintf(l->warnings, fmt, ap);
 	va_end(ap);
 	fputc('\n', l->warnings);
+}
+
+/* A name from the body, fit for a terminal: control characters escaped, cut
+ * at about 80 bytes. */
+static const char *printable(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in && o + 8 < cap && o < 80; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (*in && o + 4 < cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 /* Appends a single-quoted SQL string literal. */
@@ -609,9 +631,13 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 
 	for (i = first; st == WF_OK && i < count; i++) {
 		const wf_column *c = wf_schema_column(l->schema, i);
-		if (l->had_schema)
+		/* One line per new column, but a flood is summed up at the end. */
+		if (l->had_schema && l->extra_keys < MAX_KEY_WARNINGS) {
+			char k[128], n[128];
 			warn(l, "row %lld has the key '%s' that the schema lacks; added as column \"%s\"",
-			     (long long)row->index, c->source_id, c->name);
+			     (long long)row->index, printable(c->source_id, k, sizeof(k)),
+			     printable(c->name, n, sizeof(n)));
+		}
 		l->extra_keys++;
 		st = ensure_column(l, c->name, c->sql_type, err);
 		if (st == WF_OK)
@@ -995,6 +1021,9 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	if (partial)
 		warn(l, "received %lld rows of %lld reported; run %lld recorded as partial",
 		     (long long)l->rows_loaded, (long long)expected, (long long)l->run_id);
+	if (l->had_schema && l->extra_keys > MAX_KEY_WARNINGS)
+		warn(l, "%lld more keys that the schema lacks were added as columns (see _wf_columns)",
+		     (long long)(l->extra_keys - MAX_KEY_WARNINGS));
 	if (l->mismatches > 0)
 		warn(l, "%lld values did not match their column type (stored as they are)",
 		     (long long)l->mismatches);

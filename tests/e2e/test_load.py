@@ -221,6 +221,14 @@ class TestModes(LoadTestBase):
         self.assertEqual(self.q("SELECT source_id FROM _wf_columns WHERE column_name = 'extra'"),
                          [("extra",)])
 
+    def test_a_hostile_key_is_stored_but_never_printed_raw(self):
+        rows = [{"region": "a", "amount": 1, "paid": True, "\x1b[2J\nboom": "x"}]
+        r = self.load(body(rows, SALES_SCHEMA), "--table", "sales")
+        self.assertNotIn("\x1b", r.err)
+        self.assertIn("\\x1b[2J\\x0aboom", r.err)
+        self.assertEqual(self.q("SELECT source_id FROM _wf_columns WHERE position = 3"),
+                         [("\x1b[2J\nboom",)])
+
     def test_replace_keeps_only_this_run_and_the_user_index(self):
         schema1 = SALES_SCHEMA + [{"id": "old", "type": "string"}]
         self.load(body([dict(r, old="o") for r in sales_rows(4)], schema1), "--table", "sales")
