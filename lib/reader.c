@@ -1595,6 +1595,8 @@ static int unit_run(wf_reader *r, const pin *in, const char **pp)
 			rc = p_schema(r, in, pp);
 			if (rc != P_OK)
 				return rc;
+			if ((size_t)(*pp - start) > r->lim.max_value_bytes)
+				break; /* refused below, before on_schema sees it */
 			r->meta.has_schema = 1;
 			if (!(r->seen & (1u << K_DATA)) && call_schema(r) != P_OK)
 				return P_ERR;

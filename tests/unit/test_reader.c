@@ -710,6 +710,7 @@ static void size_limits_are_enforced(void)
 {
 	wf_reader_limits lim = { 0 };
 	const char *body = "{\"data\":[[\"0123456789\"],[\"01234567890123456789012345678901234567890\"]]}";
+	const char *wide = "{\"schema\":[{\"id\":\"a\"},{\"id\":\"b\"}              ]}";
 	result r;
 
 	lim.max_value_bytes = 32;
@@ -718,6 +719,11 @@ static void size_limits_are_enforced(void)
 	free(r.out);
 	r = run_ex(body, strlen(body), 3, 1, &lim, -1);
 	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "limit of 32 bytes") != NULL);
+	free(r.out);
+	/* a schema over the limit is refused before on_schema sees it */
+	r = run_ex(wide, strlen(wide), 0, 1, &lim, -1);
+	T_CHECK(r.st == WF_EBADRESPONSE && strstr(r.err.msg, "limit of 32 bytes") != NULL);
+	T_CHECK(r.schema_calls == 0);
 	free(r.out);
 	lim.max_value_bytes = 0;
 	lim.max_body_bytes = 40;
