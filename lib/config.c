@@ -145,6 +145,7 @@ static wf_status resolve_base_url(wf_config *out, const char *given, const char 
 	 * as a raw byte, a path separator or another host in the URL built from
 	 * it. No escapes in the authority at all. */
 	auth = strstr(given, "://") + 3;
+	auth += strspn(auth, "/"); /* curl takes https:///host too */
 	if (first_bad_char(host) >= 0 || strpbrk(host, "/?#@\\%") ||
 	    memchr(auth, '%', strcspn(auth, "/"))) {
 		st = wf_err_set(err, WF_EUSAGE,
