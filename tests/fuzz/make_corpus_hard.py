@@ -35,6 +35,7 @@ URLS = [
     'h\n\nacc\x7f',
     # found by fuzz_url: escapes in the host decoded by curl
     '%A1', '%33', 'https://%33/', 'https://h%2Fevil/', 'https://uttps://u:p@h/:p@h/',
+    'https:///%345///x/', 'https:///h/x',
 ]
 
 VARS = [
