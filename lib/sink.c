@@ -215,14 +215,21 @@ static wf_status pragma_expect(wf_sink *s, const char *sql, const char *want, wf
 	sqlite3_stmt *st = NULL;
 	wf_status ret = WF_OK;
 	const char *got;
-	int rc;
+	int rc, count;
 
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "%s", sql);
 		goto cleanup;
 	}
-	rc = sqlite3_step(st);
+	/* Turning a new file to WAL upgrades a read lock to an exclusive one,
+	 * for which SQLite never calls the busy handler: two processes creating
+	 * one file at once got SQLITE_BUSY at once. Wait here the same way. */
+	for (count = 0; (rc = sqlite3_step(st)) != SQLITE_ROW; count++) {
+		if ((rc & 0xff) != SQLITE_BUSY || !busy_wait(s, count))
+			break;
+		(void)sqlite3_reset(st); /* returns the BUSY just seen */
+	}
 	if (rc != SQLITE_ROW) {
 		ret = wf_db_fail(s, rc, err, "%s", sql);
 		goto cleanup;
