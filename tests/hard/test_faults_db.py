@@ -258,6 +258,24 @@ class DbFaults(HardCase):
         self.assertEqual(whole_runs_only(db), [])
         self.assertNoKeyAnywhere(db)
 
+    def test_processes_creating_one_file_at_once_all_wait_and_load(self):
+        # Turning a new file to WAL needs an exclusive lock for which SQLite
+        # never calls the busy handler: without a retry, one of several
+        # processes creating the file at once failed with exit 7 "locked".
+        src = self.path("small.json")
+        result_file(src, 50)
+        for attempt in range(6):
+            db = self.path("race%d.db" % attempt)
+            procs = [wfharness.spawn_wf(["load", src, "--db", db, "--table", "t%d" % (i % 2)],
+                                        env=wf_env()) for i in range(6)]
+            for p in procs:
+                out, err = p.communicate(timeout=120)
+                self.assertEqual(p.returncode, 0, "attempt %d: %s" % (attempt, err))
+            rs = runs(db)
+            self.assertEqual([x["status"] for x in rs], ["loaded"] * 6)
+            self.assertIntegrity(db)
+            self.assertEqual(whole_runs_only(db), [])
+
     # ---- full disk -------------------------------------------------------
 
     def check_full(self, r, db, pattern):
