@@ -80,6 +80,8 @@ def scenario():
                         content_type="text/plain"))
     add("redirrun", fault("run", "redirrun", "redirect", status=307))
     add("redirres", fault("result", "redirres", "redirect", status=302))
+    add("verbose", fault("result", "verbose", "status", status=503),
+        fault("result", "verbose", "redirect", status=302))
     add("auth", fault("result", "auth", "status", status=401,
                       body='{"error":"Unauthorized","message":"key revoked","status_code":401}'))
     return {"workflows": w, "faults": faults}
@@ -307,6 +309,14 @@ class NetFaults(HardCase):
                              ["redirected (HTTP 302)", self.other_origin()], error="redirected")
         self.assertEqual(self.requests_of(origin="other"), [])
         self.attach_printed(r, ROWS)
+
+    def test_verbose_trace_of_faults_redacts_the_key(self):
+        r = self.run_("verbose", "--verbose")
+        self.assertFailedRun(r, 8, self.db(), "wf_verbose", "failed",
+                             ["HTTP 503", "redirected (HTTP 302)"])
+        self.assertIn("x-scale-api-key: [redacted]", r.err)
+        self.assertIn("> GET ", r.err)
+        self.assertEqual(self.requests_of(origin="other"), [])
 
     def test_401_on_result_exit_3(self):
         r = self.run_("auth")
