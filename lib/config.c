@@ -97,6 +97,7 @@ static wf_status resolve_base_url(wf_config *out, const char *given, const char 
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
 	     *frag = NULL, *user = NULL, *expanded = NULL;
+	const char *auth;
 	wf_buf b;
 	wf_status st = WF_OK;
 	size_t plen;
@@ -138,6 +139,18 @@ static wf_status resolve_base_url(wf_config *out, const char *given, const char 
 		goto cleanup;
 	if (!scheme || !host || !*host) {
 		st = wf_err_set(err, WF_EUSAGE, "%s '%s' has no host name", source, given);
+		goto cleanup;
+	}
+	/* curl percent-decodes the host: "%A1", "%2F" or "%33" must not come back
+	 * as a raw byte, a path separator or another host in the URL built from
+	 * it. No escapes in the authority at all. */
+	auth = strstr(given, "://") + 3;
+	auth += strspn(auth, "/"); /* curl takes https:///host too */
+	if (first_bad_char(host) >= 0 || strpbrk(host, "/?#@\\%") ||
+	    memchr(auth, '%', strcspn(auth, "/"))) {
+		st = wf_err_set(err, WF_EUSAGE,
+			"%s '%s' has a host name with an escaped or invalid character; "
+			"give a plain host name", source, given);
 		goto cleanup;
 	}
 	if (user) {
@@ -402,11 +415,12 @@ fail:
 
 wf_status wf_parse_duration(const char *text, const char *what, int64_t *out_ms, wf_err *err)
 {
-	/* Exact arithmetic in microseconds-free integers: whole part and up to
-	 * three fraction digits scaled by the unit. */
+	/* Exact integer arithmetic: per segment a whole part and up to six
+	 * fraction digits scaled by the unit. Segments ("1h30m", "1m30s", as
+	 * wf_format_duration writes them) come in descending units. */
 	const char *p = text;
-	uint64_t whole = 0, frac = 0, frac_scale = 1, unit, ms;
-	int digits = 0;
+	uint64_t whole, frac, frac_scale, unit, ms, total = 0, last_unit = UINT64_MAX;
+	int digits, segments = 0;
 
 	if (!what)
 		what = "duration";
@@ -416,49 +430,67 @@ wf_status wf_parse_duration(const char *text, const char *what, int64_t *out_ms,
 	if (*p == '-')
 		return wf_err_set(err, WF_EUSAGE, "%s must not be negative: '%s'; use a number with "
 				  "ms, s, m or h (30s, 5m, 500ms)", what, text);
-	while (*p >= '0' && *p <= '9') {
-		if (whole > (UINT64_MAX - 9) / 10)
-			goto overflow;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-		p++;
-		digits++;
-	}
-	if (*p == '.') {
-		p++;
+	while (*p) {
+		whole = 0;
+		frac = 0;
+		frac_scale = 1;
+		digits = 0;
 		while (*p >= '0' && *p <= '9') {
-			if (frac_scale < 1000000) {
-				frac = frac * 10 + (uint64_t)(*p - '0');
-				frac_scale *= 10;
-			}
+			if (whole > (UINT64_MAX - 9) / 10)
+				goto overflow;
+			whole = whole * 10 + (uint64_t)(*p - '0');
 			p++;
 			digits++;
 		}
+		if (*p == '.') {
+			p++;
+			while (*p >= '0' && *p <= '9') {
+				if (frac_scale < 1000000) {
+					frac = frac * 10 + (uint64_t)(*p - '0');
+					frac_scale *= 10;
+				}
+				p++;
+				digits++;
+			}
+		}
+		if (digits == 0)
+			goto junk;
+		if (*p == '\0' && segments == 0) {
+			unit = 1000; /* a bare number is seconds */
+		} else if (p[0] == 'm' && p[1] == 's') {
+			unit = 1;
+			p += 2;
+		} else if (*p == 's') {
+			unit = 1000;
+			p++;
+		} else if (*p == 'm') {
+			unit = 60000;
+			p++;
+		} else if (*p == 'h') {
+			unit = 3600000;
+			p++;
+		} else {
+			goto junk;
+		}
+		if (unit >= last_unit)
+			goto junk;
+		last_unit = unit;
+		segments++;
+		if (whole > (uint64_t)INT64_MAX / unit)
+			goto overflow;
+		ms = whole * unit;
+		/* frac / frac_scale of a unit, rounded to the nearest millisecond. */
+		ms += (frac * unit + frac_scale / 2) / frac_scale;
+		if (ms > (uint64_t)INT64_MAX - total)
+			goto overflow;
+		total += ms;
 	}
-	if (digits == 0)
-		goto junk;
-	if (*p == '\0' || strcmp(p, "s") == 0)
-		unit = 1000;
-	else if (strcmp(p, "ms") == 0)
-		unit = 1;
-	else if (strcmp(p, "m") == 0)
-		unit = 60000;
-	else if (strcmp(p, "h") == 0)
-		unit = 3600000;
-	else
-		goto junk;
-	if (whole > (uint64_t)INT64_MAX / unit)
-		goto overflow;
-	ms = whole * unit;
-	/* frac / frac_scale of a unit, rounded to the nearest millisecond. */
-	ms += (frac * unit + frac_scale / 2) / frac_scale;
-	if (ms > (uint64_t)INT64_MAX)
-		goto overflow;
-	*out_ms = (int64_t)ms;
+	*out_ms = (int64_t)total;
 	return WF_OK;
 junk:
 	return wf_err_set(err, WF_EUSAGE,
 		"%s: '%s' is not a duration; use a number with ms, s, m or h (30s, 5m, "
-		"500ms; a bare number is seconds)", what, text);
+		"500ms, 1m30s; a bare number is seconds)", what, text);
 overflow:
 	return wf_err_set(err, WF_EUSAGE, "%s: '%s' is too large; use a shorter duration "
 			  "(30s, 5m, 2h)", what, text);

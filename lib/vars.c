@@ -172,6 +172,16 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 					"quotes, e.g. \"12345678901234567890123\"", name, it.key);
 				goto cleanup;
 			}
+			/* json-c's UTF-8 check lets overlong forms (C0 80 is a
+			 * NUL in disguise) and escaped lone surrogates through. */
+			if (!valid_utf8((const unsigned char *)it.key, strlen(it.key)) ||
+			    !valid_utf8((const unsigned char *)json_object_get_string(it.val),
+					(size_t)json_object_get_string_len(it.val))) {
+				st = wf_err_set(err, WF_EUSAGE,
+					"--vars %s: a variable name or value is not valid UTF-8 "
+					"(an overlong form or a lone surrogate); fix the file", name);
+				goto cleanup;
+			}
 		}
 	}
 	*out = o;

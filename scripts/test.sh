@@ -23,3 +23,9 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DWF2SQLITE_WERROR=ON -DWF2SQLI
 cmake --build build-san -j"$jobs"
 echo "== tests (ASan + UBSan build)"
 ctest --test-dir build-san --output-on-failure -j"$jobs"
+
+echo "== fuzz smoke run (clang, libFuzzer + ASan + UBSan, 5 s per target)"
+bash scripts/fuzz.sh 5
+
+echo "== valgrind (memcheck) over the main end-to-end paths (release build)"
+bash scripts/valgrind.sh build

@@ -26,6 +26,10 @@ static int fail(ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->msg, c->msglen, fmt, ap);
 	va_end(ap);
+	/* one line: a control character quoted from the file becomes '?' */
+	for (char *q = c->msg; q && *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
 	return -1;
 }
 
@@ -230,7 +234,7 @@ static int read_file(ctx *c, const char *name, const char *where, char **out, si
 		fail(c, "%s: cannot open %s: %s", where, path, strerror(errno));
 		goto cleanup;
 	}
-	emu_sbuf_reserve(&b, 0);
+	emu_sbuf_add(&b, "", 0); /* terminated even when the file is empty */
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		emu_sbuf_add(&b, chunk, n);
 	if (ferror(f)) {
@@ -600,6 +604,15 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		json_object_object_foreach(v, hk, hv) {
 			if (!json_object_is_type(hv, json_type_string)) {
 				fail(c, "%s: header \"%s\" must be a string", where, hk);
+				goto cleanup;
+			}
+			/* no header injection: CR, LF or NUL would start a new line */
+			if (!*hk || strpbrk(hk, ":\r\n") ||
+			    strpbrk(json_object_get_string(hv), "\r\n") ||
+			    strlen(json_object_get_string(hv)) !=
+				    (size_t)json_object_get_string_len(hv)) {
+				fail(c, "%s: header \"%s\": a name must be non-empty without ':', "
+					"CR or LF, a value without CR, LF or NUL", where, hk);
 				goto cleanup;
 			}
 			emu_sbuf_addf(&h, "%s: %s\r\n", hk, json_object_get_string(hv));
