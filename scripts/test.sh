@@ -11,21 +11,29 @@ for tool in tmux openssl groff jq bash; do
   command -v "$tool" >/dev/null || { echo "scripts/test.sh: $tool is missing" >&2; exit 1; }
 done
 jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== build (release, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWF2SQLITE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests (release build)"
-ctest --test-dir build --output-on-failure -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" | tee -a "$log"
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DWF2SQLITE_WERROR=ON -DWF2SQLITE_SANITIZE=ON >/dev/null
 cmake --build build-san -j"$jobs"
 echo "== tests (ASan + UBSan build)"
-ctest --test-dir build-san --output-on-failure -j"$jobs"
+ctest --test-dir build-san --output-on-failure -j"$jobs" | tee -a "$log"
 
 echo "== fuzz smoke run (clang, libFuzzer + ASan + UBSan, 5 s per target)"
 bash scripts/fuzz.sh 5
 
 echo "== valgrind (memcheck) over the main end-to-end paths (release build)"
 bash scripts/valgrind.sh build
+
+# One closing line for both CTest runs (each already failed the script on
+# any failure, as do the fuzz and valgrind steps above).
+passed=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$log" |
+  awk '{p += $1 - $2; f += $2} END {print p " passed, " f " failed"}')
+echo "total: $passed"
