@@ -6,12 +6,12 @@
 const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else workflows.db)"},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)"},
-	{WF_OPT_MODE, "mode", 0, "MODE", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
+	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
-	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load)"},
+	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after"},
 	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
-	{WF_OPT_WAIT, "wait", 0, "MODE", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
+	{WF_OPT_WAIT, "wait", 0, "block|poll", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
 	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: 5s)"},
 	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: 10m)"},
 	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)"},
@@ -180,6 +180,47 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 	return 0;
 }
 
+/* Help columns: options from column 2, their text from column 32, lines cut
+ * at word boundaries to fit 80 columns. */
+#define HELP_TEXT_COL 32
+#define HELP_WIDTH 79
+
+static void print_wrapped(FILE *f, const char *text, int col)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t room = (size_t)(HELP_WIDTH - col), n = strlen(p), cut = n;
+		if (n > room) {
+			cut = room;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = room;
+		}
+		fprintf(f, "%.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			fprintf(f, "%*s", HELP_TEXT_COL, "");
+		col = HELP_TEXT_COL;
+	}
+}
+
+void wf_cli_print_columns(FILE *f, const char *left, const char *help)
+{
+	int len = (int)strlen(left) + 2;
+
+	fprintf(f, "  %s", left);
+	if (len > HELP_TEXT_COL - 1) {
+		fprintf(f, "\n%*s", HELP_TEXT_COL, "");
+	} else {
+		fprintf(f, "%*s", HELP_TEXT_COL - len, "");
+	}
+	print_wrapped(f, help, HELP_TEXT_COL);
+}
+
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 {
 	const enum wf_opt_id *p;
@@ -191,7 +232,7 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 	for (p = cmd->options; p && *p; p++) {
 		const wf_cli_option *o = wf_cli_option_by_id(*p);
 		char left[64];
-		if (!o)
+		if (!o || o->id == WF_OPT_HELP)
 			continue;
 		if (o->short_name)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->long_name,
@@ -199,9 +240,10 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
-		fprintf(f, "  %-26s %s\n", left, o->help);
+		wf_cli_print_columns(f, left, o->help);
 	}
-	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+	wf_cli_print_columns(f, "-h, --help", "show this help");
 	if (cmd->examples && *cmd->examples)
 		fprintf(f, "\nexamples:\n%s\n", cmd->examples);
+	fputs("\nSee 'man wf2sqlite' for the details.\n", f);
 }

@@ -84,6 +84,10 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 /* Prints `<command> --help`. */
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f);
 
+/* Prints "  LEFT  TEXT" in the help's two columns (text from column 32,
+ * wrapped at word boundaries to 79 columns; LEFT on its own line if wide). */
+void wf_cli_print_columns(FILE *f, const char *left, const char *text);
+
 /* Prints an error in the tool's one format: "wf2sqlite: <msg>". */
 void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

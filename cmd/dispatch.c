@@ -8,6 +8,10 @@
 #include "wf_version.h"
 
 const wf_command *const wf_commands[] = {
+	&wf_cmd_run,
+	&wf_cmd_attach,
+	&wf_cmd_resume,
+	&wf_cmd_status,
 	&wf_cmd_load,
 	&wf_cmd_schema,
 	&wf_cmd_runs,
@@ -30,24 +34,29 @@ void wf_print_main_help(FILE *f)
 	      "every run in the _wf_runs audit table.\n\n"
 	      "commands:\n", f);
 	for (c = wf_commands; *c; c++)
-		fprintf(f, "  %-34s %s\n", (*c)->usage, (*c)->summary);
+		wf_cli_print_columns(f, (*c)->usage, (*c)->summary);
+	fputc('\n', f);
+	wf_cli_print_columns(f, "--help, -h", "show this help");
+	wf_cli_print_columns(f, "<command> --help", "show one command's options and examples");
+	wf_cli_print_columns(f, "--version", "show the version and the library versions");
 	fputs("\n"
-	      "  --help                             show this help ('wf2sqlite <command> --help' for one command)\n"
-	      "  --version                          show the version and library versions\n\n"
 	      "environment:\n"
-	      "  SCALE_API_KEY      the API key (never accepted as an argument; or --api-key-file)\n"
+	      "  SCALE_API_KEY      the API key (or --api-key-file; never an argument)\n"
 	      "  SCALE_ACCOUNT_ID   the account id (or --account-id)\n"
-	      "  SGP_BASE_URL       the API base URL or host (or --base-url)\n"
+	      "  SGP_BASE_URL       the API base URL or host name (or --base-url)\n"
 	      "  WF2SQLITE_DB       the database file (or --db; default workflows.db)\n\n"
 	      "exit codes:\n"
 	      "  0 done (or already loaded), 1 internal error, 2 usage or configuration error,\n"
-	      "  3 authentication refused, 4 workflow or session not found, 5 the workflow failed,\n"
-	      "  6 timed out waiting, 7 database error, 8 network or server error after retries,\n"
-	      "  9 bad response, 130 interrupted\n\n"
-	      "example:\n"
-	      "  export SCALE_API_KEY=... SCALE_ACCOUNT_ID=... SGP_BASE_URL=api.example.com\n"
-	      "  wf2sqlite run abc123 --db results.db -v region=emea\n"
-	      "  sqlite3 results.db 'SELECT * FROM wf_abc123_latest LIMIT 10'\n", f);
+	      "  3 authentication refused, 4 workflow or session not found, 5 the workflow\n"
+	      "  failed, 6 timed out waiting, 7 database error, 8 network or server error\n"
+	      "  after retries, 9 bad response, 130 interrupted\n\n"
+	      "examples:\n"
+	      "  export SCALE_ACCOUNT_ID=acct_123 SGP_BASE_URL=api.example.com\n"
+	      "  wf2sqlite run abc123 --api-key-file ~/.config/wf2sqlite/key --db results.db \\\n"
+	      "      -v region=emea\n"
+	      "  sqlite3 results.db 'SELECT * FROM wf_abc123_latest LIMIT 10'\n"
+	      "  wf2sqlite runs --db results.db\n\n"
+	      "See 'man wf2sqlite' for the details.\n", f);
 }
 
 int wf_main(int argc, char **argv, const wf_cli_io *io)

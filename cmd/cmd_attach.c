@@ -1,0 +1,132 @@
+/* wf2sqlite attach SESSION_ID: wait for an existing session and load it. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "netcmd.h"
+
+static const enum wf_opt_id attach_options[] = {
+	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_WORKFLOW, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL,
+	WF_OPT_TIMEOUT, WF_OPT_BASE_URL, WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT,
+	WF_OPT_RETRIES, WF_OPT_FORCE, WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON, WF_OPT_QUIET,
+	WF_OPT_VERBOSE, 0
+};
+
+/* The run that holds the session in the table (newest first), or 0. */
+static int64_t loaded_by(wf_sink *sink, const char *table, const char *sid)
+{
+	wf_run_record *runs = NULL;
+	size_t n = 0, i;
+	int64_t id = 0;
+	wf_err err;
+
+	if (wf_sink_list_runs(sink, 0, &runs, &n, &err) != WF_OK)
+		return 0;
+	for (i = 0; i < n && !id; i++)
+		if (runs[i].session_id && strcmp(runs[i].session_id, sid) == 0 && runs[i].table &&
+		    strcasecmp(runs[i].table, table) == 0 && runs[i].status &&
+		    (strcmp(runs[i].status, "loaded") == 0 || strcmp(runs[i].status, "partial") == 0))
+			id = runs[i].run_id;
+	wf_run_records_free(runs, n);
+	return id;
+}
+
+static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_net n;
+	wf_sink *sink = NULL;
+	wf_net_job job;
+	wf_run_info info;
+	wf_session_state state;
+	wf_err err;
+	wf_status st;
+	char *table = NULL;
+	const char *sid = opts->pos[0];
+	int rc, loaded = 0;
+
+	memset(&state, 0, sizeof(state));
+	rc = wf_net_init(&n, opts, io);
+	if (rc)
+		return rc;
+	memset(&job, 0, sizeof(job));
+	if (opts->workflow && !*opts->workflow) {
+		wf_net_error(&n, "--workflow needs a workflow id");
+		rc = 2;
+		goto cleanup;
+	}
+	rc = wf_net_connect(&n);
+	if (rc)
+		goto cleanup;
+	table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->workflow);
+	if (!table) {
+		wf_net_error(&n, "out of memory");
+		rc = 1;
+		goto cleanup;
+	}
+	job.session_id = sid;
+	job.workflow_id = opts->workflow;
+	job.table = table;
+	job.mode = n.mode;
+	job.mode_name = n.mode_name;
+	st = wf_sink_open(&sink, n.db_path, &err);
+	if (st == WF_OK)
+		st = wf_sink_session_loaded(sink, table, sid, &loaded, &err);
+	if (st == WF_OK && loaded && !opts->force) {
+		wf_net_print_simple(&n, &job, NULL, loaded_by(sink, table, sid));
+		rc = 0;
+		goto cleanup;
+	}
+	if (st == WF_OK)
+		st = wf_sink_preflight(sink, table, n.mode, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	/* A session that does not exist (or that this key cannot see) is not
+	 * worth a run in the audit table. */
+	st = wf_session_get(n.client, sid, &state, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	memset(&info, 0, sizeof(info));
+	info.session_id = sid;
+	info.workflow_id = opts->workflow;
+	info.table = table;
+	info.mode = n.mode;
+	info.api_host = n.cfg.api_host;
+	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	rc = wf_net_load(&n, sink, &job);
+cleanup:
+	wf_session_state_clear(&state);
+	wf_sink_close(sink);
+	wf_net_close(&n);
+	free(table);
+	return rc;
+}
+
+const wf_command wf_cmd_attach = {
+	"attach",
+	"attach SESSION_ID [options]",
+	"wait for an existing session, load its result",
+	"Waits for a session that is already running (started by 'run --no-wait', by an\n"
+	"interrupted run, or by anyone else) and loads its result like 'run' does,\n"
+	"recording a run in _wf_runs. A session already loaded into the same table is\n"
+	"not loaded again (exit 0) unless --force. --workflow records the workflow id\n"
+	"and names the default table after it.",
+	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
+	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
+	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",
+	attach_options,
+	1,
+	1,
+	run_attach,
+};

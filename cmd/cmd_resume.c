@@ -1,0 +1,157 @@
+/* wf2sqlite resume: attach to every run left unfinished in _wf_runs. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "netcmd.h"
+
+static const enum wf_opt_id resume_options[] = {
+	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
+	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
+	WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0
+};
+
+/* The worse of two exit codes: an interruption first, then the highest. */
+static int worse(int a, int b)
+{
+	if (a == 130 || b == 130)
+		return 130;
+	return a > b ? a : b;
+}
+
+/* Ends the row of the process that died, pointing at the run that took
+ * over (or saying why none did). */
+static void close_dead_run(wf_net *n, wf_sink *sink, const wf_pending_run *p, const char *why)
+{
+	wf_run_outcome o;
+	wf_err err;
+	char msg[512];
+
+	memset(&o, 0, sizeof(o));
+	snprintf(msg, sizeof(msg), "the process (pid %ld) ended before the run finished; %s",
+		 (long)p->pid, why);
+	o.status = "failed";
+	o.error = msg;
+	o.wait_ms = -1;
+	o.total_ms = -1;
+	if (wf_sink_finish_run(sink, p->run_id, &o, &err) != WF_OK)
+		wf_net_error(n, "recording the end of run %" PRId64 ": %s", p->run_id, err.msg);
+}
+
+static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
+{
+	wf_net_job job;
+	wf_run_info info;
+	wf_err err;
+	wf_status st;
+	char why[128];
+	int loaded = 0;
+
+	memset(&job, 0, sizeof(job));
+	job.session_id = p->session_id;
+	job.workflow_id = p->workflow_id;
+	job.table = p->table;
+	if (!p->mode || wf_net_parse_mode(p->mode, &job.mode, &job.mode_name) != 0) {
+		job.mode = WF_MODE_APPEND;
+		job.mode_name = "append";
+	}
+	st = wf_sink_session_loaded(sink, p->table, p->session_id, &loaded, &err);
+	if (st != WF_OK) {
+		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+		return (int)st;
+	}
+	if (loaded) {
+		close_dead_run(n, sink, p, "the session was loaded into this table by another run");
+		wf_net_note(n, "run %" PRId64 ": session %s is already loaded into %s", p->run_id,
+			    p->session_id, p->table);
+		return 0;
+	}
+	memset(&info, 0, sizeof(info));
+	info.session_id = p->session_id;
+	info.workflow_id = p->workflow_id;
+	info.table = p->table;
+	info.mode = job.mode;
+	info.api_host = n->cfg.api_host;
+	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
+	if (st != WF_OK) {
+		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+		return (int)st;
+	}
+	snprintf(why, sizeof(why), "resumed as run %" PRId64, job.run_id);
+	close_dead_run(n, sink, p, why);
+	wf_net_note(n, "run %" PRId64 ": resuming session %s into %s as run %" PRId64, p->run_id,
+		    p->session_id, p->table, job.run_id);
+	return wf_net_load(n, sink, &job);
+}
+
+static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_net n;
+	wf_sink *sink = NULL;
+	wf_pending_run *runs = NULL;
+	size_t nruns = 0, i, done = 0;
+	wf_err err;
+	wf_status st;
+	int rc, worst = 0;
+
+	rc = wf_net_init(&n, opts, io);
+	if (rc)
+		return rc;
+	st = wf_sink_open(&sink, n.db_path, &err);
+	if (st == WF_OK)
+		st = wf_sink_pending_runs(sink, &runs, &nruns, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	if (nruns == 0) {
+		wf_net_note(&n, "no unfinished runs in %s; nothing to resume", n.db_path);
+		rc = 0;
+		goto cleanup;
+	}
+	rc = wf_net_connect(&n);
+	if (rc)
+		goto cleanup;
+	for (i = 0; i < nruns; i++) {
+		int one;
+		if (!runs[i].session_id || !runs[i].table)
+			continue;
+		if (*n.interrupted) {
+			worst = 130;
+			break;
+		}
+		one = resume_one(&n, sink, &runs[i]);
+		worst = worse(worst, one);
+		done++;
+		if (one == 130)
+			break;
+	}
+	if (nruns > 1 && !opts->quiet)
+		wf_net_note(&n, "resumed %zu of %zu unfinished runs%s", done, nruns,
+			    worst ? "; see the messages above" : "");
+	rc = worst;
+cleanup:
+	wf_pending_runs_free(runs, nruns);
+	wf_sink_close(sink);
+	wf_net_close(&n);
+	return rc;
+}
+
+const wf_command wf_cmd_resume = {
+	"resume",
+	"resume [options]",
+	"attach to every run in the audit table left unfinished",
+	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
+	"or the machine rebooted), and attaches to each session, loading it into the\n"
+	"table and with the mode the run was started with. Runs whose process is still\n"
+	"alive are left alone. The old row is marked failed and names the run that took\n"
+	"over. The exit code is the worst of the runs' codes.",
+	"  wf2sqlite resume --db results.db\n"
+	"  wf2sqlite resume --db results.db --timeout 1h --json",
+	resume_options,
+	0,
+	0,
+	run_resume,
+};

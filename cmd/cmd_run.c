@@ -1,0 +1,137 @@
+/* wf2sqlite run WORKFLOW_ID: validate everything, check the database, start
+ * the run, record it, wait, load. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <wf2sqlite/vars.h>
+
+#include "commands.h"
+#include "netcmd.h"
+
+static const enum wf_opt_id run_options[] = {
+	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_NO_WAIT, WF_OPT_WAIT,
+	WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL, WF_OPT_ACCOUNT_ID,
+	WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES, WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON,
+	WF_OPT_QUIET, WF_OPT_VERBOSE, 0
+};
+
+static int run_run(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_net n;
+	wf_sink *sink = NULL;
+	wf_net_job job;
+	wf_run_info info;
+	wf_err err;
+	wf_status st;
+	char *vars_json = NULL, *table = NULL, *sid = NULL;
+	const char *workflow = opts->pos[0];
+	int rc;
+
+	rc = wf_net_init(&n, opts, io);
+	if (rc)
+		return rc;
+	memset(&job, 0, sizeof(job));
+	if (!*workflow) {
+		wf_net_error(&n, "the workflow id is empty; usage: wf2sqlite run WORKFLOW_ID");
+		rc = 2;
+		goto cleanup;
+	}
+	st = wf_vars_build(opts->vars_file, opts->vars, opts->nvars, NULL, &vars_json, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	/* The whole configuration before anything is opened or sent. */
+	rc = wf_net_connect(&n);
+	if (rc)
+		goto cleanup;
+	table = opts->table ? strdup(opts->table) : wf_sink_default_table(workflow);
+	if (!table) {
+		wf_net_error(&n, "out of memory");
+		rc = 1;
+		goto cleanup;
+	}
+	/* A run is never started that cannot be saved. */
+	st = wf_sink_open(&sink, n.db_path, &err);
+	if (st == WF_OK)
+		st = wf_sink_preflight(sink, table, n.mode, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s; the run was not started", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	st = wf_session_start(n.client, workflow, vars_json, &sid, &err);
+	if (st != WF_OK) {
+		wf_net_error(&n, "%s", err.msg);
+		rc = (int)st;
+		goto cleanup;
+	}
+	job.session_id = sid;
+	job.workflow_id = workflow;
+	job.table = table;
+	job.mode = n.mode;
+	job.mode_name = n.mode_name;
+	memset(&info, 0, sizeof(info));
+	info.session_id = sid;
+	info.workflow_id = workflow;
+	info.table = table;
+	info.mode = n.mode;
+	info.variables_json = vars_json;
+	info.api_host = n.cfg.api_host;
+	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
+	if (st != WF_OK) {
+		char cont[4096];
+		wf_net_continue_command(&n, &job, cont, sizeof(cont));
+		wf_net_error(&n, "the run started as session %s but cannot be recorded: %s; once the "
+			     "database is fixed: %s", sid, err.msg, cont);
+		rc = (int)st;
+		goto cleanup;
+	}
+	if (opts->no_wait) {
+		char cont[4096];
+		wf_net_continue_command(&n, &job, cont, sizeof(cont));
+		if (opts->json) {
+			wf_net_print_simple(&n, &job, "running", 0);
+		} else {
+			fprintf(io->out, "%s\n", sid);
+			fflush(io->out);
+		}
+		wf_net_note(&n, "started session %s (run %lld, recorded as running); load it with: %s",
+			    sid, (long long)job.run_id, cont);
+		rc = 0;
+		goto cleanup;
+	}
+	wf_net_note(&n, "started session %s (run %lld)", sid, (long long)job.run_id);
+	rc = wf_net_load(&n, sink, &job);
+cleanup:
+	wf_sink_close(sink);
+	wf_net_close(&n);
+	free(vars_json);
+	free(table);
+	free(sid);
+	return rc;
+}
+
+const wf_command wf_cmd_run = {
+	"run",
+	"run WORKFLOW_ID [options]",
+	"start a run, wait, load the result",
+	"Starts a run of the saved workflow WORKFLOW_ID with the given variables, waits\n"
+	"for the session to finish (long-polling the result, or polling with --wait\n"
+	"poll), and loads its result into the table in one transaction. The run is\n"
+	"recorded in _wf_runs as soon as the session id is known; if the wait is cut\n"
+	"short (timeout, Ctrl-C, a network failure), 'wf2sqlite attach' or 'wf2sqlite\n"
+	"resume' loads it later. Before the run is started the configuration, the\n"
+	"database and the table are checked, so a run is never started that cannot be\n"
+	"saved.",
+	"  wf2sqlite run abc123 --db results.db\n"
+	"  wf2sqlite run abc123 -v region=emea -v year=2024 --table sales --mode replace\n"
+	"  wf2sqlite run abc123 --vars vars.json --timeout 30m --wait poll\n"
+	"  SID=$(wf2sqlite run abc123 --no-wait)\n"
+	"  wf2sqlite attach \"$SID\" --workflow abc123",
+	run_options,
+	1,
+	1,
+	run_run,
+};

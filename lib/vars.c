@@ -1,0 +1,233 @@
+/* Workflow variables: --vars and --var into one JSON object (rules in vars.h). */
+#include "wf2sqlite/vars.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wf2sqlite/buf.h"
+
+/* 1 when [s, s+n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len, k;
+		unsigned int cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static wf_status read_all(const char *name, FILE *f, wf_buf *b, wf_err *err)
+{
+	char chunk[8192];
+	size_t n;
+	wf_status st;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		st = wf_buf_append(b, chunk, n, NULL);
+		if (st != WF_OK)
+			return wf_err_set(err, WF_EUSAGE, "--vars %s is larger than %u bytes", name,
+					  WF_VARS_FILE_MAX);
+	}
+	if (ferror(f))
+		return wf_err_set(err, WF_EUSAGE, "cannot read --vars %s: %s", name, strerror(errno));
+	return WF_OK;
+}
+
+static const char *type_name(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null: return "null";
+	case json_type_boolean: return "a boolean";
+	case json_type_double:
+	case json_type_int: return "a number";
+	case json_type_object: return "an object";
+	case json_type_array: return "an array";
+	case json_type_string: return "a string";
+	}
+	return "not a string";
+}
+
+static wf_status load_vars_file(const char *path, FILE *in, json_object **out, wf_err *err)
+{
+	FILE *f = NULL;
+	wf_buf b;
+	json_tokener *tok = NULL;
+	json_object *o = NULL;
+	enum json_tokener_error jerr;
+	const char *name = strcmp(path, "-") == 0 ? "- (standard input)" : path;
+	size_t end;
+	wf_status st;
+
+	*out = NULL;
+	wf_buf_init(&b, WF_VARS_FILE_MAX);
+	if (strcmp(path, "-") == 0) {
+		f = in ? in : stdin;
+	} else {
+		f = fopen(path, "rb");
+		if (!f) {
+			st = wf_err_set(err, WF_EUSAGE, "cannot open --vars file '%s': %s", path,
+					strerror(errno));
+			goto cleanup;
+		}
+	}
+	st = read_all(name, f, &b, err);
+	if (st != WF_OK)
+		goto cleanup;
+	if (b.len == 0) {
+		st = wf_err_set(err, WF_EUSAGE, "--vars %s is empty; it should hold a JSON object "
+				"such as {\"region\": \"emea\"}", name);
+		goto cleanup;
+	}
+	/* json-c cuts a key at an escaped NUL, which would let one key pose as
+	 * another; refuse NUL outright. */
+	if (memchr(b.data, '\0', b.len) || strstr(b.data, "\\u0000")) {
+		st = wf_err_set(err, WF_EUSAGE, "--vars %s contains a NUL character", name);
+		goto cleanup;
+	}
+	tok = json_tokener_new_ex(16);
+	if (!tok) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, b.data, (int)b.len);
+	jerr = json_tokener_get_error(tok);
+	end = jerr == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
+	while (end < b.len && strchr(" \t\r\n", b.data[end]))
+		end++;
+	if (jerr != json_tokener_success || end != b.len) {
+		st = wf_err_set(err, WF_EUSAGE, "--vars %s is not valid JSON (%s)", name,
+				jerr == json_tokener_success ? "bytes after the object" :
+				jerr == json_tokener_continue ? "unexpected end" :
+				json_tokener_error_desc(jerr));
+		goto cleanup;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		st = wf_err_set(err, WF_EUSAGE, "--vars %s must hold a JSON object of strings, "
+				"such as {\"region\": \"emea\"}", name);
+		goto cleanup;
+	}
+	{
+		json_object_iter it;
+		json_object_object_foreachC(o, it) {
+			if (!*it.key) {
+				st = wf_err_set(err, WF_EUSAGE, "--vars %s has an empty variable name", name);
+				goto cleanup;
+			}
+			if (!json_object_is_type(it.val, json_type_string)) {
+				st = wf_err_set(err, WF_EUSAGE,
+					"--vars %s: variable '%s' is %s; variables are strings "
+					"(write it in quotes, e.g. \"3\")", name, it.key, type_name(it.val));
+				goto cleanup;
+			}
+		}
+	}
+	*out = o;
+	o = NULL;
+cleanup:
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
+	if (f && f != stdin && f != in)
+		fclose(f);
+	wf_buf_free(&b);
+	return st;
+}
+
+wf_status wf_vars_build(const char *vars_file, const char *const *vars, int nvars, FILE *in,
+			char **out_json, wf_err *err)
+{
+	json_object *obj = NULL, *v;
+	const char *text;
+	wf_status st = WF_OK;
+	int i;
+
+	*out_json = NULL;
+	if (!vars_file && nvars == 0)
+		return WF_OK;
+	if (vars_file) {
+		st = load_vars_file(vars_file, in, &obj, err);
+		if (st != WF_OK)
+			goto cleanup;
+	} else {
+		obj = json_object_new_object();
+		if (!obj)
+			goto oom;
+	}
+	for (i = 0; i < nvars; i++) {
+		const char *eq = strchr(vars[i], '=');
+		char *key;
+		size_t klen;
+		if (!eq) {
+			st = wf_err_set(err, WF_EUSAGE, "--var '%s' has no '='; write --var KEY=VALUE",
+					vars[i]);
+			goto cleanup;
+		}
+		klen = (size_t)(eq - vars[i]);
+		if (klen == 0) {
+			st = wf_err_set(err, WF_EUSAGE, "--var '%s' has an empty name; write --var KEY=VALUE",
+					vars[i]);
+			goto cleanup;
+		}
+		if (!valid_utf8((const unsigned char *)vars[i], strlen(vars[i]))) {
+			st = wf_err_set(err, WF_EUSAGE, "--var %.*s: the text is not valid UTF-8",
+					(int)klen, vars[i]);
+			goto cleanup;
+		}
+		key = strndup(vars[i], klen);
+		if (!key)
+			goto oom;
+		v = json_object_new_string(eq + 1);
+		if (!v || json_object_object_add(obj, key, v) != 0) {
+			json_object_put(v);
+			free(key);
+			goto oom;
+		}
+		free(key);
+	}
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+						    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		goto oom;
+	*out_json = strdup(text);
+	if (!*out_json)
+		goto oom;
+	goto cleanup;
+oom:
+	st = wf_err_set(err, WF_EINTERNAL, "out of memory building the variables");
+cleanup:
+	json_object_put(obj);
+	return st;
+}

@@ -1,0 +1,108 @@
+"""Helpers of the network-side end-to-end tests (run/attach/resume/status and
+the session_driver): scenarios for compass-emu and checks every test makes.
+Standard library only."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+import wfharness  # noqa: E402
+from wfharness import API_KEY, ACCOUNT_ID, API_PATH, Emu, WfTestCase, wf_env  # noqa: E402,F401
+
+DRIVER = os.environ.get("WF_SESSION_DRIVER") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(wfharness.WF2SQLITE))), "tests", "unit",
+    "session_driver")
+
+ROWS = [{"n": i, "s": "value-%03d" % i} for i in range(5)]
+RESULT = {"data": ROWS,
+          "schema": [{"id": "n", "header": "N", "type": "number"},
+                     {"id": "s", "header": "S", "type": "string"}],
+          "start": 0, "end": len(ROWS),
+          "result": {"summary": {"totalNumberOfRows": len(ROWS), "executionDurationMillis": 7}}}
+PARTIAL = {"data": [{"n": 0, "s": "partial"}], "schema": RESULT["schema"], "start": 0, "end": 1}
+
+
+def workflow(session_id=None, cards_ms=(100, 100), result=None, partial=True, **kw):
+    """A workflow of len(cards_ms) cards taking those times."""
+    w = {"cards": [{"id": "c%d" % (i + 1), "type": "sql" if i == 0 else "transform", "ms": ms}
+                   for i, ms in enumerate(cards_ms)],
+         "result": result if result is not None else RESULT}
+    if partial:
+        w["partial_result"] = PARTIAL
+    if session_id:
+        w["session_id"] = session_id
+    w.update(kw)
+    return w
+
+
+def result_bytes():
+    """The result exactly as the emulator serves it (the bytes of the file)."""
+    return json.dumps(RESULT)
+
+
+class Driven:
+    def __init__(self, args, rc, out, err, events):
+        self.args, self.rc, self.out, self.err, self.events = args, rc, out, err, events
+
+    def __repr__(self):
+        return "Driven(%r, rc=%d)\nstdout:\n%s\nstderr:\n%s\nevents:\n%s" % (
+            self.args, self.rc, self.out, self.err, "\n".join(self.events))
+
+    def finals(self):
+        return [e for e in self.events if e.startswith("finish 1")]
+
+
+class NetTestCase(WfTestCase):
+    """A test with helpers for the driver and the emulator log."""
+
+    def drive(self, emu, args, env=None, timeout=60, expect_rc=None):
+        events = self.path("events.txt")
+        out = self.path("body.json")
+        for p in (events, out):
+            if os.path.exists(p):
+                os.unlink(p)
+        env = env if env is not None else wf_env(emu)
+        p = subprocess.run([DRIVER, "--events", events, "--out", out] + list(args),
+                           capture_output=True, text=True, env=env, timeout=timeout)
+        ev = []
+        if os.path.exists(events):
+            with open(events) as f:
+                ev = [line.strip() for line in f if line.strip()]
+        d = Driven(args, p.returncode, p.stdout, p.stderr, ev)
+        self.assertNotIn("Sanitizer", p.stderr, repr(d))
+        self.assertNotIn("runtime error:", p.stderr, repr(d))
+        self.assertNoKey(p.stdout + p.stderr)
+        if expect_rc is not None:
+            self.assertEqual(d.rc, expect_rc, repr(d))
+        return d
+
+    def body(self):
+        with open(self.path("body.json")) as f:
+            return f.read()
+
+    def assertNoKey(self, text, key=API_KEY):
+        self.assertNotIn(key, text)
+
+    def assertNoKeyInFiles(self, key=API_KEY):
+        """The key is in no file of the test directory (databases included)."""
+        for root, _, files in os.walk(self.dir):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    self.assertNotIn(key.encode(), f.read(), name)
+
+    @staticmethod
+    def calls(emu, kind=None, origin="main"):
+        """Requests of one kind: 'run', 'session', 'result' (None: all)."""
+        out = []
+        for q in emu.requests():
+            if origin and q["origin"] != origin:
+                continue
+            p = q["path"]
+            k = "run" if p.endswith("/workflow/run") else "result" if p.endswith("/result") \
+                else "session"
+            if kind is None or k == kind:
+                out.append(q)
+        return out

@@ -1,0 +1,200 @@
+"""run --no-wait, attach, resume and status against compass-emu: a run
+recorded before waiting, loaded later, never twice; a killed process's run
+resumed; the status table."""
+import json
+import os
+import signal
+import time
+import unittest
+
+from netlib import API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
+from wfharness import db_query, run_wf, spawn_wf
+
+
+def scenario():
+    sc = {"workflows": {
+        "w": workflow("w-s", cards_ms=(300, 300)),
+        "mid": workflow("mid-s", cards_ms=(3000,)),
+        "bad": workflow("bad-s", cards_ms=(50, 50)),
+    }, "sessions": {"old-done": {"workflow": "w", "age_ms": 60000}}}
+    sc["workflows"]["bad"]["cards"][1].update({"status": "errored", "error": "bad\tthing\nhappened"})
+    return sc
+
+
+class AttachTest(NetTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emu(scenario())
+        cls.emu.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+
+    def tearDown(self):
+        self.assertNoKeyInFiles()
+        super().tearDown()
+
+    def wf(self, args, **kw):
+        r = run_wf(args, emu=self.emu, **kw)
+        self.assertNoKey(r.out + r.err)
+        return r
+
+    def runs(self, db):
+        return db_query(db, "SELECT run_id, session_id, status, error, pid, rows_loaded, table_name "
+                            "FROM _wf_runs ORDER BY run_id")
+
+    def test_no_wait_then_attach(self):
+        db = self.path("a.db")
+        r = self.wf(["run", "w", "--db", db, "--no-wait"])
+        self.assertRc(r, 0)
+        sid = r.out.strip()
+        self.assertTrue(sid.startswith("w-s"), r.out)
+        self.assertEqual(r.out, sid + "\n")
+        ((run_id, s, status, err, pid, rows, table),) = self.runs(db)
+        self.assertEqual((s, status, table), (sid, "running", "wf_w"))
+        self.assertGreater(pid, 0)
+        self.assertIn("wf2sqlite attach %s" % sid, r.err)
+        # Only the POST was sent.
+        self.assertFalse([q for q in self.calls(self.emu) if sid in q["path"]])
+        a = self.wf(["attach", sid, "--db", db, "--workflow", "w", "--json"])
+        self.assertRc(a, 0)
+        self.assertEqual(a.json()["status"], "loaded")
+        self.assertEqual(a.json()["rows_loaded"], len(ROWS))
+        self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_w"'), [(len(ROWS),)])
+        # Attaching again loads nothing; --force loads it again.
+        b = self.wf(["attach", sid, "--db", db, "--workflow", "w", "--json"])
+        self.assertRc(b, 0)
+        self.assertEqual(b.json()["already_loaded_by"], a.json()["run_id"])
+        self.assertIn("already", b.err)
+        self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_w"'), [(len(ROWS),)])
+        c = self.wf(["attach", sid, "--db", db, "--workflow", "w", "--force"])
+        self.assertRc(c, 0)
+        self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_w"'), [(2 * len(ROWS),)])
+
+    def test_no_wait_json(self):
+        db = self.path("a.db")
+        r = self.wf(["run", "w", "--db", db, "--no-wait", "--json"])
+        self.assertRc(r, 0)
+        j = r.json()
+        self.assertEqual(j["status"], "running")
+        self.assertTrue(j["session_id"].startswith("w-s"))
+        self.assertEqual(j["run_id"], 1)
+
+    def test_attach_default_table_is_results_without_workflow(self):
+        db = self.path("a.db")
+        r = self.wf(["attach", "old-done", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual(db_query(db, "SELECT count(*) FROM results"), [(len(ROWS),)])
+        self.assertEqual(db_query(db, "SELECT workflow_id FROM _wf_runs"), [(None,)])
+
+    def test_attach_unknown_session_exit_4_nothing_recorded(self):
+        db = self.path("a.db")
+        r = self.wf(["attach", "nope", "--db", db])
+        self.assertRc(r, 4)
+        self.assertIn("session not found", r.err)
+        self.assertEqual(self.runs(db), [])
+
+    def test_attach_errored_then_allow_partial(self):
+        db = self.path("a.db")
+        sid = self.wf(["run", "bad", "--db", db, "--no-wait"]).out.strip()
+        time.sleep(0.3)
+        r = self.wf(["attach", sid, "--db", db, "--table", "t"])
+        self.assertRc(r, 5)
+        self.assertIn("attach %s --db %s --table t --allow-partial" % (sid, db), r.err)
+        r = self.wf(["attach", sid, "--db", db, "--table", "t", "--allow-partial"])
+        self.assertRc(r, 0)
+        self.assertEqual([x[2] for x in self.runs(db)], ["running", "errored", "partial"])
+
+    def test_sigkill_while_waiting_then_resume_loads_it(self):
+        db = self.path("a.db")
+        p = spawn_wf(["run", "mid", "--db", db, "--table", "m", "--mode", "replace"],
+                     emu=self.emu)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(db) and self.runs(db):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=10)
+        ((run_id, sid, status, _, pid, _, _),) = self.runs(db)
+        self.assertEqual(status, "running")
+        self.assertEqual(pid, p.pid)
+        r = self.wf(["resume", "--db", db, "--json"])
+        self.assertRc(r, 0)
+        j = json.loads(r.out.strip().splitlines()[-1])
+        self.assertEqual(j["status"], "loaded")
+        self.assertEqual(j["table"], "m")
+        self.assertEqual(j["mode"], "replace")
+        self.assertEqual(j["session_id"], sid)
+        rows = self.runs(db)
+        self.assertEqual([x[2] for x in rows], ["failed", "loaded"])
+        self.assertIn("resumed as run %d" % rows[1][0], rows[0][3])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM m"), [(len(ROWS),)])
+        # Nothing left to resume.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("nothing to resume", r.err)
+
+    def test_resume_leaves_live_runs_alone(self):
+        db = self.path("a.db")
+        p = spawn_wf(["run", "mid", "--db", db], emu=self.emu)
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if os.path.exists(db) and self.runs(db):
+                    break
+                time.sleep(0.05)
+            r = self.wf(["resume", "--db", db])
+            self.assertRc(r, 0)
+            self.assertIn("nothing to resume", r.err)
+        finally:
+            out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual([x[2] for x in self.runs(db)], ["loaded"])
+
+    def test_resume_without_config_and_nothing_pending_is_fine(self):
+        db = self.path("a.db")
+        r = run_wf(["resume", "--db", db], env=wf_env(None, key=None))
+        self.assertRc(r, 0)
+
+    def test_status_table_and_json(self):
+        r = self.wf(["status", "old-done"])
+        self.assertRc(r, 0)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "session  old-done")
+        self.assertEqual(lines[1], "status   idle (finished)")
+        self.assertEqual(lines[2], "cards    2/2 done")
+        self.assertEqual(lines[4].split(), ["ID", "TYPE", "STATUS", "ERROR"])
+        self.assertEqual(lines[5].split(), ["c1", "sql", "completed"])
+        self.assertEqual(lines[6].split(), ["c2", "transform", "completed"])
+        # Columns aligned: STATUS starts at the same offset on every line.
+        col = lines[4].index("STATUS")
+        self.assertEqual(lines[5][col:col + 9], "completed")
+        j = self.wf(["status", "old-done", "--json"]).json()
+        self.assertEqual(j["status"], "idle")
+        self.assertTrue(j["terminal"])
+        self.assertEqual([c["id"] for c in j["cards"]], ["c1", "c2"])
+        self.assertEqual(self.calls(self.emu)[-1]["method"], "GET")
+
+    def test_status_shows_card_errors_on_one_line(self):
+        sid = self.wf(["run", "bad", "--db", self.path("a.db"), "--no-wait"]).out.strip()
+        time.sleep(0.4)
+        r = self.wf(["status", sid])
+        self.assertRc(r, 0)
+        self.assertIn("status   errored (finished)", r.out)
+        line = [l for l in r.out.splitlines() if l.startswith("c2")][0]
+        self.assertTrue(line.endswith("bad thing happened"), line)
+
+    def test_status_errors(self):
+        self.assertRc(self.wf(["status", "nope"]), 4)
+        self.assertRc(run_wf(["status", "old-done"], env=wf_env(self.emu, key="wrong")), 3)
+        self.assertRc(run_wf(["status", "old-done"], env=wf_env(self.emu, account=None)), 2)
+        # No database is opened, not even the default one.
+        self.assertRc(run_wf(["status", "old-done"], emu=self.emu, cwd=self.dir), 0)
+        self.assertEqual(os.listdir(self.dir), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
