@@ -92,15 +92,17 @@ class Emu:
 
 
 def timed(cmd, env=None):
-    """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS in KiB)."""
+    """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS in KiB,
+    CPU seconds: user + system)."""
     t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True,
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, env=env, capture_output=True,
                        text=True)
     elapsed = time.monotonic() - t0
     if p.returncode != 0:
         sys.exit("benchmark command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd),
                                                              p.stderr))
-    return elapsed, int(p.stderr.strip().splitlines()[-1])
+    rss, user, system = p.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(rss), float(user) + float(system)
 
 
 def fresh(path):
@@ -155,21 +157,24 @@ def measure(a, body, base, dbs, wf, ceiling):
                SGP_BASE_URL=base)
     times = {"ceiling": [], "ceiling+close": [], "run": [], "load": []}
     rss = {"run": [], "load": []}
+    cpu = {"ceiling+close": [], "run": [], "load": []}
     for _ in range(a.runs):
         fresh(dbs["ceiling"])
         out = subprocess.run([ceiling, body, dbs["ceiling"], TABLE], capture_output=True,
                              text=True)
         if out.returncode != 0:
             sys.exit("ceiling failed: %s" % out.stderr)
-        ins, with_close = (float(x) for x in out.stdout.split())
+        ins, with_close, c = (float(x) for x in out.stdout.split())
         times["ceiling"].append(ins)
         times["ceiling+close"].append(with_close)
+        cpu["ceiling+close"].append(c)
         for k, cmd in (("run", [wf, "run", "bench"]), ("load", [wf, "load", body])):
             fresh(dbs[k])
-            t, m = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
+            t, m, c = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
             times[k].append(t)
             rss[k].append(m)
-    return times, rss
+            cpu[k].append(c)
+    return times, rss, cpu
 
 
 def main():
@@ -195,7 +200,7 @@ def main():
         try:
             body = os.path.join(work, "body.json")
             emu.save_body(body)
-            times, rss = measure(a, body, emu.base, dbs, wf, ceiling)
+            times, rss, cpu = measure(a, body, emu.base, dbs, wf, ceiling)
         finally:
             emu.stop()
         size_mb = os.path.getsize(body) / 1e6
@@ -213,6 +218,8 @@ def main():
         for k in ("run", "load"):
             print("  wf2sqlite %-4s %6.3f  ratio %.2f  (%.2f to BEGIN..COMMIT)  peak RSS %.1f MiB"
                   % (k, med[k], med[k] / ref, med[k] / med["ceiling"], max(rss[k]) / 1024))
+        print("CPU seconds (user + system; medians): ceiling %.3f, run %.3f, load %.3f" % tuple(
+            statistics.median(cpu[k]) for k in ("ceiling+close", "run", "load")))
 
         sums = {k: checksum(v) for k, v in dbs.items()}
         same = sums["run"] == sums["ceiling"] and sums["load"] == sums["ceiling"]
@@ -242,7 +249,7 @@ def main():
                     env["SGP_BASE_URL"] = e.base
                     for k, cmd in (("run", [wf, "run", "bench"]), ("load", [wf, "load", path])):
                         fresh(dbs[k])
-                        t, m = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
+                        t, m, _ = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
                         peaks.append(m / 1024)
                         line.append("%s %.2f s %.1f MiB" % (k, t, m / 1024))
                         fresh(dbs[k])
