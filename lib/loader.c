@@ -93,6 +93,13 @@ enum loader_state {
 	L_FAILED     /* an error; only reset() or free() from here */
 };
 
+/* What the row loop needs of a column, without calls into schema.c. */
+typedef struct colinfo {
+	const char *src;  /* its source id (borrowed from the schema) */
+	size_t src_len;
+	unsigned fits;    /* bit (1 << wf_value_kind) set for the kinds that fit it */
+} colinfo;
+
 struct wf_loader {
 	wf_sink *sink;
 	sqlite3 *db;
@@ -128,9 +135,8 @@ struct wf_loader {
 	size_t *slots;       /* value k -> column index */
 	size_t *pos_cache;   /* key position k -> column index of the last row */
 	size_t slots_cap;
-	size_t *src_len;     /* column -> length of its source id */
-	unsigned *fits;      /* column -> bit (1 << wf_value_kind) set for kinds that fit it */
-	size_t src_len_cap;
+	colinfo *cols;       /* per column of the schema, refreshed after every add */
+	size_t ncols, cols_cap;
 
 	pipeline pipe;
 	int pipe_init;       /* mu and the condition variables exist */
@@ -230,37 +236,35 @@ static wf_status exec_sql(wf_loader *l, const char *what, wf_err *err)
 
 /* ---- schema step ------------------------------------------------------- */
 
-/* Per column: the length of its source id, and which value kinds fit it
+/* Per column: its source id, and which value kinds fit it
  * (wf_schema_value_mismatch asked once per kind, not once per value). */
-static wf_status grow_src_len(wf_loader *l, wf_err *err)
+static wf_status refresh_cols(wf_loader *l, wf_err *err)
 {
 	size_t n = wf_schema_count(l->schema), i;
-	if (n > l->src_len_cap) {
+	if (n > l->cols_cap) {
 		size_t cap = n < 64 ? 64 : n * 2;
-		size_t *p = realloc(l->src_len, cap * sizeof(*p));
-		unsigned *f;
-		if (p)
-			l->src_len = p;
-		f = p ? realloc(l->fits, cap * sizeof(*f)) : NULL;
-		if (!p || !f)
+		colinfo *p = realloc(l->cols, cap * sizeof(*p));
+		if (!p)
 			return loader_failed(l, wf_err_set(err, WF_EINTERNAL, "out of memory"), err);
-		l->fits = f;
-		l->src_len_cap = cap;
+		l->cols = p;
+		l->cols_cap = cap;
 	}
 	for (i = 0; i < n; i++) {
 		const wf_column *c = wf_schema_column(l->schema, i);
 		wf_value v;
 		int kind;
 
-		l->src_len[i] = strlen(c->source_id);
-		l->fits[i] = 0;
+		l->cols[i].src = c->source_id;
+		l->cols[i].src_len = strlen(c->source_id);
+		l->cols[i].fits = 0;
 		memset(&v, 0, sizeof(v));
 		for (kind = WF_V_NULL; kind <= WF_V_JSON; kind++) {
 			v.kind = (wf_value_kind)kind;
 			if (!wf_schema_value_mismatch(c, &v))
-				l->fits[i] |= 1u << kind;
+				l->cols[i].fits |= 1u << kind;
 		}
 	}
+	l->ncols = n;
 	return WF_OK;
 }
 
@@ -650,7 +654,7 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 	for (i = 0; ret == WF_OK && i < count; i++)
 		ret = record_column(l, i, err);
 	if (ret == WF_OK)
-		ret = grow_src_len(l, err);
+		ret = refresh_cols(l, err);
 	if (ret == WF_OK && !l->had_schema && l->warnings)
 		warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
@@ -733,7 +737,7 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 			st = record_column(l, i, err);
 	}
 	if (st == WF_OK)
-		st = grow_src_len(l, err);
+		st = refresh_cols(l, err);
 	return st;
 }
 
@@ -1032,6 +1036,19 @@ static wf_status queue_row(wf_loader *l, const wf_row *row, wf_err *err)
 
 /* ---- a row ------------------------------------------------------------ */
 
+/* memcmp(a, b, n) == 0 for the short keys of rows, without a call. */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	if (n > 32)
+		return memcmp(a, b, n) == 0;
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 {
 	wf_loader *l = ctx;
@@ -1050,14 +1067,13 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		return st;
 	for (k = 0; k < row->n; k++) {
 		const wf_value *v = &row->values[k];
-		size_t idx = l->pos_cache[k], before = wf_schema_count(l->schema);
+		size_t idx = l->pos_cache[k], before = l->ncols;
 		int added = 0;
 
 		if (row->keys) {
 			/* Rows usually repeat the key order: try the last row's column. */
-			if (idx < wf_schema_count(l->schema) && l->src_len[idx] == row->key_lens[k] &&
-			    memcmp(wf_schema_column(l->schema, idx)->source_id, row->keys[k],
-				   row->key_lens[k]) == 0) {
+			if (idx < l->ncols && l->cols[idx].src_len == row->key_lens[k] &&
+			    same_bytes(l->cols[idx].src, row->keys[k], row->key_lens[k])) {
 				l->slots[k] = idx;
 				goto mapped;
 			}
@@ -1082,10 +1098,10 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		l->slots[k] = idx;
 		l->pos_cache[k] = idx;
 mapped:
-		if (!(l->fits[idx] & (1u << v->kind)))
+		if (!(l->cols[idx].fits & (1u << v->kind)))
 			l->mismatches++;
 	}
-	count = wf_schema_count(l->schema);
+	count = l->ncols;
 	if (reprepare || !l->insert || l->insert_cols != count) {
 		if ((st = pipe_drain(l, err)) != WF_OK)
 			return loader_failed(l, st, err);
@@ -1127,6 +1143,7 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 	wf_reader_reset(l->reader);
 	wf_schema_free(l->schema);
 	l->schema = NULL;
+	l->ncols = 0;
 	l->state = L_IDLE;
 	l->started = l->skip = l->had_schema = 0;
 	l->already_loaded_by = 0;
@@ -1299,8 +1316,7 @@ void wf_loader_free(wf_loader *l)
 	wf_buf_free(&l->schema_json);
 	free(l->slots);
 	free(l->pos_cache);
-	free(l->src_len);
-	free(l->fits);
+	free(l->cols);
 	free(l->table);
 	free(l->session_id);
 	free(l);
