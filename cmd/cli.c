@@ -101,11 +101,34 @@ static int usage_fail(const wf_command *cmd, const wf_cli_io *io, const char *wh
 	return 2;
 }
 
+/* "wf2sqlite: run needs WORKFLOW_ID" (the n-th argument of the usage line),
+ * then the usage. */
+static int missing_argument(const wf_command *cmd, const wf_cli_io *io, int n)
+{
+	const char *p = strchr(cmd->usage, ' ');
+	int i = 0;
+
+	while (p && *p) {
+		size_t len;
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		if (len > 0 && *p != '[' && i++ == n) {
+			fprintf(io->err, "wf2sqlite: %s needs %.*s\n", cmd->name, (int)len, p);
+			fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n",
+				cmd->usage, cmd->name);
+			return 2;
+		}
+		p += len;
+	}
+	return usage_fail(cmd, io, "missing argument", "");
+}
+
 /* Options that look like secrets are refused by name so the key never sits in
  * argv, and the user learns where it goes instead. */
-static int is_key_option(const char *name)
+static int is_key_option(const char *name, size_t n)
 {
-	return strcmp(name, "api-key") == 0 || strcmp(name, "key") == 0;
+	return (n == 7 && strncmp(name, "api-key", 7) == 0) ||
+	       (n == 3 && strncmp(name, "key", 3) == 0);
 }
 
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
@@ -138,7 +161,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			for (o = wf_cli_options; o->id; o++)
 				if (strlen(o->long_name) == n && strncmp(o->long_name, a + 2, n) == 0)
 					opt = o;
-			if (!opt && is_key_option(a + 2)) {
+			if (!opt && is_key_option(a + 2, n)) {
 				fprintf(io->err,
 					"wf2sqlite: the API key is never accepted on the command line "
 					"(it would show in ps); set SCALE_API_KEY or use --api-key-file FILE\n");
@@ -150,8 +173,13 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 				if (o->short_name && o->short_name == a[1])
 					opt = o;
 		}
-		if (!opt || !cmd_accepts(cmd, opt->id))
-			return usage_fail(cmd, io, "unknown option for this command: ", a);
+		if (!opt || !cmd_accepts(cmd, opt->id)) {
+			/* The name only: a mistyped option's value may be a secret. */
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			return usage_fail(cmd, io, opt ? "this command does not take the option "
+							: "unknown option: ", name);
+		}
 		if (opt->arg) {
 			if (eq)
 				value = eq + 1;
@@ -168,7 +196,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			}
 		} else {
 			if (eq)
-				return usage_fail(cmd, io, "this option takes no value: ", a);
+				return usage_fail(cmd, io, "this option takes no value: --", opt->long_name);
 			*opt_flag_slot(out, opt->id) = 1;
 		}
 		out->seen[opt->id] = 1;
@@ -176,7 +204,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 	if (out->help)
 		return 0;
 	if (out->npos < cmd->min_pos)
-		return usage_fail(cmd, io, "missing argument; usage: ", cmd->usage);
+		return missing_argument(cmd, io, out->npos);
 	return 0;
 }
 
@@ -221,13 +249,53 @@ void wf_cli_print_columns(FILE *f, const char *left, const char *help)
 	print_wrapped(f, help, HELP_TEXT_COL);
 }
 
+/* Prints text line by line; a line wider than the help is cut at word
+ * boundaries, its pieces indented as the line was. */
+static void print_text(FILE *f, const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		size_t indent = strspn(line, " ");
+		const char *p = line + indent;
+		size_t left = len - indent;
+
+		if (indent > HELP_WIDTH / 2)
+			indent = 0;
+		do {
+			size_t room = (size_t)HELP_WIDTH - indent, cut = left;
+			if (left > room) {
+				cut = room;
+				while (cut > 0 && p[cut] != ' ')
+					cut--;
+				if (cut == 0)
+					cut = room;
+			}
+			fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, p);
+			p += cut;
+			left -= cut;
+			while (left > 0 && *p == ' ') {
+				p++;
+				left--;
+			}
+		} while (left > 0);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+}
+
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 {
 	const enum wf_opt_id *p;
 
 	fprintf(f, "usage: wf2sqlite %s\n\n%s\n", cmd->usage, cmd->summary);
-	if (cmd->description && *cmd->description)
-		fprintf(f, "\n%s\n", cmd->description);
+	if (cmd->description && *cmd->description) {
+		fputc('\n', f);
+		print_text(f, cmd->description);
+	}
 	fputs("\noptions:\n", f);
 	for (p = cmd->options; p && *p; p++) {
 		const wf_cli_option *o = wf_cli_option_by_id(*p);

@@ -32,6 +32,32 @@ static int64_t loaded_by(wf_sink *sink, const char *table, const char *sid)
 	return id;
 }
 
+/* Takes over the run of a process that is gone and was waiting for this
+ * session into this table with this mode (run --no-wait, a killed run):
+ * *out_run_id is its id, or 0 when there is none to take over. */
+static wf_status adopt_pending(wf_sink *sink, const char *sid, const char *table,
+			       const char *mode, int64_t *out_run_id, wf_err *err)
+{
+	wf_pending_run *runs = NULL;
+	size_t n = 0, i;
+	wf_status st;
+	int claimed = 0;
+
+	*out_run_id = 0;
+	st = wf_sink_pending_runs(sink, &runs, &n, err);
+	for (i = 0; st == WF_OK && i < n && !*out_run_id; i++) {
+		const wf_pending_run *p = &runs[i];
+		if (!p->session_id || strcmp(p->session_id, sid) != 0 || !p->table ||
+		    strcasecmp(p->table, table) != 0 || !p->mode || strcmp(p->mode, mode) != 0)
+			continue;
+		st = wf_sink_claim_run(sink, p, &claimed, err);
+		if (st == WF_OK && claimed)
+			*out_run_id = p->run_id;
+	}
+	wf_pending_runs_free(runs, n);
+	return st;
+}
+
 static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
@@ -92,13 +118,19 @@ static int run_attach(const wf_cli_opts *opts, const wf_cli_io *io)
 		rc = (int)st;
 		goto cleanup;
 	}
-	memset(&info, 0, sizeof(info));
-	info.session_id = sid;
-	info.workflow_id = opts->workflow;
-	info.table = table;
-	info.mode = n.mode;
-	info.api_host = n.cfg.api_host;
-	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
+	st = adopt_pending(sink, sid, table, n.mode_name, &job.run_id, &err);
+	if (st == WF_OK && job.run_id) {
+		job.adopted = 1;
+		wf_net_note(&n, "continuing run %lld, whose process is gone", (long long)job.run_id);
+	} else if (st == WF_OK) {
+		memset(&info, 0, sizeof(info));
+		info.session_id = sid;
+		info.workflow_id = opts->workflow;
+		info.table = table;
+		info.mode = n.mode;
+		info.api_host = n.cfg.api_host;
+		st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
+	}
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
 		rc = (int)st;
@@ -119,9 +151,10 @@ const wf_command wf_cmd_attach = {
 	"wait for an existing session, load its result",
 	"Waits for a session that is already running (started by 'run --no-wait', by an\n"
 	"interrupted run, or by anyone else) and loads its result like 'run' does,\n"
-	"recording a run in _wf_runs. A session already loaded into the same table is\n"
-	"not loaded again (exit 0) unless --force. --workflow records the workflow id\n"
-	"and names the default table after it.",
+	"recording a run in _wf_runs, or taking over the run of a process that is gone\n"
+	"(run --no-wait, a killed run) for the same session, table and mode. A session\n"
+	"already loaded into the same table is not loaded again (exit 0) unless --force.\n"
+	"--workflow records the workflow id and names the default table after it.",
 	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
 	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
 	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",

@@ -20,41 +20,33 @@ static int worse(int a, int b)
 	return a > b ? a : b;
 }
 
-/* Ends the row of the process that died, pointing at the run that took
- * over (or saying why none did). */
-static void close_dead_run(wf_net *n, wf_sink *sink, const wf_pending_run *p, const char *why)
-{
-	wf_run_outcome o;
-	wf_err err;
-	char msg[512];
-
-	memset(&o, 0, sizeof(o));
-	snprintf(msg, sizeof(msg), "the process (pid %ld) ended before the run finished; %s",
-		 (long)p->pid, why);
-	o.status = "failed";
-	o.error = msg;
-	o.wait_ms = -1;
-	o.total_ms = -1;
-	if (wf_sink_finish_run(sink, p->run_id, &o, &err) != WF_OK)
-		wf_net_error(n, "recording the end of run %" PRId64 ": %s", p->run_id, err.msg);
-}
-
 static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
 {
 	wf_net_job job;
-	wf_run_info info;
 	wf_err err;
 	wf_status st;
-	char why[128];
-	int loaded = 0;
+	int claimed = 0, loaded = 0;
 
 	memset(&job, 0, sizeof(job));
 	job.session_id = p->session_id;
 	job.workflow_id = p->workflow_id;
 	job.table = p->table;
+	job.run_id = p->run_id;
+	job.adopted = 1;
 	if (!p->mode || wf_net_parse_mode(p->mode, &job.mode, &job.mode_name) != 0) {
 		job.mode = WF_MODE_APPEND;
 		job.mode_name = "append";
+	}
+	/* Of two resumes racing for a run, one takes it over. */
+	st = wf_sink_claim_run(sink, p, &claimed, &err);
+	if (st != WF_OK) {
+		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+		return (int)st;
+	}
+	if (!claimed) {
+		wf_net_note(n, "run %" PRId64 " was taken over by another process; left alone",
+			    p->run_id);
+		return 0;
 	}
 	st = wf_sink_session_loaded(sink, p->table, p->session_id, &loaded, &err);
 	if (st != WF_OK) {
@@ -62,26 +54,27 @@ static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
 		return (int)st;
 	}
 	if (loaded) {
-		close_dead_run(n, sink, p, "the session was loaded into this table by another run");
-		wf_net_note(n, "run %" PRId64 ": session %s is already loaded into %s", p->run_id,
-			    p->session_id, p->table);
+		/* Loaded meanwhile by another run (an attach): this one ends. */
+		wf_run_outcome o;
+		char msg[512];
+		memset(&o, 0, sizeof(o));
+		snprintf(msg, sizeof(msg), "session %s was loaded into %s by another run; nothing "
+			 "loaded", p->session_id, p->table);
+		o.status = "failed";
+		o.error = msg;
+		o.wait_ms = -1;
+		o.total_ms = -1;
+		st = wf_sink_finish_run(sink, p->run_id, &o, &err);
+		if (st != WF_OK) {
+			wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
+			return (int)st;
+		}
+		wf_net_note(n, "run %" PRId64 ": %s", p->run_id, msg);
 		return 0;
 	}
-	memset(&info, 0, sizeof(info));
-	info.session_id = p->session_id;
-	info.workflow_id = p->workflow_id;
-	info.table = p->table;
-	info.mode = job.mode;
-	info.api_host = n->cfg.api_host;
-	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
-	if (st != WF_OK) {
-		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
-		return (int)st;
-	}
-	snprintf(why, sizeof(why), "resumed as run %" PRId64, job.run_id);
-	close_dead_run(n, sink, p, why);
-	wf_net_note(n, "run %" PRId64 ": resuming session %s into %s as run %" PRId64, p->run_id,
-		    p->session_id, p->table, job.run_id);
+	wf_net_note(n, "run %" PRId64 ": the process (pid %ld) that started it is gone; waiting "
+		    "for session %s to load it into %s", p->run_id, (long)p->pid, p->session_id,
+		    p->table);
 	return wf_net_load(n, sink, &job);
 }
 
@@ -146,8 +139,8 @@ const wf_command wf_cmd_resume = {
 	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
 	"or the machine rebooted), and attaches to each session, loading it into the\n"
 	"table and with the mode the run was started with. Runs whose process is still\n"
-	"alive are left alone. The old row is marked failed and names the run that took\n"
-	"over. The exit code is the worst of the runs' codes.",
+	"alive are left alone. Each run is taken over: its row in _wf_runs ends as loaded,\n"
+	"or with the failure. The exit code is the worst of the runs' codes.",
 	"  wf2sqlite resume --db results.db\n"
 	"  wf2sqlite resume --db results.db --timeout 1h --json",
 	resume_options,

@@ -306,7 +306,7 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 			partial_reason(&state, reason, sizeof(reason));
 		ro.status = failed_state ? "partial" : "loaded";
 		ro.error = failed_state ? reason : NULL;
-		ro.total_ms = wf_clock_ms() - n->t0;
+		ro.total_ms = job->adopted ? -1 : wf_clock_ms() - n->t0;
 		st = wf_loader_commit(loader, &ro, &stats, &err);
 	}
 	if (st != WF_OK && st != WF_EINTERRUPTED && n->interrupted && *n->interrupted) {
@@ -347,7 +347,7 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 		o.error = err.msg;
 		ro.status = o.status;
 		ro.error = err.msg;
-		ro.total_ms = o.total_ms;
+		ro.total_ms = job->adopted ? -1 : o.total_ms;
 		if (wf_sink_finish_run(sink, job->run_id, &ro, &err2) != WF_OK)
 			wf_net_error(n, "recording the end of run %lld: %s", (long long)job->run_id,
 				     err2.msg);

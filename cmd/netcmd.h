@@ -53,6 +53,8 @@ typedef struct wf_net_job {
 	wf_load_mode mode;
 	const char *mode_name;
 	int64_t run_id;              /* the _wf_runs row, begun (status running) */
+	int adopted;                 /* the row was begun by another process (total_ms
+					from its started_at) */
 } wf_net_job;
 
 /* Waits for the job's session and loads its result through a loader; the

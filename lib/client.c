@@ -463,11 +463,10 @@ wf_status wf_http_perform(wf_client *c, const wf_http_req *req, wf_http_resp *re
 		retry_after = -1;
 	resp->status = status;
 	resp->request_size = reqsize;
+	/* libcurl does not bound it (99999999999 comes through). */
 	if (retry_after > 0)
 		resp->retry_after_ms = retry_after > RETRY_AFTER_CAP_MS / 1000 ?
 			RETRY_AFTER_CAP_MS : (int64_t)retry_after * 1000;
-	else if (retry_after == 0 && (status == 429 || status == 503))
-		resp->retry_after_ms = -1;
 	if (status >= 300 && status < 400 &&
 	    curl_easy_getinfo(c->h, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
 		resp->location = strdup(location);

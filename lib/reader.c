@@ -934,7 +934,7 @@ static int sstore_put(wf_reader *r, const char *s, size_t n, size_t *off)
 /* "schema": [{"id": "...", "header": "...", "type": "..."}, ...] */
 static int p_schema(wf_reader *r, const pin *in, const char **pp)
 {
-	const char *p = *pp, *e = in->e, *ks, *vs, *fstart;
+	const char *p = *pp, *e = in->e, *ks, *vs;
 	size_t kl, vl, ko, vo, n = 0, i;
 	int rc, first = 1, ffirst, which;
 	sfield *f;
@@ -972,7 +972,6 @@ static int p_schema(wf_reader *r, const pin *in, const char **pp)
 		f = &r->sf[n];
 		f->id = f->header = f->type = SIZE_MAX;
 		f->id_len = 0;
-		fstart = p;
 		ffirst = 1;
 		p++;
 		for (;;) {
@@ -1047,7 +1046,6 @@ static int p_schema(wf_reader *r, const pin *in, const char **pp)
 			}
 			return p_expected(r, in, p, "',' or '}'");
 		}
-		(void)fstart;
 		n++;
 		first = 0;
 		p = skip_ws(p, e);
@@ -1689,7 +1687,7 @@ static size_t carry_scan(wf_reader *r, const char *p, const char *e, int *done)
 
 /* Appends bytes to the carry and, when the unit is complete, runs it.
  * Returns the number of bytes of [p, e) used, or SIZE_MAX on error. */
-static size_t carry_feed(wf_reader *r, const char *p, const char *e, uint64_t off_p)
+static size_t carry_feed(wf_reader *r, const char *p, const char *e)
 {
 	int done;
 	size_t used = carry_scan(r, p, e, &done);
@@ -1707,7 +1705,6 @@ static size_t carry_feed(wf_reader *r, const char *p, const char *e, uint64_t of
 		r->status = wf_err_set(&r->saved, WF_EINTERNAL, "out of memory holding a value");
 		return SIZE_MAX;
 	}
-	(void)off_p;
 	if (!done)
 		return used;
 	r->carrying = 0;
@@ -1750,7 +1747,7 @@ static int unit_start(wf_reader *r, const pin *in, const char **pp, int unit)
 	r->sc_esc = 0;
 	r->sc_type = (*p == '{' || *p == '[') ? SC_CONT : *p == '"' ? SC_STR : SC_SCALAR;
 	wf_buf_reset(&r->carry);
-	used = carry_feed(r, p, in->e, in->off + (uint64_t)(p - in->b));
+	used = carry_feed(r, p, in->e);
 	if (used == SIZE_MAX)
 		return P_ERR;
 	*pp = p + used;
@@ -1890,7 +1887,7 @@ wf_status wf_reader_feed(wf_reader *r, const char *buf, size_t n, wf_err *err)
 	in.off = r->off;
 	in.final = 0;
 	if (r->carrying) {
-		used = carry_feed(r, p, e, r->off);
+		used = carry_feed(r, p, e);
 		if (used == SIZE_MAX)
 			return fail(r, err);
 		p += used;

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,9 @@
 #define LONG_POLL_SPACING_MS 1000
 /* Grace after a long-poll's timeout before the answer counts as missing. */
 #define LONG_POLL_GRACE_MS 15000
+/* The timeout asked of the result of a session already finished: it answers
+ * at once, but a big result may take the server a while to start sending. */
+#define FINAL_FETCH_TIMEOUT_MS 60000
 
 void wf_session_state_clear(wf_session_state *s)
 {
@@ -555,6 +559,7 @@ static void watch_start(waiter *w)
 {
 	wf_client_opts co;
 	wf_err err;
+	sigset_t block, old;
 
 	if (!w->o->progress || w->o->progress_interval_ms <= 0 || w->watching)
 		return;
@@ -568,8 +573,16 @@ static void watch_start(waiter *w)
 	pthread_mutex_lock(&w->report_lock);
 	w->watch_muted = 0;
 	pthread_mutex_unlock(&w->report_lock);
+	/* The thread inherits a mask that blocks SIGINT/SIGTERM, so they wake
+	 * the caller's thread, which stops the wait. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &block, &old) != 0)
+		return;
 	if (pthread_create(&w->watch_thread, NULL, watch_main, w) == 0)
 		w->watching = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void watch_stop(waiter *w)
@@ -621,6 +634,7 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 	wf_err cause;
 	wf_retry retry;
 	wf_status st;
+	int64_t timeout;
 	char what[256];
 
 	wf_http_resp_init(&resp);
@@ -628,16 +642,17 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 	/* The wait is over: the download is bounded by --retries and stalls. */
 	wf_retry_init(&retry, 0);
 	wreport(w, WF_PHASE_DOWNLOADING, w->state);
-	st = result_path(w, w->slice, &path, err);
+	timeout = w->slice > FINAL_FETCH_TIMEOUT_MS ? w->slice : FINAL_FETCH_TIMEOUT_MS;
+	st = result_path(w, timeout, &path, err);
 	if (st != WF_OK)
 		goto cleanup;
 	snprintf(what, sizeof(what), "GET result of session %s", w->id);
 	memset(&req, 0, sizeof(req));
 	req.path = path.data;
 	req.consumer = w->consumer;
-	req.hand_on_before_ms = w->slice;
-	req.first_byte_ms = w->slice + LONG_POLL_GRACE_MS;
-	req.low_speed_s = w->slice / 1000 + 30;
+	req.hand_on_before_ms = timeout;
+	req.first_byte_ms = timeout + LONG_POLL_GRACE_MS;
+	req.low_speed_s = timeout / 1000 + 30;
 	for (;;) {
 		st = wf_http_perform(w->c, &req, &resp, err);
 		if (st != WF_OK)
@@ -696,13 +711,13 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 	wf_err cause;
 	wf_status st;
 	char what[256];
+	int done = 1;  /* cleared on the ways that go round again */
 
-	*out_done = 0;
 	wf_http_resp_init(&resp);
 	wf_buf_init(&path, 8192);
 	st = result_path(w, slice, &path, err);
 	if (st != WF_OK)
-		goto done;
+		goto cleanup;
 	snprintf(what, sizeof(what), "GET result of session %s", w->id);
 	memset(&req, 0, sizeof(req));
 	req.path = path.data;
@@ -715,12 +730,13 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 	st = wf_http_perform(w->c, &req, &resp, err);
 	watch_stop(w);
 	if (st != WF_OK)
-		goto done;
+		goto cleanup;
 	if (resp.discarded) {
 		/* It returned because its timeout passed: not final. */
 		wf_retry_reset(&w->result_retry);
 		st = WF_OK;
-		goto again;
+		done = 0;
+		goto cleanup;
 	}
 	switch (wf_http_classify(&resp)) {
 	case WF_HTTP_OK:
@@ -728,7 +744,7 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 		if (!resp.handed) {
 			st = wf_err_set(err, WF_EBADRESPONSE, "%s: unexpected HTTP %ld without a body",
 					what, resp.status);
-			goto done;
+			goto cleanup;
 		}
 		/* Final only if the session is terminal now (the long-poll ended
 		 * before its timeout, so it ended because the session did). The
@@ -738,22 +754,23 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 			wf_retry_init(&confirm, 0);
 			st = get_state(w->c, w->esc, &confirm, w->state, err);
 			if (st != WF_OK)
-				goto done;
+				goto cleanup;
 		}
 		wreport(w, WF_PHASE_WAITING, w->state);
 		if (wf_session_status_is_terminal(w->state->status) &&
 		    judge(w->id, w->state, w->o->allow_partial, NULL) == WF_OK) {
 			st = w->consumer->finish(w->consumer->ctx, 1, err);
-			goto done;
+			goto cleanup;
 		}
 		st = w->consumer->finish(w->consumer->ctx, 0, err);
 		if (st != WF_OK)
-			goto done;
+			goto cleanup;
 		if (wf_session_status_is_terminal(w->state->status)) {
 			st = judge(w->id, w->state, w->o->allow_partial, err);
-			goto done;
+			goto cleanup;
 		}
-		goto again;
+		done = 0;
+		goto cleanup;
 	case WF_HTTP_TRANSIENT:
 		wf_http_error(w->c, &resp, what, &cause);
 		if (resp.elapsed_ms >= (slice / 2 < PROXY_CUT_MIN_MS ? slice / 2 : PROXY_CUT_MIN_MS) &&
@@ -767,23 +784,19 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 				w->slice = shorter;
 			wf_client_trace(w->c, "* long-poll cut after %" PRId64 " ms (%s); slice now %" PRId64 " ms",
 					resp.elapsed_ms, cause.msg, w->slice);
-			goto again;
+			done = 0;
+			goto cleanup;
 		}
 		st = wf_retry_backoff(w->c, &w->result_retry, wf_http_kind(&resp), resp.retry_after_ms,
 				      cause.msg, err);
-		if (st != WF_OK)
-			goto done;
-		goto again;
+		done = st != WF_OK;
+		goto cleanup;
 	case WF_HTTP_FATAL:
 		st = wf_http_error(w->c, &resp, what, err);
-		goto done;
+		goto cleanup;
 	}
-again:
-	wf_http_resp_free(&resp);
-	wf_buf_free(&path);
-	return WF_OK;
-done:
-	*out_done = 1;
+cleanup:
+	*out_done = done;
 	wf_http_resp_free(&resp);
 	wf_buf_free(&path);
 	return st;

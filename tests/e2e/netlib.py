@@ -55,6 +55,21 @@ class Driven:
         return [e for e in self.events if e.startswith("finish 1")]
 
 
+def wait_for_run(db, timeout=15):
+    """Waits until db has a _wf_runs row (the process recorded its run)."""
+    import sqlite3
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(db):
+            try:
+                if wfharness.db_query(db, "SELECT count(*) FROM _wf_runs")[0][0]:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the file exists, its tables not yet
+        time.sleep(0.05)
+    raise AssertionError("no run recorded in %s within %ss" % (db, timeout))
+
+
 class NetTestCase(WfTestCase):
     """A test with helpers for the driver and the emulator log."""
 

@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from netlib import API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
+from netlib import wait_for_run, API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
 from wfharness import db_query, run_wf, spawn_wf
 
 
@@ -60,6 +60,10 @@ class AttachTest(NetTestCase):
         a = self.wf(["attach", sid, "--db", db, "--workflow", "w", "--json"])
         self.assertRc(a, 0)
         self.assertEqual(a.json()["status"], "loaded")
+        # The run of --no-wait was taken over: one row, now loaded.
+        self.assertEqual(a.json()["run_id"], run_id)
+        self.assertIn("continuing run %d" % run_id, a.err)
+        self.assertEqual([(x[0], x[2], x[5]) for x in self.runs(db)], [(run_id, "loaded", 5)])
         self.assertEqual(a.json()["rows_loaded"], len(ROWS))
         self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_w"'), [(len(ROWS),)])
         # Attaching again loads nothing; --force loads it again.
@@ -71,6 +75,27 @@ class AttachTest(NetTestCase):
         c = self.wf(["attach", sid, "--db", db, "--workflow", "w", "--force"])
         self.assertRc(c, 0)
         self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_w"'), [(2 * len(ROWS),)])
+
+    def test_two_attaches_racing_load_the_session_once(self):
+        db = self.path("a.db")
+        sid = self.wf(["run", "mid", "--db", db, "--no-wait"]).out.strip()
+        procs = [spawn_wf(["attach", sid, "--db", db, "--workflow", "mid", "--json"],
+                          emu=self.emu) for _ in range(2)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        self.assertEqual([p.returncode for p in procs], [0, 0], outs)
+        js = [json.loads(o[0]) for o in outs]
+        loaded = [j for j in js if j["status"] == "loaded"]
+        skipped = [j for j in js if j["already_loaded_by"]]
+        self.assertEqual(len(loaded), 1, js)
+        self.assertEqual(len(skipped), 1, js)
+        self.assertEqual(skipped[0]["already_loaded_by"], loaded[0]["run_id"])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM wf_mid"), [(len(ROWS),)])
+        # One took over the --no-wait run, the other made its own.
+        self.assertEqual(len(self.runs(db)), 2)
+        statuses = sorted(x[2] for x in self.runs(db))
+        self.assertEqual(statuses, ["failed", "loaded"])
+        failed = [x for x in self.runs(db) if x[2] == "failed"][0]
+        self.assertIn("already loaded", failed[3])
 
     def test_no_wait_json(self):
         db = self.path("a.db")
@@ -104,17 +129,17 @@ class AttachTest(NetTestCase):
         self.assertIn("attach %s --db %s --table t --allow-partial" % (sid, db), r.err)
         r = self.wf(["attach", sid, "--db", db, "--table", "t", "--allow-partial"])
         self.assertRc(r, 0)
+        # Another table: a run of its own; the --no-wait run is not taken over.
         self.assertEqual([x[2] for x in self.runs(db)], ["running", "errored", "partial"])
+        r = self.wf(["attach", sid, "--db", db, "--workflow", "bad"])
+        self.assertRc(r, 5)
+        self.assertEqual([x[2] for x in self.runs(db)], ["errored", "errored", "partial"])
 
     def test_sigkill_while_waiting_then_resume_loads_it(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "mid", "--db", db, "--table", "m", "--mode", "replace"],
                      emu=self.emu)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(db) and self.runs(db):
-                break
-            time.sleep(0.05)
+        wait_for_run(db)
         time.sleep(0.3)
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=10)
@@ -128,24 +153,33 @@ class AttachTest(NetTestCase):
         self.assertEqual(j["table"], "m")
         self.assertEqual(j["mode"], "replace")
         self.assertEqual(j["session_id"], sid)
+        # The killed run itself was taken over and finished.
         rows = self.runs(db)
-        self.assertEqual([x[2] for x in rows], ["failed", "loaded"])
-        self.assertIn("resumed as run %d" % rows[1][0], rows[0][3])
+        self.assertEqual([(x[0], x[2]) for x in rows], [(run_id, "loaded")])
+        self.assertEqual(j["run_id"], run_id)
         self.assertEqual(db_query(db, "SELECT count(*) FROM m"), [(len(ROWS),)])
         # Nothing left to resume.
         r = self.wf(["resume", "--db", db])
         self.assertRc(r, 0)
         self.assertIn("nothing to resume", r.err)
 
+    def test_resume_of_a_session_loaded_meanwhile_loads_nothing(self):
+        db = self.path("a.db")
+        sid = self.wf(["run", "w", "--db", db, "--no-wait"]).out.strip()
+        # Loaded into the table by an attach with another mode (a new run).
+        self.assertRc(self.wf(["attach", sid, "--db", db, "--table", "wf_w", "--mode",
+                               "replace"]), 0)
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual([x[2] for x in self.runs(db)], ["failed", "loaded"])
+        self.assertIn("was loaded into wf_w by another run", self.runs(db)[0][3])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM wf_w"), [(len(ROWS),)])
+
     def test_resume_leaves_live_runs_alone(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "mid", "--db", db], emu=self.emu)
         try:
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                if os.path.exists(db) and self.runs(db):
-                    break
-                time.sleep(0.05)
+            wait_for_run(db)
             r = self.wf(["resume", "--db", db])
             self.assertRc(r, 0)
             self.assertIn("nothing to resume", r.err)

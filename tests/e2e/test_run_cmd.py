@@ -8,7 +8,7 @@ import stat
 import time
 import unittest
 
-from netlib import (API_KEY, ACCOUNT_ID, RESULT, ROWS, Emu, NetTestCase, wf_env, workflow)
+from netlib import (wait_for_run, API_KEY, ACCOUNT_ID, RESULT, ROWS, Emu, NetTestCase, wf_env, workflow)
 from wfharness import db_query, run_wf, spawn_wf
 
 HOSTILE = '{"data": [{"n": NaN}], "schema": [{"id": "n", "header": "N", "type": "number"}]}'
@@ -26,7 +26,10 @@ def scenario():
         "boom": workflow("boom-s"),
         "redir": workflow("redir-s"),
         "busy": workflow("busy-s"),
+        "jammed": workflow("jammed-s"),
     }, "faults": [
+        {"endpoint": "run", "workflow": "jammed", "kind": "retry_after",
+         "retry_after": 99999999999, "times": -1},
         {"endpoint": "run", "workflow": "boom", "kind": "status", "status": 500, "after_run": True},
         {"endpoint": "session", "workflow": "redir", "kind": "redirect", "status": 302,
          "times": -1},
@@ -199,6 +202,24 @@ class RunTest(NetTestCase):
         self.assertEqual([q["status"] for q in posts], [429, 200])
         self.assertGreaterEqual(posts[1]["t_ms"] - posts[0]["t_ms"], 950)
 
+    def test_post_retry_after_beyond_the_timeout_gives_up_at_the_deadline(self):
+        db = self.path("a.db")
+        before = len(self.sessions_of("jammed"))
+        t0 = time.monotonic()
+        r = self.run_cmd(["run", "jammed", "--db", db, "--timeout", "1500ms"])
+        self.assertRc(r, 6)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("the run was not started", r.err)
+        self.assertEqual(len(self.sessions_of("jammed")) - before, 1)
+        self.assertEqual(self.runs(db), [])
+
+    def test_post_429_without_retries_exit_8(self):
+        db = self.path("a.db")
+        r = self.run_cmd(["run", "jammed", "--db", db, "--retries", "0"])
+        self.assertRc(r, 8)
+        self.assertIn("HTTP 429", r.err)
+        self.assertIn("the run was not started", r.err)
+
     def test_redirect_exit_8_key_never_sent_elsewhere(self):
         db = self.path("a.db")
         r = self.run_cmd(["run", "redir", "--db", db])
@@ -225,11 +246,7 @@ class RunTest(NetTestCase):
     def test_sigint_while_waiting_exit_130_recorded_interrupted(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "slow", "--db", db], emu=self.emu)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if os.path.exists(db) and self.runs(db):
-                break
-            time.sleep(0.05)
+        wait_for_run(db)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=10)
@@ -242,7 +259,8 @@ class RunTest(NetTestCase):
     def test_sigterm_while_waiting_exit_130(self):
         db = self.path("a.db")
         p = spawn_wf(["run", "slow", "--db", db, "--wait", "poll"], emu=self.emu)
-        time.sleep(1.0)
+        wait_for_run(db)
+        time.sleep(0.5)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=10)
         self.assertEqual(p.returncode, 130, err)

@@ -2,6 +2,7 @@
 block and poll modes, final vs partial results, timeouts, failed workflows,
 signals. The database side is not involved."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -87,6 +88,8 @@ class WaitTest(NetTestCase):
         kinds = ["result" if q["path"].endswith("/result") else "session" for q in mine]
         self.assertEqual(kinds.count("result"), 1, kinds)
         self.assertEqual(kinds[-1], "result")
+        # The session is finished: a longer timeout, for a big result to start.
+        self.assertEqual(mine[-1]["query"], "timeout=60000")
         self.assertGreaterEqual(kinds.count("session"), 5)
         # Spaced by the poll interval.
         ts = [q["t_ms"] for q in mine if not q["path"].endswith("/result")]
@@ -148,11 +151,22 @@ class WaitTest(NetTestCase):
             d = self.drive(self.emu, ["--session", sid], expect_rc=2)
             self.assertIn("not a session id", d.err)
 
+    def wait_for_event(self, path, prefix, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    if any(l.startswith(prefix) for l in f):
+                        return
+            time.sleep(0.05)
+        self.fail("no %r event in %s" % (prefix, path))
+
     def test_sigint_while_waiting_exits_130(self):
         events = self.path("events.txt")
         p = subprocess.Popen([DRIVER, "--events", events, "--start", "long"], env=wf_env(self.emu),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        self.wait_for_event(events, "progress")
+        time.sleep(0.5)
         t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=10)
@@ -163,10 +177,13 @@ class WaitTest(NetTestCase):
             self.assertNotIn("finish 1", f.read())
 
     def test_sigterm_in_poll_sleep_exits_130(self):
-        p = subprocess.Popen([DRIVER, "--start", "long", "--wait", "poll", "--poll-interval", "30s"],
+        events = self.path("events.txt")
+        p = subprocess.Popen([DRIVER, "--events", events, "--start", "long", "--wait", "poll",
+                              "--poll-interval", "30s"],
                              env=wf_env(self.emu), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-        time.sleep(0.8)
+        self.wait_for_event(events, "progress")
+        time.sleep(0.3)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=10)
         self.assertEqual(p.returncode, 130, err)

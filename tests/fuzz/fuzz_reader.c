@@ -1,5 +1,5 @@
 /* Fuzz target of the result reader: the input (after two header bytes that
- * pick the chunk sizes) is a result body. It is parsed three ways (one feed,
+ * pick the chunk sizes, byte 1 >= 0xC0 also small limits) is a result body. It is parsed three ways (one feed,
  * chunks of the picked sizes, single bytes) and the three must agree on the
  * status and on every schema and row handed on. Rows must come after the
  * schema, keys never hold a NUL, text is valid UTF-8. Any disagreement aborts. */
@@ -130,8 +130,10 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 	return WF_OK;
 }
 
-/* chunk: 0 one feed; else sizes from an LCG seeded with seed, 1..chunk. */
-static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, digest *d)
+/* chunk: 0 one feed; else sizes from an LCG seeded with seed, 1..chunk.
+ * tight: small limits, so that every limit is hit in both parse paths. */
+static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, int tight,
+		     digest *d)
 {
 	wf_reader_handler h;
 	wf_reader_limits lim;
@@ -144,7 +146,11 @@ static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, 
 	memset(d, 0, sizeof(*d));
 	d->h = 1469598103934665603ULL;
 	memset(&lim, 0, sizeof(lim));
-	lim.max_value_bytes = 1 << 20;
+	lim.max_value_bytes = tight ? 96 : 1 << 20;
+	if (tight) {
+		lim.max_depth = 6;
+		lim.max_row_values = 5;
+	}
 	h.ctx = d;
 	h.on_schema = on_schema;
 	h.on_row = on_row;
@@ -178,16 +184,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	digest a, b, c;
 	wf_status sa, sb, sc;
 	unsigned chunk;
+	int tight;
 
 	if (size < 2)
 		return 0;
 	chunk = (unsigned)data[0] + 1;
-	sa = run(data + 2, size - 2, 0, 0, &a);
-	sb = run(data + 2, size - 2, chunk, data[1], &b);
+	tight = data[1] >= 0xC0;
+	sa = run(data + 2, size - 2, 0, 0, tight, &a);
+	sb = run(data + 2, size - 2, chunk, data[1], tight, &b);
 	if (sa != sb || a.h != b.h || a.rows != b.rows)
 		abort();
 	if (size < 65536) {
-		sc = run(data + 2, size - 2, 1, 0, &c);
+		sc = run(data + 2, size - 2, 1, 0, tight, &c);
 		if (sa != sc || a.h != c.h)
 			abort();
 	}

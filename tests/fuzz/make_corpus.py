@@ -49,6 +49,14 @@ BODIES = [
     '{"data":[{"a":1}',
 ]
 
+# bodies run with small limits (byte 1 >= 0xC0): each hits one limit
+TIGHT = [
+    b'{"schema":[{"id":"a"},{"id":"b"}],"data":[[1,2,3,4,5],[1,2,3,4,5,6],{"a":"' + b'0123456789' * 10 + b'"}]}',
+    b'{"data":[[[[[[1]]]]]]}',
+    b'{"data":[{"a":[[[1]]]}],"schema":[]}',
+    b'{"x":"' + b'y' * 200 + b'"}',
+]
+
 SCHEMAS = [
     b'\x00name\n\x01Name\n\x02\n\x03NAME\n\x04name_2\n\x00_run_id\n\x00_ROW\n\x00col_3',
     b'\x10key\n\x11Key\n\x12\n\x13a"b\n\x14select\n\x15 \n',
@@ -71,6 +79,9 @@ def main():
         raw = body.encode('latin-1') if all(ord(c) < 256 for c in body) else body.encode()
         for chunk, seed in ((0, 0), (6, i), (63, 7 * i + 1)):
             write('fuzz_reader', bytes([chunk, seed % 256]) + raw)
+    for i, body in enumerate(TIGHT):
+        for chunk in (0, 5, 40):
+            write('fuzz_reader', bytes([chunk, 0xC0 + i]) + body)
     for s in SCHEMAS:
         write('fuzz_schema', s)
 

@@ -98,6 +98,8 @@ static void progress(void *ctx, const wf_progress *p)
 	if (s->events)
 		fprintf(s->events, "progress %d %s %d/%d\n", (int)p->phase,
 			p->session_status ? p->session_status : "-", p->cards_done, p->cards_total);
+	if (s->events)
+		fflush(s->events);
 }
 
 int main(int argc, char **argv)

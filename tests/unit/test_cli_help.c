@@ -14,7 +14,10 @@ static const enum wf_opt_id all_options[] = {
 
 static const wf_command fake = {
 	"fake", "fake ARG [options]", "a command that takes every option",
-	"A description.", "  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
+	"A description whose first line is far too long for the help, as a command's text "
+	"may be when nobody counted\n  and an indented line that is also much too long to fit "
+	"in eighty columns of a terminal\nshort line",
+	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
 };
 
 static char *help_text(void)
@@ -93,6 +96,17 @@ static void help_lines_fit_80_columns_and_align(void)
 	free(t);
 }
 
+static void help_wraps_long_description_lines(void)
+{
+	char *t = help_text();
+	T_CHECK(strstr(t, "\nA description whose first line is far too long for the help, as a command's\n"
+			  "text may be when nobody counted\n"
+			  "  and an indented line that is also much too long to fit in eighty columns of a\n"
+			  "  terminal\n"
+			  "short line\n") != NULL);
+	free(t);
+}
+
 static void help_shows_usage_and_examples(void)
 {
 	char *t = help_text();
@@ -101,10 +115,91 @@ static void help_shows_usage_and_examples(void)
 	free(t);
 }
 
+/* Runs wf_cli_parse on argv; returns its status, *out_err what it printed
+ * (the caller frees). */
+static int parse(int argc, char **argv, wf_cli_opts *opts, char **out_err)
+{
+	size_t len = 0;
+	FILE *f;
+	wf_cli_io io;
+	int rc;
+
+	*out_err = NULL;
+	f = open_memstream(out_err, &len);
+	io.out = f;
+	io.err = f;
+	rc = wf_cli_parse(&fake, argc, argv, opts, &io);
+	fclose(f);
+	return rc;
+}
+
+static void missing_argument_names_it_and_shows_usage(void)
+{
+	wf_cli_opts o;
+	char *e;
+	T_CHECK(parse(0, NULL, &o, &e) == 2);
+	T_CHECK_STR(e, "wf2sqlite: fake needs ARG\n"
+		       "usage: wf2sqlite fake ARG [options] (see 'wf2sqlite fake --help')\n");
+	free(e);
+}
+
+static void api_key_option_is_refused_with_where_the_key_goes(void)
+{
+	wf_cli_opts o;
+	char *e;
+	char a0[] = "x", a1[] = "--api-key=secret";
+	char *argv[] = {a0, a1};
+	T_CHECK(parse(2, argv, &o, &e) == 2);
+	T_CHECK(strstr(e, "never accepted on the command line") != NULL);
+	T_CHECK(strstr(e, "--api-key-file") != NULL);
+	T_CHECK(strstr(e, "secret") == NULL);
+	free(e);
+}
+
+static void unknown_option_is_named_without_its_value(void)
+{
+	wf_cli_opts o;
+	char *e;
+	char a0[] = "x", a1[] = "--token=hunter2", a2[] = "--force=yes";
+	char *argv[] = {a0, a1};
+	char *argv2[] = {a0, a2};
+	T_CHECK(parse(2, argv, &o, &e) == 2);
+	T_CHECK(strstr(e, "wf2sqlite: unknown option: --token\n") != NULL);
+	T_CHECK(strstr(e, "hunter2") == NULL);
+	free(e);
+	T_CHECK(parse(2, argv2, &o, &e) == 2);
+	T_CHECK(strstr(e, "wf2sqlite: this option takes no value: --force\n") != NULL);
+	T_CHECK(strstr(e, "yes") == NULL);
+	free(e);
+}
+
+static void options_take_values_both_ways(void)
+{
+	wf_cli_opts o;
+	char *e;
+	char a0[] = "x", a1[] = "--db=a.db", a2[] = "-v", a3[] = "k=v", a4[] = "--timeout", a5[] = "5m",
+	     a6[] = "-q";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, a6};
+	T_CHECK(parse(7, argv, &o, &e) == 0);
+	T_CHECK_STR(e, "");
+	T_CHECK_STR(o.db, "a.db");
+	T_CHECK(o.nvars == 1);
+	T_CHECK_STR(o.vars[0], "k=v");
+	T_CHECK_STR(o.timeout, "5m");
+	T_CHECK(o.quiet == 1);
+	T_CHECK_STR(o.pos[0], "x");
+	free(e);
+}
+
 int main(void)
 {
 	T_RUN(help_lists_every_option_once);
 	T_RUN(help_lines_fit_80_columns_and_align);
+	T_RUN(help_wraps_long_description_lines);
 	T_RUN(help_shows_usage_and_examples);
+	T_RUN(missing_argument_names_it_and_shows_usage);
+	T_RUN(api_key_option_is_refused_with_where_the_key_goes);
+	T_RUN(unknown_option_is_named_without_its_value);
+	T_RUN(options_take_values_both_ways);
 	return t_done();
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -769,6 +771,55 @@ static void errors_are_sticky_and_reset_clears(void)
 	wf_reader_free(NULL);
 }
 
+static int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The spool is an unnamed file in $TMPDIR; a bad TMPDIR is a clear error. */
+static void spool_file_is_unnamed_and_in_tmpdir(void)
+{
+	char dir[] = "/tmp/wf2sqlite-test-XXXXXX";
+	const char *body = "{\"data\":[{\"a\":1}],\"schema\":[]}";
+	char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	wf_reader_handler h = { 0 };
+	wf_reader *r = NULL;
+	wf_err err;
+	const wf_result_meta *m = NULL;
+
+	T_CHECK(mkdtemp(dir) != NULL);
+	setenv("TMPDIR", dir, 1);
+	T_CHECK(wf_reader_new(&r, &h, NULL, &err) == WF_OK);
+	T_CHECK(wf_reader_feed(r, body, 20, &err) == WF_OK);
+	T_CHECK(dir_entries(dir) == 0);
+	T_CHECK(wf_reader_feed(r, body + 20, strlen(body) - 20, &err) == WF_OK);
+	T_CHECK(wf_reader_finish(r, &m, &err) == WF_OK);
+	T_CHECK(m && m->spooled_bytes > 0 && m->rows == 1);
+	T_CHECK(dir_entries(dir) == 0);
+	wf_reader_free(r);
+	T_CHECK(rmdir(dir) == 0);
+	setenv("TMPDIR", "/nonexistent/wf2sqlite", 1);
+	T_CHECK(wf_reader_new(&r, &h, NULL, &err) == WF_OK);
+	T_CHECK(wf_reader_feed(r, body, strlen(body), &err) == WF_EINTERNAL);
+	T_CHECK(strstr(err.msg, "/nonexistent/wf2sqlite") != NULL && strstr(err.msg, "TMPDIR") != NULL);
+	wf_reader_free(r);
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+}
+
 static size_t heap_in_use(void)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
@@ -863,6 +914,7 @@ int main(void)
 	T_RUN(size_limits_are_enforced);
 	T_RUN(handler_errors_pass_through);
 	T_RUN(errors_are_sticky_and_reset_clears);
+	T_RUN(spool_file_is_unnamed_and_in_tmpdir);
 	T_RUN(memory_stays_flat_with_spooled_rows);
 	return t_done();
 }

@@ -63,8 +63,8 @@ typedef struct wf_client_opts {
 	/* Set by a SIGINT/SIGTERM handler: a transfer in progress stops and the
 	 * call returns WF_EINTERRUPTED; backoff sleeps end. May be NULL. */
 	volatile sig_atomic_t *interrupted;
-	/* One line per retry ("retrying GET ... in 2s: HTTP 503 ..."), for the
-	 * user; NULL = none (--quiet). */
+	/* One line per retry, for the user ("wf2sqlite: <cause>; retrying
+	 * in 2s (1 of 5)"); NULL = none (--quiet). */
 	FILE *notices;
 } wf_client_opts;
 
