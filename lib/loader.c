@@ -37,9 +37,13 @@
  * need little more than the default 2 MiB; memory stays flat in the rows. */
 #define LOAD_CACHE_PRAGMA "PRAGMA cache_size=-8192"
 /* The hand-over to the writer thread: NBATCHES batches of about BATCH_BYTES
- * (a row larger than that gets a batch of its own, freed after use). */
-#define BATCH_BYTES ((size_t)256 << 10)
-#define NBATCHES 4
+ * (a row larger than that gets a batch of its own, freed after use). When
+ * the ring is full the parser sleeps until at most RESUME_AT batches are
+ * left, then fills several in a row: fewer wake-ups, and fewer of them
+ * preempt the writer on a busy machine (docs/performance.md). */
+#define BATCH_BYTES ((size_t)128 << 10)
+#define NBATCHES 8
+#define RESUME_AT 2
 
 /* A row in a batch: rec_row, n rec_val, then the text of the text values in
  * order, padded to 8 bytes. */
@@ -847,7 +851,10 @@ static void *writer_main(void *arg)
 		}
 		q->head = (q->head + 1) % NBATCHES;
 		q->count--;
-		pthread_cond_signal(&q->done_cv);
+		/* The parser is woken only when there is room for several
+		 * batches (or for a drain or a failure). */
+		if (q->count <= RESUME_AT || q->w_status != WF_OK)
+			pthread_cond_signal(&q->done_cv);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -897,8 +904,9 @@ static wf_status pipe_submit(wf_loader *l, int start, wf_err *err)
 	q->count++;
 	pthread_cond_signal(&q->work);
 	q->tail = (q->tail + 1) % NBATCHES;
-	while (q->count == NBATCHES && q->w_status == WF_OK)
-		pthread_cond_wait(&q->done_cv, &q->mu);
+	if (q->count == NBATCHES)
+		while (q->count > RESUME_AT && q->w_status == WF_OK)
+			pthread_cond_wait(&q->done_cv, &q->mu);
 	st = writer_status(q, err);
 	l->rows_loaded = q->done;
 	pthread_mutex_unlock(&q->mu);
