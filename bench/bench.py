@@ -144,6 +144,22 @@ def machine():
         platform.release(), sqlite3.sqlite_version)
 
 
+def busy_percent(seconds=2.0):
+    """How busy the CPUs are (everything but idle and iowait), sampled over
+    a few seconds from /proc/stat: the other load the figures suffer from."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+        return 100.0 * (1 - (i1 - i0) / max(1, t1 - t0))
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def loadavg():
     try:
         return open("/proc/loadavg").read().split()[0]
@@ -193,7 +209,8 @@ def main():
     ceiling = os.path.join(a.build, "bench", "ceiling")
     work = tempfile.mkdtemp(prefix="wfbench-", dir=os.environ.get("TMPDIR", "/tmp"))
     dbs = {k: os.path.join(work, k + ".db") for k in ("ceiling", "run", "load")}
-    print("machine: %s; load average %s" % (machine(), loadavg()))
+    print("machine: %s; load average %s; CPUs %.0f%% busy before the start (2 s sample)" % (
+        machine(), loadavg(), busy_percent()))
     ok = True
     try:
         emu = Emu(emu_exe, work, a.rows)
