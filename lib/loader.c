@@ -69,6 +69,8 @@ typedef struct batch {
 	size_t len, cap;
 	int64_t rows;
 	sqlite3_stmt *stmt;  /* the INSERT the rows were mapped for (borrowed) */
+	sqlite3_stmt *multi; /* the same for multi_rows rows at once, or NULL (borrowed) */
+	int multi_rows;
 	size_t cols;         /* its data columns */
 } batch;
 
@@ -132,6 +134,8 @@ struct wf_loader {
 	int64_t t_start;
 
 	sqlite3_stmt *insert;   /* INSERT of insert_cols columns + _run_id, _row */
+	sqlite3_stmt *insert_multi;  /* the same with multi_rows rows of values; or NULL */
+	int multi_rows;
 	size_t insert_cols;
 	sqlite3_stmt *col_insert;  /* _wf_columns rows */
 
@@ -666,14 +670,14 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 
 /* ---- rows -------------------------------------------------------------- */
 
-static wf_status prepare_insert(wf_loader *l, wf_err *err)
+/* INSERT INTO t (columns..., _run_id, _row) VALUES (?, ...), ... with rows
+ * rows of values, prepared into *out. */
+static wf_status prepare_values(wf_loader *l, int rows, sqlite3_stmt **out, wf_err *err)
 {
 	size_t i, count = wf_schema_count(l->schema);
 	wf_status st;
-	int rc;
+	int rc, r;
 
-	sqlite3_finalize(l->insert);
-	l->insert = NULL;
 	wf_buf_reset(&l->sql);
 	if ((st = wf_buf_appendf(&l->sql, err, "INSERT INTO ")) != WF_OK ||
 	    (st = quote_ident(&l->sql, l->table, err)) != WF_OK ||
@@ -684,17 +688,50 @@ static wf_status prepare_insert(wf_loader *l, wf_err *err)
 		    (st = wf_buf_append(&l->sql, ", ", 2, err)) != WF_OK)
 			return loader_failed(l, st, err);
 	}
-	if ((st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\") VALUES (")) != WF_OK)
+	if ((st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\") VALUES ")) != WF_OK)
 		return loader_failed(l, st, err);
-	for (i = 0; i < count + 2; i++)
-		if ((st = wf_buf_append(&l->sql, i ? ", ?" : "?", i ? 3 : 1, err)) != WF_OK)
+	for (r = 0; r < rows; r++) {
+		if ((st = wf_buf_append(&l->sql, r ? ", (" : "(", r ? 3 : 1, err)) != WF_OK)
 			return loader_failed(l, st, err);
-	if ((st = wf_buf_append(&l->sql, ")", 1, err)) != WF_OK)
-		return loader_failed(l, st, err);
+		for (i = 0; i < count + 2; i++)
+			if ((st = wf_buf_append(&l->sql, i ? ", ?" : "?", i ? 3 : 1, err)) != WF_OK)
+				return loader_failed(l, st, err);
+		if ((st = wf_buf_append(&l->sql, ")", 1, err)) != WF_OK)
+			return loader_failed(l, st, err);
+	}
 	rc = sqlite3_prepare_v3(l->db, l->sql.data, (int)l->sql.len, SQLITE_PREPARE_PERSISTENT,
-				&l->insert, NULL);
+				out, NULL);
 	if (rc != SQLITE_OK)
 		return db_failed(l, rc, err, "preparing the insert");
+	return WF_OK;
+}
+
+/* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows (fewer
+ * for wide tables, within SQLite's limit on parameters; none below 2). */
+static wf_status prepare_insert(wf_loader *l, wf_err *err)
+{
+	size_t count = wf_schema_count(l->schema);
+	int maxvars = sqlite3_limit(l->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+	int rows = WF_LOADER_ROWS_PER_INSERT;
+	wf_status st;
+
+	sqlite3_finalize(l->insert);
+	l->insert = NULL;
+	sqlite3_finalize(l->insert_multi);
+	l->insert_multi = NULL;
+	l->multi_rows = 0;
+	l->insert_cols = 0;
+	st = prepare_values(l, 1, &l->insert, err);
+	if (st != WF_OK)
+		return st;
+	if (maxvars > 0 && (size_t)rows * (count + 2) > (size_t)maxvars)
+		rows = (int)((size_t)maxvars / (count + 2));
+	if (rows >= 2) {
+		st = prepare_values(l, rows, &l->insert_multi, err);
+		if (st != WF_OK)
+			return st;
+		l->multi_rows = rows;
+	}
 	l->insert_cols = count;
 	return WF_OK;
 }
@@ -751,57 +788,94 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
  * the thread is not running; touches only b, the connection and fields of l
  * that do not change during a load (not the interrupted flag: the caller's
  * thread watches it, and stops the writer). *done counts the rows stepped. */
+/* Binds row r's values to ins, its parameters shifted by base; returns the
+ * first SQLite error. */
+static int bind_row(const wf_loader *l, sqlite3_stmt *ins, const rec_row *r, int base, size_t cols)
+{
+	const rec_val *v = (const rec_val *)(const void *)(r + 1);
+	const char *text = (const char *)(v + r->n);
+	int rc = SQLITE_OK;
+	uint32_t k;
+
+	for (k = 0; rc == SQLITE_OK && k < r->n; k++) {
+		int param = base + (int)v[k].param;
+		switch ((wf_value_kind)v[k].kind) {
+		case WF_V_NULL:
+			if (r->full)
+				rc = sqlite3_bind_null(ins, param);
+			break;
+		case WF_V_BOOL:
+		case WF_V_INT:
+			rc = sqlite3_bind_int64(ins, param, v[k].u.i);
+			break;
+		case WF_V_REAL:
+			rc = sqlite3_bind_double(ins, param, v[k].u.d);
+			break;
+		case WF_V_TEXT:
+		case WF_V_JSON:
+			/* Static: the batch outlives the step. The length keeps an
+			 * embedded NUL. */
+			rc = sqlite3_bind_text64(ins, param, text, (sqlite3_uint64)v[k].u.len,
+						 SQLITE_STATIC, SQLITE_UTF8);
+			text += v[k].u.len;
+			break;
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, base + (int)cols + 1, l->run_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, base + (int)cols + 2, r->index);
+	return rc;
+}
+
+/* Steps the rows of b, in order: runs of b->multi_rows rows that bind every
+ * column go through the multi-row INSERT, the others one by one. Runs on the
+ * writer thread, or on the caller's when the thread is not running; touches
+ * only b, the connection and fields of l that do not change during a load
+ * (not the interrupted flag: the caller's thread watches it, and stops the
+ * writer). *done counts the rows stepped. */
 static wf_status insert_batch(const wf_loader *l, const batch *b, int64_t *done, wf_err *err)
 {
 	const char *p = b->mem, *end = b->mem + b->len;
-	sqlite3_stmt *ins = b->stmt;
-	int run_param = (int)b->cols + 1, rc = SQLITE_OK;
-	uint32_t k;
+	int per_row = (int)b->cols + 2, rc;
 
 	while (p < end) {
 		const rec_row *r = (const rec_row *)(const void *)p;
-		const rec_val *v = (const rec_val *)(const void *)(r + 1);
-		const char *text = (const char *)(v + r->n);
+		const char *q = p;
+		int n = 0, i;
 
+		/* As many as multi_rows full rows from here? */
+		while (b->multi && n < b->multi_rows && q < end &&
+		       ((const rec_row *)(const void *)q)->full) {
+			q += ((const rec_row *)(const void *)q)->size;
+			n++;
+		}
+		if (n == b->multi_rows && b->multi) {
+			for (i = 0, rc = SQLITE_OK; rc == SQLITE_OK && i < n; i++) {
+				r = (const rec_row *)(const void *)p;
+				rc = bind_row(l, b->multi, r, i * per_row, b->cols);
+				p += r->size;
+			}
+			if (rc != SQLITE_OK)
+				return db_error(l, rc, err, "binding a value");
+			rc = sqlite3_step(b->multi);
+			sqlite3_reset(b->multi);
+			if (rc != SQLITE_DONE)
+				return db_error(l, rc, err, "inserting a row");
+			*done += n;
+			continue;
+		}
 		/* A row that does not set every column starts from NULLs. */
 		if (!r->full)
-			sqlite3_clear_bindings(ins);
-		for (k = 0; rc == SQLITE_OK && k < r->n; k++) {
-			int param = (int)v[k].param;
-			switch ((wf_value_kind)v[k].kind) {
-			case WF_V_NULL:
-				if (r->full)
-					rc = sqlite3_bind_null(ins, param);
-				break;
-			case WF_V_BOOL:
-			case WF_V_INT:
-				rc = sqlite3_bind_int64(ins, param, v[k].u.i);
-				break;
-			case WF_V_REAL:
-				rc = sqlite3_bind_double(ins, param, v[k].u.d);
-				break;
-			case WF_V_TEXT:
-			case WF_V_JSON:
-				/* Static: the batch outlives the step. The length keeps
-				 * an embedded NUL. */
-				rc = sqlite3_bind_text64(ins, param, text, (sqlite3_uint64)v[k].u.len,
-							 SQLITE_STATIC, SQLITE_UTF8);
-				text += v[k].u.len;
-				break;
-			}
-		}
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(ins, run_param, l->run_id);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(ins, run_param + 1, r->index);
+			sqlite3_clear_bindings(b->stmt);
+		rc = bind_row(l, b->stmt, r, 0, b->cols);
 		if (rc != SQLITE_OK)
 			return db_error(l, rc, err, "binding a value");
-		rc = sqlite3_step(ins);
-		sqlite3_reset(ins);
+		rc = sqlite3_step(b->stmt);
+		sqlite3_reset(b->stmt);
 		if (rc != SQLITE_DONE)
 			return db_error(l, rc, err, "inserting a row");
 		(*done)++;
-		rc = SQLITE_OK;
 		p += r->size;
 	}
 	return WF_OK;
@@ -813,6 +887,7 @@ static void batch_used(batch *b)
 	b->len = 0;
 	b->rows = 0;
 	b->stmt = NULL;
+	b->multi = NULL;
 	if (b->cap > BATCH_BYTES) {
 		free(b->mem);
 		b->mem = NULL;
@@ -984,6 +1059,8 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 		b->cap = cap;
 	}
 	b->stmt = l->insert;
+	b->multi = l->insert_multi;
+	b->multi_rows = l->multi_rows;
 	b->cols = l->insert_cols;
 	*out = b;
 	return WF_OK;
@@ -1145,6 +1222,9 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	l->insert = NULL;
+	sqlite3_finalize(l->insert_multi);
+	l->insert_multi = NULL;
+	l->multi_rows = 0;
 	l->insert_cols = 0;
 	sqlite3_finalize(l->col_insert);
 	l->col_insert = NULL;
@@ -1317,6 +1397,7 @@ void wf_loader_free(wf_loader *l)
 		pthread_mutex_destroy(&l->pipe.mu);
 	}
 	sqlite3_finalize(l->insert);
+	sqlite3_finalize(l->insert_multi);
 	sqlite3_finalize(l->col_insert);
 	wf_reader_free(l->reader);
 	wf_schema_free(l->schema);

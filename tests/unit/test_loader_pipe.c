@@ -17,6 +17,7 @@
 
 #define NROWS 60000
 #define LATE_FROM 30000  /* rows from here have the key "late" */
+#define NO_S_EVERY 37    /* rows i % NO_S_EVERY == 0 have no "s" (and go in one by one) */
 
 static char tmpdir[] = "/tmp/wf-test-pipe-XXXXXX";
 
@@ -84,12 +85,13 @@ static wf_loader *new_loader(wf_sink *s, int64_t run, volatile sig_atomic_t *int
 	return l;
 }
 
-/* Row i of the test body (without the separating comma). Every 7th row has
- * no "s"; every 11th has a NUL in "s"; rows from LATE_FROM have "late". */
+/* Row i of the test body (without the separating comma). Every
+ * NO_S_EVERY-th row has no "s"; every 11th has a NUL in "s"; rows from
+ * LATE_FROM have "late". */
 static void row_text(wf_buf *b, int i)
 {
 	wf_buf_appendf(b, NULL, "{\"i\":%d,", i);
-	if (i % 7 != 0)
+	if (i % NO_S_EVERY != 0)
 		wf_buf_appendf(b, NULL, "\"s\":\"row-%d%s-%0*d\",", i, i % 11 == 0 ? "\\u0000" : "",
 			       i % 50, 0);
 	wf_buf_appendf(b, NULL, "\"r\":%d.5,\"b\":%s,\"n\":null,\"j\":{\"k\":[%d]}", i,
@@ -151,7 +153,7 @@ static void every_value_arrives_in_order(void)
 	wf_run_outcome o = {0};
 	wf_load_stats stats;
 	wf_err err;
-	int64_t n = NROWS, late = NROWS - LATE_FROM, no_s = (NROWS + 6) / 7;
+	int64_t n = NROWS, late = NROWS - LATE_FROM, no_s = (NROWS + NO_S_EVERY - 1) / NO_S_EVERY;
 
 	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
 	T_CHECK(feed_rows(c, NROWS, -1, NULL, NULL, &err) == WF_OK);
@@ -173,13 +175,47 @@ static void every_value_arrives_in_order(void)
 			  " AND length(CAST(s AS BLOB)) = length(printf('row-%d', i))"
 			  " + (i % 11 = 0) + 1 + max(i % 50, 1)") == n - no_s);
 	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE instr(CAST(s AS BLOB), x'00') > 0") ==
-		q_int(db, "SELECT count(*) FROM t WHERE i % 11 = 0 AND i % 7 != 0"));
+		q_int(db, "SELECT count(*) FROM t WHERE i % 11 = 0 AND i % 37 != 0"));
 	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE typeof(r) = 'real' AND typeof(i) ="
 			  " 'integer' AND typeof(b) = 'integer' AND typeof(j) = 'text'") == n);
 	/* The key that appeared mid-stream became a column from that row on. */
 	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE late = i") == late);
 	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE late IS NULL") == LATE_FROM);
 	T_CHECK(q_int(db, "SELECT count(*) FROM _wf_columns WHERE column_name = 'late'") == 1);
+	wf_loader_free(l);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
+/* Under a low limit on SQL parameters the multi-row INSERT takes fewer rows
+ * (here 4 of 8 columns + 2): every row still arrives once, in order. */
+static void a_low_parameter_limit_takes_fewer_rows_per_insert(void)
+{
+	wf_sink *s = open_ok("limit.db");
+	sqlite3 *db = other(db_path("limit.db"));
+	int64_t run = begin(s, "sess-limit");
+	wf_loader *l;
+	const wf_result_consumer *c;
+	wf_run_outcome o = {0};
+	wf_load_stats stats;
+	wf_err err;
+	int64_t n = 5003;
+
+	sqlite3_limit(wf_sink_db(s), SQLITE_LIMIT_VARIABLE_NUMBER, 40);
+	l = new_loader(s, run, NULL);
+	c = wf_loader_consumer(l);
+	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+	T_CHECK(feed_rows(c, (int)n, -1, NULL, NULL, &err) == WF_OK);
+	T_CHECK(feed_tail(c, (int)n, &err) == WF_OK);
+	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
+	o.status = "loaded";
+	o.wait_ms = -1;
+	o.total_ms = -1;
+	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
+	T_CHECK(stats.rows_loaded == n);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE i = _row AND rowid = _row + 1") == n);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE s IS NULL") ==
+		(n + NO_S_EVERY - 1) / NO_S_EVERY);
 	wf_loader_free(l);
 	sqlite3_close(db);
 	wf_sink_close(s);
@@ -351,6 +387,7 @@ int main(void)
 		return 1;
 	}
 	T_RUN(every_value_arrives_in_order);
+	T_RUN(a_low_parameter_limit_takes_fewer_rows_per_insert);
 	T_RUN(disk_full_in_the_writer_rolls_back);
 	T_RUN(an_interrupt_mid_stream_rolls_back);
 	T_RUN(a_bad_value_after_many_rows_rolls_back);
