@@ -5,9 +5,11 @@ One command: builds a Release build in build-bench/, generates the bench8
 result (N rows x 8 columns: 4 text, 4 numbers) in compass-emu on loopback,
 saves its body to a file, then times, RUNS times each, in turn:
   ceiling  bench/ceiling: the same rows, parsed into memory beforehand (untimed),
-           inserted with one prepared statement in one transaction on a
+           inserted with prepared statements in one transaction on a
            connection opened like wf2sqlite's (WAL, synchronous=FULL, same
-           pragmas, same table DDL); timed BEGIN..COMMIT plus the close
+           pragmas, same table DDL), 16 rows per INSERT as wf2sqlite does;
+           timed BEGIN..COMMIT plus the close. The same with one row per
+           INSERT (the textbook loop) is timed too, for reference
   run      `wf2sqlite run` end to end (process start, POST, wait, download,
            parse, insert, commit, close)
   load     `wf2sqlite load FILE` of the saved body (process start to exit)
@@ -188,19 +190,24 @@ def measure(a, body, base, dbs, wf, ceiling):
     """RUNS rounds of ceiling, run and load; returns (times, peak RSS)."""
     env = dict(os.environ, SCALE_API_KEY=KEY, SCALE_ACCOUNT_ID=ACCOUNT,
                SGP_BASE_URL=base)
-    times = {"ceiling": [], "ceiling+close": [], "run": [], "load": []}
+    times = {"ceiling": [], "ceiling+close": [], "ceiling1": [], "run": [], "load": []}
     rss = {"run": [], "load": []}
-    cpu = {"ceiling+close": [], "run": [], "load": []}
+    cpu = {"ceiling+close": [], "ceiling1": [], "run": [], "load": []}
     for _ in range(a.runs):
-        fresh(dbs["ceiling"])
-        out = subprocess.run([ceiling, body, dbs["ceiling"], TABLE], capture_output=True,
-                             text=True)
-        if out.returncode != 0:
-            sys.exit("ceiling failed: %s" % out.stderr)
-        ins, with_close, c = (float(x) for x in out.stdout.split())
-        times["ceiling"].append(ins)
-        times["ceiling+close"].append(with_close)
-        cpu["ceiling+close"].append(c)
+        for k, extra in (("ceiling", []), ("ceiling1", ["1"])):
+            fresh(dbs["ceiling"])
+            out = subprocess.run([ceiling, body, dbs["ceiling"], TABLE] + extra,
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit("ceiling failed: %s" % out.stderr)
+            ins, with_close, c = (float(x) for x in out.stdout.split())
+            if k == "ceiling":
+                times["ceiling"].append(ins)
+                times["ceiling+close"].append(with_close)
+                cpu["ceiling+close"].append(c)
+            else:
+                times["ceiling1"].append(with_close)
+                cpu["ceiling1"].append(c)
         for k, cmd in (("run", [wf, "run", "bench"]), ("load", [wf, "load", body])):
             fresh(dbs[k])
             t, m, c = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
@@ -261,18 +268,22 @@ def bench(a, boosted):
         ref = med["ceiling+close"]
         print("rows: %d  body: %.1f MB  runs: %d  load average now %s" % (
             a.rows, size_mb, a.runs, loadavg()))
-        for k in ("ceiling", "ceiling+close", "run", "load"):
+        for k in ("ceiling", "ceiling+close", "ceiling1", "run", "load"):
             print("  %-14s %s" % (k, " ".join("%.3f" % x for x in times[k])))
         print("medians (seconds), ratio = median / median of ceiling+close:")
-        print("  ceiling        %6.3f  (BEGIN..COMMIT; %.3f with the close)" % (
+        print("  ceiling        %6.3f  (BEGIN..COMMIT; %.3f with the close; 16 rows per INSERT)" % (
             med["ceiling"], ref))
+        print("  ceiling1       %6.3f  (with the close; 1 row per INSERT, for reference)" % (
+            med["ceiling1"]))
         for k in ("run", "load"):
-            print("  wf2sqlite %-4s %6.3f  ratio %.2f  (%.2f to BEGIN..COMMIT)  peak RSS %.1f MiB"
-                  % (k, med[k], med[k] / ref, med[k] / med["ceiling"], max(rss[k]) / 1024))
+            print("  wf2sqlite %-4s %6.3f  ratio %.2f  (%.2f to BEGIN..COMMIT; %.2f to ceiling1)"
+                  "  peak RSS %.1f MiB" % (k, med[k], med[k] / ref, med[k] / med["ceiling"],
+                                           med[k] / med["ceiling1"], max(rss[k]) / 1024))
         mc = {k: statistics.median(v) for k, v in cpu.items()}
-        print("CPU seconds (user + system; medians): ceiling %.3f, run %.3f (%.2fx), load %.3f"
-              " (%.2fx)" % (mc["ceiling+close"], mc["run"], mc["run"] / mc["ceiling+close"],
-                            mc["load"], mc["load"] / mc["ceiling+close"]))
+        print("CPU seconds (user + system; medians): ceiling %.3f (ceiling1 %.3f), run %.3f (%.2fx),"
+              " load %.3f (%.2fx)" % (mc["ceiling+close"], mc["ceiling1"], mc["run"],
+                                      mc["run"] / mc["ceiling+close"], mc["load"],
+                                      mc["load"] / mc["ceiling+close"]))
 
         sums = {k: checksum(v) for k, v in dbs.items()}
         same = sums["run"] == sums["ceiling"] and sums["load"] == sums["ceiling"]

@@ -8,14 +8,16 @@
  * audit tables), the loader's page cache is set, and the table is created
  * from the body's schema by the project's schema mapper (the same column
  * names and declared types as `wf2sqlite load` creates).
- * Timed: BEGIN IMMEDIATE, one prepared INSERT of every column plus _run_id
- * and _row, bound and stepped for each row, COMMIT (which also runs SQLite's
- * automatic WAL checkpoint); then, separately, the close (wf2sqlite closes its
- * database too, and a close checkpoints what is left in the WAL).
+ * Timed: BEGIN IMMEDIATE, prepared INSERTs of every column plus _run_id and
+ * _row, bound and stepped, COMMIT (which also runs SQLite's automatic WAL
+ * checkpoint); then, separately, the close (wf2sqlite closes its database
+ * too, and a close checkpoints what is left in the WAL). The INSERT takes
+ * ROWS rows of values at a time (the rest one by one), as wf2sqlite's loader
+ * does: ROWS defaults to WF_LOADER_ROWS_PER_INSERT; 1 is the textbook loop.
  *
  * Prints "INSERT_SECONDS INSERT_PLUS_CLOSE_SECONDS CPU_SECONDS" on stdout
  * (CPU_SECONDS: user + system time of the timed part, close included).
- * usage: ceiling BODY.json DB [TABLE]   (TABLE defaults to "bench") */
+ * usage: ceiling BODY.json DB [TABLE [ROWS]]   (TABLE defaults to "bench") */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 
 #include "sink_internal.h"
 #include "wf2sqlite/buf.h"
+#include "wf2sqlite/loader.h"
 #include "wf2sqlite/reader.h"
 #include "wf2sqlite/schema.h"
 #include "wf2sqlite/sink.h"
@@ -158,6 +161,53 @@ static int bind_cell(sqlite3_stmt *ins, int col, const table *t, const cell *c)
 	return sqlite3_bind_null(ins, col);
 }
 
+/* INSERT INTO "tname" (columns..., _run_id, _row) VALUES rows x (?, ...). */
+static int prepare(sqlite3 *db, const table *t, const char *tname, int rows, sqlite3_stmt **out)
+{
+	wf_buf sql;
+	wf_err err;
+	size_t k;
+	int r, ok = 1;
+
+	wf_buf_init(&sql, (size_t)64 << 20);
+	ok = wf_buf_appendf(&sql, &err, "INSERT INTO ") == WF_OK &&
+	     wf_sql_quote_ident(&sql, tname, strlen(tname), &err) == WF_OK &&
+	     wf_buf_appendf(&sql, &err, " (") == WF_OK;
+	for (k = 0; ok && k < t->ncols; k++) {
+		const char *name = wf_schema_column(t->schema, k)->name;
+		ok = wf_sql_quote_ident(&sql, name, strlen(name), &err) == WF_OK &&
+		     wf_buf_appendf(&sql, &err, ", ") == WF_OK;
+	}
+	ok = ok && wf_buf_appendf(&sql, &err, "\"_run_id\", \"_row\") VALUES ") == WF_OK;
+	for (r = 0; ok && r < rows; r++) {
+		ok = wf_buf_appendf(&sql, &err, r ? ", (" : "(") == WF_OK;
+		for (k = 0; ok && k < t->ncols + 2; k++)
+			ok = wf_buf_appendf(&sql, &err, k ? ", ?" : "?") == WF_OK;
+		ok = ok && wf_buf_appendf(&sql, &err, ")") == WF_OK;
+	}
+	if (!ok || sqlite3_prepare_v3(db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, out,
+				      NULL) != SQLITE_OK) {
+		fprintf(stderr, "ceiling: prepare: %s\n", ok ? sqlite3_errmsg(db) : err.msg);
+		ok = 0;
+	}
+	wf_buf_free(&sql);
+	return ok ? 0 : -1;
+}
+
+/* Binds row `row` of t to ins, parameters shifted by base. */
+static int bind_row(sqlite3_stmt *ins, int base, const table *t, size_t row)
+{
+	size_t k;
+
+	for (k = 0; k < t->ncols; k++)
+		if (bind_cell(ins, base + (int)k + 1, t, &t->cells[row * t->ncols + k]) != SQLITE_OK)
+			return -1;
+	if (sqlite3_bind_int64(ins, base + (int)t->ncols + 1, 1) != SQLITE_OK ||
+	    sqlite3_bind_int64(ins, base + (int)t->ncols + 2, t->index[row]) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	table t;
@@ -169,14 +219,15 @@ int main(int argc, char **argv)
 	const wf_result_meta *meta;
 	static char chunk[1 << 16];
 	const char *tname = argc > 3 ? argv[3] : "bench";
-	size_t n, k, row;
+	int rows = argc > 4 ? (int)strtol(argv[4], NULL, 10) : WF_LOADER_ROWS_PER_INSERT, rr;
+	size_t n, row;
 	FILE *f;
 	sqlite3 *db;
-	sqlite3_stmt *ins = NULL;
+	sqlite3_stmt *ins = NULL, *multi = NULL;
 	double t0, t1, t2, c0;
 
-	if (argc < 3 || argc > 4) {
-		fputs("usage: ceiling BODY.json DB [TABLE]\n", stderr);
+	if (argc < 3 || argc > 5 || rows < 1) {
+		fputs("usage: ceiling BODY.json DB [TABLE [ROWS]]\n", stderr);
 		return 2;
 	}
 	memset(&t, 0, sizeof(t));
@@ -205,42 +256,24 @@ int main(int argc, char **argv)
 		goto bad;
 	if (exec(db, sql.data))
 		return 1;
-	wf_buf_reset(&sql);
-	if (wf_buf_appendf(&sql, &err, "INSERT INTO ") != WF_OK ||
-	    wf_sql_quote_ident(&sql, tname, strlen(tname), &err) != WF_OK ||
-	    wf_buf_appendf(&sql, &err, " (") != WF_OK)
-		goto bad;
-	for (k = 0; k < t.ncols; k++) {
-		const char *name = wf_schema_column(t.schema, k)->name;
-		if (wf_sql_quote_ident(&sql, name, strlen(name), &err) != WF_OK ||
-		    wf_buf_appendf(&sql, &err, ", ") != WF_OK)
-			goto bad;
-	}
-	if (wf_buf_appendf(&sql, &err, "\"_run_id\", \"_row\") VALUES (") != WF_OK)
-		goto bad;
-	for (k = 0; k < t.ncols + 2; k++)
-		if (wf_buf_appendf(&sql, &err, k ? ", ?" : "?") != WF_OK)
-			goto bad;
-	if (wf_buf_appendf(&sql, &err, ")") != WF_OK)
-		goto bad;
-	if (sqlite3_prepare_v3(db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT, &ins, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "ceiling: prepare: %s\n", sqlite3_errmsg(db));
+	if (prepare(db, &t, tname, 1, &ins) != 0 || (rows > 1 && prepare(db, &t, tname, rows, &multi) != 0))
 		return 1;
-	}
 
 	c0 = cpu_s();
 	t0 = now_s();
 	if (exec(db, "BEGIN IMMEDIATE"))
 		return 1;
-	for (row = 0; row < t.nrows; row++) {
-		for (k = 0; k < t.ncols; k++)
-			if (bind_cell(ins, (int)k + 1, &t, &t.cells[row * t.ncols + k]) != SQLITE_OK)
+	row = 0;
+	for (; multi && row + (size_t)rows <= t.nrows; row += (size_t)rows) {
+		for (rr = 0; rr < rows; rr++)
+			if (bind_row(multi, rr * (int)(t.ncols + 2), &t, row + (size_t)rr) != 0)
 				goto sqlfail;
-		if (sqlite3_bind_int64(ins, (int)t.ncols + 1, 1) != SQLITE_OK ||
-		    sqlite3_bind_int64(ins, (int)t.ncols + 2, t.index[row]) != SQLITE_OK)
+		if (sqlite3_step(multi) != SQLITE_DONE)
 			goto sqlfail;
-		if (sqlite3_step(ins) != SQLITE_DONE)
+		sqlite3_reset(multi);
+	}
+	for (; row < t.nrows; row++) {
+		if (bind_row(ins, 0, &t, row) != 0 || sqlite3_step(ins) != SQLITE_DONE)
 			goto sqlfail;
 		sqlite3_reset(ins);
 	}
@@ -248,6 +281,7 @@ int main(int argc, char **argv)
 		return 1;
 	t1 = now_s();
 	sqlite3_finalize(ins);
+	sqlite3_finalize(multi);
 	wf_sink_close(sink);
 	t2 = now_s();
 	printf("%.4f %.4f %.4f\n", t1 - t0, t2 - t0, cpu_s() - c0);
