@@ -1121,17 +1121,30 @@ static wf_status queue_row(wf_loader *l, const wf_row *row, wf_err *err)
 
 /* ---- a row ------------------------------------------------------------ */
 
-/* memcmp(a, b, n) == 0 for the short keys of rows, without a call. */
+/* memcmp(a, b, n) == 0 for the short keys of rows: with a constant length
+ * the compiler compares in a few loads, without a call. */
 static int same_bytes(const char *a, const char *b, size_t n)
 {
-	size_t i;
-
-	if (n > 32)
-		return memcmp(a, b, n) == 0;
-	for (i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return 0;
-	return 1;
+	switch (n) {
+	case 0: return 1;
+	case 1: return a[0] == b[0];
+	case 2: return memcmp(a, b, 2) == 0;
+	case 3: return memcmp(a, b, 3) == 0;
+	case 4: return memcmp(a, b, 4) == 0;
+	case 5: return memcmp(a, b, 5) == 0;
+	case 6: return memcmp(a, b, 6) == 0;
+	case 7: return memcmp(a, b, 7) == 0;
+	case 8: return memcmp(a, b, 8) == 0;
+	case 9: return memcmp(a, b, 9) == 0;
+	case 10: return memcmp(a, b, 10) == 0;
+	case 11: return memcmp(a, b, 11) == 0;
+	case 12: return memcmp(a, b, 12) == 0;
+	case 13: return memcmp(a, b, 13) == 0;
+	case 14: return memcmp(a, b, 14) == 0;
+	case 15: return memcmp(a, b, 15) == 0;
+	case 16: return memcmp(a, b, 16) == 0;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
