@@ -957,7 +957,8 @@ static wf_status pipe_submit(wf_loader *l, int start, wf_err *err)
 		sigset_t all, old;
 
 		q->w_status = WF_OK;
-		q->done = 0;
+		/* Rows stepped here before the thread existed count too. */
+		q->done = l->rows_loaded;
 		/* Signals go to the caller's thread (its transfer or read then
 		 * ends at once); the writer sees the interrupted flag. */
 		sigfillset(&all);
@@ -1037,13 +1038,21 @@ static wf_status pipe_stop(wf_loader *l, int abort, wf_err *err)
 }
 
 /* Room for a record of size bytes in the batch being filled: a full batch
- * is handed on first. */
+ * is handed on first. A record larger than a batch waits until the ring is
+ * empty: at most one oversized batch exists at a time (it is freed after
+ * use), so memory stays within the ring plus one row. */
 static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 {
 	pipeline *q = &l->pipe;
 	batch *b = &q->ring[q->tail];
 	wf_status st;
 
+	if (size > BATCH_BYTES) {
+		st = pipe_drain(l, err);
+		if (st != WF_OK)
+			return st;
+		b = &q->ring[q->tail];
+	}
 	if (b->len > 0 && (b->len + size > b->cap || b->stmt != l->insert)) {
 		st = pipe_submit(l, 1, err);
 		if (st != WF_OK)

@@ -221,6 +221,100 @@ static void a_low_parameter_limit_takes_fewer_rows_per_insert(void)
 	wf_sink_close(s);
 }
 
+/* Rows larger than a batch (here 300 KiB of text) between small ones: each
+ * gets a batch of its own, and every row arrives whole and in order. */
+static void rows_larger_than_a_batch_arrive_whole(void)
+{
+	wf_sink *s = open_ok("big.db");
+	sqlite3 *db = other(db_path("big.db"));
+	int64_t run = begin(s, "sess-big");
+	wf_loader *l = new_loader(s, run, NULL);
+	const wf_result_consumer *c = wf_loader_consumer(l);
+	wf_run_outcome o = {0};
+	wf_load_stats stats;
+	wf_buf b;
+	wf_err err;
+	size_t big = (size_t)300 << 10, i;
+	int row, n = 3000;
+
+	wf_buf_init(&b, (size_t)64 << 20);
+	wf_buf_appendf(&b, NULL, "{\"schema\":[{\"id\":\"i\",\"type\":\"number\"},"
+		       "{\"id\":\"s\",\"type\":\"string\"}],\"data\":[");
+	for (row = 0; row < n; row++) {
+		wf_buf_appendf(&b, NULL, "%s{\"i\":%d,\"s\":\"", row ? "," : "", row);
+		if (row % 300 == 7)
+			for (i = 0; i < big; i++)
+				wf_buf_append(&b, "abcdefghijklmnopqrstuvwxyz" + i % 26, 1, NULL);
+		else
+			wf_buf_appendf(&b, NULL, "small-%d", row);
+		wf_buf_appendf(&b, NULL, "\"}");
+	}
+	wf_buf_appendf(&b, NULL, "]}");
+	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+	for (i = 0; i < b.len; i += 65536)
+		T_CHECK(c->write(c->ctx, b.data + i, b.len - i < 65536 ? b.len - i : 65536, &err) ==
+			WF_OK);
+	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
+	o.status = "loaded";
+	o.wait_ms = -1;
+	o.total_ms = -1;
+	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
+	T_CHECK(stats.rows_loaded == n);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE i = _row AND rowid = _row + 1") == n);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE length(s) = 307200 AND i % 300 = 7"
+			  " AND substr(s, 27, 3) = 'abc'") == n / 300);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE s = 'small-' || i") == n - n / 300);
+	wf_buf_free(&b);
+	wf_loader_free(l);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
+/* A key the schema lacks, early (the rows before it are stepped on the
+ * caller's thread, before the writer exists): every row is counted, and a
+ * whole result is "loaded", not "partial". */
+static void an_early_new_key_keeps_the_count(void)
+{
+	wf_sink *s = open_ok("early.db");
+	sqlite3 *db = other(db_path("early.db"));
+	int64_t run = begin(s, "sess-early");
+	wf_loader *l = new_loader(s, run, NULL);
+	const wf_result_consumer *c = wf_loader_consumer(l);
+	wf_run_outcome o = {0};
+	wf_load_stats stats;
+	wf_buf b;
+	wf_err err;
+	size_t i;
+	int row, n = 20000;
+
+	wf_buf_init(&b, (size_t)64 << 20);
+	wf_buf_appendf(&b, NULL, "{\"schema\":[{\"id\":\"i\",\"type\":\"number\"}],\"data\":[");
+	for (row = 0; row < n; row++)
+		wf_buf_appendf(&b, NULL, row == 10 ? "%s{\"i\":%d,\"early\":\"x\"}" :
+			       "%s{\"i\":%d,\"pad\":\"0123456789012345678901234567890123456789\"}",
+			       row ? "," : "", row);
+	wf_buf_appendf(&b, NULL, "],\"start\":0,\"end\":%d,\"result\":{\"summary\":"
+		       "{\"totalNumberOfRows\":%d}}}", n, n);
+	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+	for (i = 0; i < b.len; i += 65536)
+		T_CHECK(c->write(c->ctx, b.data + i, b.len - i < 65536 ? b.len - i : 65536, &err) ==
+			WF_OK);
+	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
+	o.status = "loaded";
+	o.wait_ms = -1;
+	o.total_ms = -1;
+	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
+	T_CHECK(stats.rows_loaded == n);
+	T_CHECK(!stats.partial);
+	T_CHECK(q_int(db, "SELECT rows_loaded FROM _wf_runs") == n);
+	T_CHECK(q_int(db, "SELECT status = 'loaded' FROM _wf_runs") == 1);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE i = _row") == n);
+	wf_buf_free(&b);
+	wf_loader_free(l);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
 /* The writer fails (disk full) while the caller's thread is still parsing:
  * the failure comes back through write or finish, everything is rolled back,
  * and the connection is free for recording the failure. */
@@ -388,6 +482,8 @@ int main(void)
 	}
 	T_RUN(every_value_arrives_in_order);
 	T_RUN(a_low_parameter_limit_takes_fewer_rows_per_insert);
+	T_RUN(rows_larger_than_a_batch_arrive_whole);
+	T_RUN(an_early_new_key_keeps_the_count);
 	T_RUN(disk_full_in_the_writer_rolls_back);
 	T_RUN(an_interrupt_mid_stream_rolls_back);
 	T_RUN(a_bad_value_after_many_rows_rolls_back);
