@@ -244,7 +244,7 @@ static void rows_larger_than_a_batch_arrive_whole(void)
 		wf_buf_appendf(&b, NULL, "%s{\"i\":%d,\"s\":\"", row ? "," : "", row);
 		if (row % 300 == 7)
 			for (i = 0; i < big; i++)
-				wf_buf_append(&b, "abcdefghijklmnopqrstuvwxyz" + i % 26, 1, NULL);
+				wf_buf_append(&b, &"abcdefghijklmnopqrstuvwxyz"[i % 26], 1, NULL);
 		else
 			wf_buf_appendf(&b, NULL, "small-%d", row);
 		wf_buf_appendf(&b, NULL, "\"}");
