@@ -97,6 +97,13 @@ class Emu:
         self.proc.wait()
 
 
+def need_time():
+    if not os.access("/usr/bin/time", os.X_OK):
+        sys.exit("bench.py needs /usr/bin/time (Debian: apt-get install time): it measures the\n"
+                 "peak RSS of each command from a small parent process (the rusage of a\n"
+                 "child of Python counts Python's own memory)")
+
+
 def timed(cmd, env=None):
     """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS in KiB,
     CPU seconds: user + system)."""
@@ -242,6 +249,7 @@ def main():
 
 def bench(a, boosted):
 
+    need_time()
     if not a.no_build:
         build(a.build)
     wf = os.path.join(a.build, "cmd", "wf2sqlite")
