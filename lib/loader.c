@@ -960,7 +960,7 @@ static wf_status pipe_submit(wf_loader *l, int start, wf_err *err)
 		/* Rows stepped here before the thread existed count too. */
 		q->done = l->rows_loaded;
 		/* Signals go to the caller's thread (its transfer or read then
-		 * ends at once); the writer sees the interrupted flag. */
+		 * ends at once), which also watches the interrupted flag. */
 		sigfillset(&all);
 		if (pthread_sigmask(SIG_SETMASK, &all, &old) == 0) {
 			if (pthread_create(&q->thread, NULL, writer_main, l) == 0)
