@@ -303,10 +303,12 @@ def bench(a, boosted):
         ok = ok and same and sums["ceiling"][1] == a.rows
 
         ratio_ok = med["run"] / ref <= 1.3
-        load_ok = med["load"] <= med["run"]
+        # Both wait on SQLite, so their medians are often equal within the
+        # noise: "at least as fast" allows 5% (docs/performance.md).
+        load_ok = med["load"] <= med["run"] * 1.05
         print("target: run within 1.3x of the ceiling: %s" % ("yes" if ratio_ok else "NO"))
-        print("target: load from a file at least as fast as run: %s" % (
-            "yes" if load_ok else "NO"))
+        print("target: load from a file at least as fast as run (median within 5%%): %s"
+              " (load %.3f s, run %.3f s)" % ("yes" if load_ok else "NO", med["load"], med["run"]))
         ok = ok and ratio_ok and load_ok
 
         if not a.no_sweep:
