@@ -18,6 +18,9 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 30000
 #define RETRY_AFTER_CAP_MS 600000
+/* libcurl's receive buffer (its default is 16 KiB): larger reads mean fewer
+ * calls into the reader for a big result body (docs/performance.md). */
+#define RECV_BUFFER_BYTES (512L << 10)
 
 enum write_mode { MODE_UNDECIDED = 0, MODE_BUFFER, MODE_CONSUMER };
 
@@ -342,6 +345,7 @@ wf_status wf_client_new(wf_client **out, const wf_config *cfg, const wf_client_o
 	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(CURLOPT_USERAGENT, "wf2sqlite/" WF2SQLITE_VERSION);
 	SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+	SETOPT(CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
 	SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
 	SETOPT(CURLOPT_WRITEDATA, c);
 	SETOPT(CURLOPT_HEADERFUNCTION, header_cb);

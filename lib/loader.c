@@ -1,10 +1,23 @@
 /* A result body into a table, in one transaction with the run's audit update
  * (SPEC sections 5, 7). The reader hands on the schema and rows; this file
- * turns them into DDL and one prepared INSERT, binding values without copies. */
+ * turns them into DDL and one prepared INSERT.
+ *
+ * Two threads share the work of a big load (docs/performance.md): the
+ * caller's thread (the network or the file) parses and maps each row, and
+ * copies its values into a batch; a writer thread binds and steps the
+ * batches' rows, in order, through a bounded ring of NBATCHES batches. The
+ * connection is used by one thread at a time: the writer only steps the
+ * INSERT while batches are queued; everything else (BEGIN, DDL, new columns,
+ * COMMIT, ROLLBACK) runs on the caller's thread once the writer is idle
+ * (drained) or stopped. A body whose rows fit in one batch never starts the
+ * thread. */
 #include "wf2sqlite/loader.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +36,60 @@
 /* Page cache during a load (8 MiB): inserts into a table without indexes
  * need little more than the default 2 MiB; memory stays flat in the rows. */
 #define LOAD_CACHE_PRAGMA "PRAGMA cache_size=-8192"
+/* The hand-over to the writer thread: NBATCHES batches of about BATCH_BYTES
+ * (a row larger than that gets a batch of its own, freed after use). When
+ * the ring is full the parser sleeps until at most RESUME_AT batches are
+ * left, then fills several in a row: fewer wake-ups, and fewer of them
+ * preempt the writer on a busy machine (docs/performance.md). */
+#define BATCH_BYTES ((size_t)128 << 10)
+#define NBATCHES 8
+#define RESUME_AT 2
+
+/* A row in a batch: rec_row, n rec_val, then the text of the text values in
+ * order, padded to 8 bytes. */
+typedef struct rec_row {
+	int64_t index;
+	uint32_t n;
+	uint32_t full;  /* the values bind every data column of the statement */
+	uint64_t size;  /* bytes of the whole record */
+} rec_row;
+
+typedef struct rec_val {
+	uint32_t param;  /* bind parameter (column index + 1) */
+	uint32_t kind;   /* wf_value_kind */
+	union {
+		int64_t i;
+		double d;
+		uint64_t len;  /* WF_V_TEXT, WF_V_JSON */
+	} u;
+} rec_val;
+
+typedef struct batch {
+	char *mem;  /* owned */
+	size_t len, cap;
+	int64_t rows;
+	sqlite3_stmt *stmt;  /* the INSERT the rows were mapped for (borrowed) */
+	sqlite3_stmt *multi; /* the same for multi_rows rows at once, or NULL (borrowed) */
+	int multi_rows;
+	size_t cols;         /* its data columns */
+} batch;
+
+/* The ring. The caller's thread fills ring[tail]; the writer steps
+ * ring[head .. head + count). count, stop, abort, failed and done are shared
+ * (under mu); a batch belongs to one thread at a time. */
+typedef struct pipeline {
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t work;  /* writer: count > 0 or stop */
+	pthread_cond_t done_cv;  /* caller: count went down */
+	batch ring[NBATCHES];
+	int head, tail, count;
+	int stop, abort;
+	wf_status w_status;  /* the writer's first failure */
+	wf_err w_err;
+	int64_t done;        /* rows stepped */
+} pipeline;
 
 enum loader_state {
 	L_IDLE = 0,  /* no attempt, or after reset */
@@ -31,6 +98,13 @@ enum loader_state {
 	L_DONE,      /* committed */
 	L_FAILED     /* an error; only reset() or free() from here */
 };
+
+/* What the row loop needs of a column, without calls into schema.c. */
+typedef struct colinfo {
+	const char *src;  /* its source id (borrowed from the schema) */
+	size_t src_len;
+	unsigned fits;    /* bit (1 << wf_value_kind) set for the kinds that fit it */
+} colinfo;
 
 struct wf_loader {
 	wf_sink *sink;
@@ -60,6 +134,8 @@ struct wf_loader {
 	int64_t t_start;
 
 	sqlite3_stmt *insert;   /* INSERT of insert_cols columns + _run_id, _row */
+	sqlite3_stmt *insert_multi;  /* the same with multi_rows rows of values; or NULL */
+	int multi_rows;
 	size_t insert_cols;
 	sqlite3_stmt *col_insert;  /* _wf_columns rows */
 
@@ -67,8 +143,11 @@ struct wf_loader {
 	size_t *slots;       /* value k -> column index */
 	size_t *pos_cache;   /* key position k -> column index of the last row */
 	size_t slots_cap;
-	size_t *src_len;     /* column -> length of its source id */
-	size_t src_len_cap;
+	colinfo *cols;       /* per column of the schema, refreshed after every add */
+	size_t ncols, cols_cap;
+
+	pipeline pipe;
+	int pipe_init;       /* mu and the condition variables exist */
 
 	wf_buf sql;          /* scratch for DDL text */
 	wf_buf schema_json;  /* the schema as received */
@@ -77,8 +156,12 @@ struct wf_loader {
 	uint64_t bytes_in;
 };
 
+static wf_status pipe_stop(wf_loader *l, int abort, wf_err *err);
+
 static wf_status loader_failed(wf_loader *l, wf_status st, wf_err *err)
 {
+	/* The writer lets go of the connection before the rollback. */
+	pipe_stop(l, 1, NULL);
 	wf_db_rollback(l->sink);
 	l->state = L_FAILED;
 	l->fail_status = st;
@@ -87,15 +170,17 @@ static wf_status loader_failed(wf_loader *l, wf_status st, wf_err *err)
 	return st;
 }
 
+/* The message of a failed SQLite call; no rollback (the writer's too). */
+static wf_status db_error(const wf_loader *l, int rc, wf_err *err, const char *what)
+{
+	if ((rc & 0xff) == SQLITE_TOOBIG || (rc & 0xff) == SQLITE_RANGE)
+		return wf_err_set(err, WF_EBADRESPONSE, "%s: a value is too large for SQLite", what);
+	return wf_db_fail(l->sink, rc, err, "table %s: %s", l->table, what);
+}
+
 static wf_status db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
 {
-	wf_status st;
-
-	if ((rc & 0xff) == SQLITE_TOOBIG || (rc & 0xff) == SQLITE_RANGE)
-		st = wf_err_set(err, WF_EBADRESPONSE, "%s: a value is too large for SQLite", what);
-	else
-		st = wf_db_fail(l->sink, rc, err, "table %s: %s", l->table, what);
-	return loader_failed(l, st, err);
+	return loader_failed(l, db_error(l, rc, err, what), err);
 }
 
 static void warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
@@ -159,19 +244,35 @@ static wf_status exec_sql(wf_loader *l, const char *what, wf_err *err)
 
 /* ---- schema step ------------------------------------------------------- */
 
-static wf_status grow_src_len(wf_loader *l, wf_err *err)
+/* Per column: its source id, and which value kinds fit it
+ * (wf_schema_value_mismatch asked once per kind, not once per value). */
+static wf_status refresh_cols(wf_loader *l, wf_err *err)
 {
 	size_t n = wf_schema_count(l->schema), i;
-	if (n > l->src_len_cap) {
+	if (n > l->cols_cap) {
 		size_t cap = n < 64 ? 64 : n * 2;
-		size_t *p = realloc(l->src_len, cap * sizeof(*p));
+		colinfo *p = realloc(l->cols, cap * sizeof(*p));
 		if (!p)
 			return loader_failed(l, wf_err_set(err, WF_EINTERNAL, "out of memory"), err);
-		l->src_len = p;
-		l->src_len_cap = cap;
+		l->cols = p;
+		l->cols_cap = cap;
 	}
-	for (i = 0; i < n; i++)
-		l->src_len[i] = strlen(wf_schema_column(l->schema, i)->source_id);
+	for (i = 0; i < n; i++) {
+		const wf_column *c = wf_schema_column(l->schema, i);
+		wf_value v;
+		int kind;
+
+		l->cols[i].src = c->source_id;
+		l->cols[i].src_len = strlen(c->source_id);
+		l->cols[i].fits = 0;
+		memset(&v, 0, sizeof(v));
+		for (kind = WF_V_NULL; kind <= WF_V_JSON; kind++) {
+			v.kind = (wf_value_kind)kind;
+			if (!wf_schema_value_mismatch(c, &v))
+				l->cols[i].fits |= 1u << kind;
+		}
+	}
+	l->ncols = n;
 	return WF_OK;
 }
 
@@ -561,7 +662,7 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 	for (i = 0; ret == WF_OK && i < count; i++)
 		ret = record_column(l, i, err);
 	if (ret == WF_OK)
-		ret = grow_src_len(l, err);
+		ret = refresh_cols(l, err);
 	if (ret == WF_OK && !l->had_schema && l->warnings)
 		warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
@@ -569,14 +670,14 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 
 /* ---- rows -------------------------------------------------------------- */
 
-static wf_status prepare_insert(wf_loader *l, wf_err *err)
+/* INSERT INTO t (columns..., _run_id, _row) VALUES (?, ...), ... with rows
+ * rows of values, prepared into *out. */
+static wf_status prepare_values(wf_loader *l, int rows, sqlite3_stmt **out, wf_err *err)
 {
 	size_t i, count = wf_schema_count(l->schema);
 	wf_status st;
-	int rc;
+	int rc, r;
 
-	sqlite3_finalize(l->insert);
-	l->insert = NULL;
 	wf_buf_reset(&l->sql);
 	if ((st = wf_buf_appendf(&l->sql, err, "INSERT INTO ")) != WF_OK ||
 	    (st = quote_ident(&l->sql, l->table, err)) != WF_OK ||
@@ -587,17 +688,50 @@ static wf_status prepare_insert(wf_loader *l, wf_err *err)
 		    (st = wf_buf_append(&l->sql, ", ", 2, err)) != WF_OK)
 			return loader_failed(l, st, err);
 	}
-	if ((st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\") VALUES (")) != WF_OK)
+	if ((st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\") VALUES ")) != WF_OK)
 		return loader_failed(l, st, err);
-	for (i = 0; i < count + 2; i++)
-		if ((st = wf_buf_append(&l->sql, i ? ", ?" : "?", i ? 3 : 1, err)) != WF_OK)
+	for (r = 0; r < rows; r++) {
+		if ((st = wf_buf_append(&l->sql, r ? ", (" : "(", r ? 3 : 1, err)) != WF_OK)
 			return loader_failed(l, st, err);
-	if ((st = wf_buf_append(&l->sql, ")", 1, err)) != WF_OK)
-		return loader_failed(l, st, err);
+		for (i = 0; i < count + 2; i++)
+			if ((st = wf_buf_append(&l->sql, i ? ", ?" : "?", i ? 3 : 1, err)) != WF_OK)
+				return loader_failed(l, st, err);
+		if ((st = wf_buf_append(&l->sql, ")", 1, err)) != WF_OK)
+			return loader_failed(l, st, err);
+	}
 	rc = sqlite3_prepare_v3(l->db, l->sql.data, (int)l->sql.len, SQLITE_PREPARE_PERSISTENT,
-				&l->insert, NULL);
+				out, NULL);
 	if (rc != SQLITE_OK)
 		return db_failed(l, rc, err, "preparing the insert");
+	return WF_OK;
+}
+
+/* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows (fewer
+ * for wide tables, within SQLite's limit on parameters; none below 2). */
+static wf_status prepare_insert(wf_loader *l, wf_err *err)
+{
+	size_t count = wf_schema_count(l->schema);
+	int maxvars = sqlite3_limit(l->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+	int rows = WF_LOADER_ROWS_PER_INSERT;
+	wf_status st;
+
+	sqlite3_finalize(l->insert);
+	l->insert = NULL;
+	sqlite3_finalize(l->insert_multi);
+	l->insert_multi = NULL;
+	l->multi_rows = 0;
+	l->insert_cols = 0;
+	st = prepare_values(l, 1, &l->insert, err);
+	if (st != WF_OK)
+		return st;
+	if (maxvars > 0 && (size_t)rows * (count + 2) > (size_t)maxvars)
+		rows = (int)((size_t)maxvars / (count + 2));
+	if (rows >= 2) {
+		st = prepare_values(l, rows, &l->insert_multi, err);
+		if (st != WF_OK)
+			return st;
+		l->multi_rows = rows;
+	}
 	l->insert_cols = count;
 	return WF_OK;
 }
@@ -648,28 +782,382 @@ static wf_status columns_added(wf_loader *l, size_t first, const wf_row *row, wf
 			st = record_column(l, i, err);
 	}
 	if (st == WF_OK)
-		st = grow_src_len(l, err);
+		st = refresh_cols(l, err);
 	return st;
 }
 
-static int bind_value(sqlite3_stmt *st, int i, const wf_value *v)
+/* ---- the writer --------------------------------------------------------- */
+
+/* Steps the rows of b. Runs on the writer thread, or on the caller's when
+ * the thread is not running; touches only b, the connection and fields of l
+ * that do not change during a load (not the interrupted flag: the caller's
+ * thread watches it, and stops the writer). *done counts the rows stepped. */
+/* Binds row r's values to ins, its parameters shifted by base; returns the
+ * first SQLite error. */
+static int bind_row(const wf_loader *l, sqlite3_stmt *ins, const rec_row *r, int base, size_t cols)
 {
-	switch (v->kind) {
-	case WF_V_NULL:
-		return SQLITE_OK;  /* cleared bindings are NULL */
-	case WF_V_BOOL:
-	case WF_V_INT:
-		return sqlite3_bind_int64(st, i, v->i);
-	case WF_V_REAL:
-		return sqlite3_bind_double(st, i, v->d);
-	case WF_V_TEXT:
-	case WF_V_JSON:
-		/* Static: the text lives until the callback returns, and the row is
-		 * stepped before that. The length keeps an embedded NUL. */
-		return sqlite3_bind_text64(st, i, v->s ? v->s : "", (sqlite3_uint64)v->len,
-					   SQLITE_STATIC, SQLITE_UTF8);
+	const rec_val *v = (const rec_val *)(const void *)(r + 1);
+	const char *text = (const char *)(v + r->n);
+	int rc = SQLITE_OK;
+	uint32_t k;
+
+	for (k = 0; rc == SQLITE_OK && k < r->n; k++) {
+		int param = base + (int)v[k].param;
+		switch ((wf_value_kind)v[k].kind) {
+		case WF_V_NULL:
+			if (r->full)
+				rc = sqlite3_bind_null(ins, param);
+			break;
+		case WF_V_BOOL:
+		case WF_V_INT:
+			rc = sqlite3_bind_int64(ins, param, v[k].u.i);
+			break;
+		case WF_V_REAL:
+			rc = sqlite3_bind_double(ins, param, v[k].u.d);
+			break;
+		case WF_V_TEXT:
+		case WF_V_JSON:
+			/* Static: the batch outlives the step. The length keeps an
+			 * embedded NUL. */
+			rc = sqlite3_bind_text64(ins, param, text, (sqlite3_uint64)v[k].u.len,
+						 SQLITE_STATIC, SQLITE_UTF8);
+			text += v[k].u.len;
+			break;
+		}
 	}
-	return SQLITE_MISUSE;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, base + (int)cols + 1, l->run_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(ins, base + (int)cols + 2, r->index);
+	return rc;
+}
+
+/* Steps the rows of b, in order: runs of b->multi_rows rows that bind every
+ * column go through the multi-row INSERT, the others one by one. Runs on the
+ * writer thread, or on the caller's when the thread is not running; touches
+ * only b, the connection and fields of l that do not change during a load
+ * (not the interrupted flag: the caller's thread watches it, and stops the
+ * writer). *done counts the rows stepped. */
+static wf_status insert_batch(const wf_loader *l, const batch *b, int64_t *done, wf_err *err)
+{
+	const char *p = b->mem, *end = b->mem + b->len;
+	int per_row = (int)b->cols + 2, rc;
+
+	while (p < end) {
+		const rec_row *r = (const rec_row *)(const void *)p;
+		const char *q = p;
+		int n = 0, i;
+
+		/* As many as multi_rows full rows from here? */
+		while (b->multi && n < b->multi_rows && q < end &&
+		       ((const rec_row *)(const void *)q)->full) {
+			q += ((const rec_row *)(const void *)q)->size;
+			n++;
+		}
+		if (n == b->multi_rows && b->multi) {
+			for (i = 0, rc = SQLITE_OK; rc == SQLITE_OK && i < n; i++) {
+				r = (const rec_row *)(const void *)p;
+				rc = bind_row(l, b->multi, r, i * per_row, b->cols);
+				p += r->size;
+			}
+			if (rc != SQLITE_OK)
+				return db_error(l, rc, err, "binding a value");
+			rc = sqlite3_step(b->multi);
+			sqlite3_reset(b->multi);
+			if (rc != SQLITE_DONE)
+				return db_error(l, rc, err, "inserting a row");
+			*done += n;
+			continue;
+		}
+		/* A row that does not set every column starts from NULLs. */
+		if (!r->full)
+			sqlite3_clear_bindings(b->stmt);
+		rc = bind_row(l, b->stmt, r, 0, b->cols);
+		if (rc != SQLITE_OK)
+			return db_error(l, rc, err, "binding a value");
+		rc = sqlite3_step(b->stmt);
+		sqlite3_reset(b->stmt);
+		if (rc != SQLITE_DONE)
+			return db_error(l, rc, err, "inserting a row");
+		(*done)++;
+		p += r->size;
+	}
+	return WF_OK;
+}
+
+/* A batch's memory after use: an oversized one is given back. */
+static void batch_used(batch *b)
+{
+	b->len = 0;
+	b->rows = 0;
+	b->stmt = NULL;
+	b->multi = NULL;
+	if (b->cap > BATCH_BYTES) {
+		free(b->mem);
+		b->mem = NULL;
+		b->cap = 0;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	wf_loader *l = arg;
+	pipeline *q = &l->pipe;
+	wf_status st;
+	wf_err err;
+	int64_t done;
+	batch *b;
+	int skip;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->count == 0 && !q->stop)
+			pthread_cond_wait(&q->work, &q->mu);
+		if (q->count == 0)
+			break;
+		b = &q->ring[q->head];
+		/* After a failure or an abort the rest is only handed back. */
+		skip = q->w_status != WF_OK || q->abort;
+		pthread_mutex_unlock(&q->mu);
+		done = 0;
+		st = skip ? WF_OK : insert_batch(l, b, &done, &err);
+		batch_used(b);
+		pthread_mutex_lock(&q->mu);
+		q->done += done;
+		if (st != WF_OK && q->w_status == WF_OK) {
+			q->w_status = st;
+			memcpy(q->w_err.msg, err.msg, sizeof(err.msg));
+		}
+		q->head = (q->head + 1) % NBATCHES;
+		q->count--;
+		/* The parser is woken only when there is room for several
+		 * batches (or for a drain or a failure). */
+		if (q->count <= RESUME_AT || q->w_status != WF_OK)
+			pthread_cond_signal(&q->done_cv);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* The writer's failure, if any, into err (under mu). */
+static wf_status writer_status(pipeline *q, wf_err *err)
+{
+	if (q->w_status != WF_OK && err)
+		memcpy(err->msg, q->w_err.msg, sizeof(err->msg));
+	return q->w_status;
+}
+
+/* Hands the batch being filled to the writer and waits for a free one.
+ * start: start the thread if it is not running (else the batch is stepped
+ * here). A failure of the writer is returned (nothing rolled back yet). */
+static wf_status pipe_submit(wf_loader *l, int start, wf_err *err)
+{
+	pipeline *q = &l->pipe;
+	wf_status st;
+
+	if (q->ring[q->tail].len == 0)
+		return WF_OK;
+	if (!q->running && start) {
+		sigset_t all, old;
+
+		q->w_status = WF_OK;
+		/* Rows stepped here before the thread existed count too. */
+		q->done = l->rows_loaded;
+		/* Signals go to the caller's thread (its transfer or read then
+		 * ends at once), which also watches the interrupted flag. */
+		sigfillset(&all);
+		if (pthread_sigmask(SIG_SETMASK, &all, &old) == 0) {
+			if (pthread_create(&q->thread, NULL, writer_main, l) == 0)
+				q->running = 1;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+	}
+	if (!q->running) {
+		/* No thread (or it could not start): step the batch here. */
+		int64_t done = 0;
+		st = insert_batch(l, &q->ring[q->tail], &done, err);
+		batch_used(&q->ring[q->tail]);
+		l->rows_loaded += done;
+		return st;
+	}
+	pthread_mutex_lock(&q->mu);
+	q->count++;
+	pthread_cond_signal(&q->work);
+	q->tail = (q->tail + 1) % NBATCHES;
+	if (q->count == NBATCHES)
+		while (q->count > RESUME_AT && q->w_status == WF_OK)
+			pthread_cond_wait(&q->done_cv, &q->mu);
+	st = writer_status(q, err);
+	l->rows_loaded = q->done;
+	pthread_mutex_unlock(&q->mu);
+	return st;
+}
+
+/* Every row handed on is stepped (or failed): the caller may use the
+ * connection until the next submit. */
+static wf_status pipe_drain(wf_loader *l, wf_err *err)
+{
+	pipeline *q = &l->pipe;
+	wf_status st = pipe_submit(l, 0, err);
+
+	if (st != WF_OK || !q->running)
+		return st;
+	pthread_mutex_lock(&q->mu);
+	while (q->count > 0)
+		pthread_cond_wait(&q->done_cv, &q->mu);
+	st = writer_status(q, err);
+	l->rows_loaded = q->done;
+	pthread_mutex_unlock(&q->mu);
+	return st;
+}
+
+/* Ends the writer thread: abort = 0 steps what is queued first, 1 drops it.
+ * The batch being filled is dropped. Returns the writer's failure (err may be
+ * NULL). Afterwards the ring is empty and the connection is the caller's. */
+static wf_status pipe_stop(wf_loader *l, int abort, wf_err *err)
+{
+	pipeline *q = &l->pipe;
+	wf_status st = WF_OK;
+	int i;
+
+	if (q->running) {
+		pthread_mutex_lock(&q->mu);
+		q->stop = 1;
+		q->abort = abort;
+		pthread_cond_signal(&q->work);
+		pthread_mutex_unlock(&q->mu);
+		pthread_join(q->thread, NULL);
+		q->running = 0;
+		st = writer_status(q, err);
+		if (!abort)
+			l->rows_loaded = q->done;
+	}
+	for (i = 0; i < NBATCHES; i++)
+		batch_used(&q->ring[i]);
+	q->head = q->tail = q->count = 0;
+	q->stop = q->abort = 0;
+	q->w_status = WF_OK;
+	q->done = 0;
+	return st;
+}
+
+/* Room for a record of size bytes in the batch being filled: a full batch
+ * is handed on first. A record larger than a batch waits until the ring is
+ * empty: at most one oversized batch exists at a time (it is freed after
+ * use), so memory stays within the ring plus one row. */
+static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
+{
+	pipeline *q = &l->pipe;
+	batch *b = &q->ring[q->tail];
+	wf_status st;
+
+	if (size > BATCH_BYTES) {
+		st = pipe_drain(l, err);
+		if (st != WF_OK)
+			return st;
+		b = &q->ring[q->tail];
+	}
+	if (b->len > 0 && (b->len + size > b->cap || b->stmt != l->insert)) {
+		st = pipe_submit(l, 1, err);
+		if (st != WF_OK)
+			return st;
+		b = &q->ring[q->tail];
+	}
+	if (b->len + size > b->cap) {
+		size_t cap = size > BATCH_BYTES ? size : BATCH_BYTES;
+		char *m = realloc(b->mem, cap);
+		if (!m)
+			return wf_err_set(err, WF_EINTERNAL, "out of memory");
+		b->mem = m;
+		b->cap = cap;
+	}
+	b->stmt = l->insert;
+	b->multi = l->insert_multi;
+	b->multi_rows = l->multi_rows;
+	b->cols = l->insert_cols;
+	*out = b;
+	return WF_OK;
+}
+
+/* Copies a mapped row (values to l->slots) into the batch. */
+static wf_status queue_row(wf_loader *l, const wf_row *row, wf_err *err)
+{
+	size_t size = sizeof(rec_row) + row->n * sizeof(rec_val), text = 0, k;
+	rec_row *r;
+	rec_val *v;
+	char *t;
+	batch *b = NULL;
+	wf_status st;
+
+	for (k = 0; k < row->n; k++)
+		if (row->values[k].kind == WF_V_TEXT || row->values[k].kind == WF_V_JSON)
+			text += row->values[k].len;
+	size += (text + 7) & ~(size_t)7;
+	if ((st = batch_room(l, size, &b, err)) != WF_OK)
+		return st;
+	r = (rec_row *)(void *)(b->mem + b->len);
+	v = (rec_val *)(void *)(r + 1);
+	t = (char *)(v + row->n);
+	r->index = row->index;
+	r->n = (uint32_t)row->n;
+	/* Keys are distinct and map to distinct columns. */
+	r->full = row->n == l->insert_cols;
+	r->size = size;
+	for (k = 0; k < row->n; k++) {
+		const wf_value *in = &row->values[k];
+		v[k].param = (uint32_t)l->slots[k] + 1;
+		v[k].kind = (uint32_t)in->kind;
+		switch (in->kind) {
+		case WF_V_NULL:
+			v[k].u.i = 0;
+			break;
+		case WF_V_BOOL:
+		case WF_V_INT:
+			v[k].u.i = in->i;
+			break;
+		case WF_V_REAL:
+			v[k].u.d = in->d;
+			break;
+		case WF_V_TEXT:
+		case WF_V_JSON:
+			v[k].u.len = in->len;
+			if (in->len)
+				memcpy(t, in->s, in->len);
+			t += in->len;
+			break;
+		}
+	}
+	b->len += size;
+	b->rows++;
+	return WF_OK;
+}
+
+/* ---- a row ------------------------------------------------------------ */
+
+/* memcmp(a, b, n) == 0 for the short keys of rows: with a constant length
+ * the compiler compares in a few loads, without a call. */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+	switch (n) {
+	case 0: return 1;
+	case 1: return a[0] == b[0];
+	case 2: return memcmp(a, b, 2) == 0;
+	case 3: return memcmp(a, b, 3) == 0;
+	case 4: return memcmp(a, b, 4) == 0;
+	case 5: return memcmp(a, b, 5) == 0;
+	case 6: return memcmp(a, b, 6) == 0;
+	case 7: return memcmp(a, b, 7) == 0;
+	case 8: return memcmp(a, b, 8) == 0;
+	case 9: return memcmp(a, b, 9) == 0;
+	case 10: return memcmp(a, b, 10) == 0;
+	case 11: return memcmp(a, b, 11) == 0;
+	case 12: return memcmp(a, b, 12) == 0;
+	case 13: return memcmp(a, b, 13) == 0;
+	case 14: return memcmp(a, b, 14) == 0;
+	case 15: return memcmp(a, b, 15) == 0;
+	case 16: return memcmp(a, b, 16) == 0;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
@@ -677,7 +1165,7 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 	wf_loader *l = ctx;
 	wf_status st;
 	size_t k, count;
-	int rc, reprepare = 0;
+	int reprepare = 0;
 
 	if (l->state == L_FAILED)
 		return l->fail_status;
@@ -690,14 +1178,13 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		return st;
 	for (k = 0; k < row->n; k++) {
 		const wf_value *v = &row->values[k];
-		size_t idx = l->pos_cache[k], before = wf_schema_count(l->schema);
+		size_t idx = l->pos_cache[k], before = l->ncols;
 		int added = 0;
 
 		if (row->keys) {
 			/* Rows usually repeat the key order: try the last row's column. */
-			if (idx < wf_schema_count(l->schema) && l->src_len[idx] == row->key_lens[k] &&
-			    memcmp(wf_schema_column(l->schema, idx)->source_id, row->keys[k],
-				   row->key_lens[k]) == 0) {
+			if (idx < l->ncols && l->cols[idx].src_len == row->key_lens[k] &&
+			    same_bytes(l->cols[idx].src, row->keys[k], row->key_lens[k])) {
 				l->slots[k] = idx;
 				goto mapped;
 			}
@@ -711,6 +1198,10 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		if (st != WF_OK)
 			return loader_failed(l, st, err);
 		if (added) {
+			/* The rows before this one go in with the old statement;
+			 * then the table changes on this thread. */
+			if ((st = pipe_drain(l, err)) != WF_OK)
+				return loader_failed(l, st, err);
 			if ((st = columns_added(l, before, row, err)) != WF_OK)
 				return st;
 			reprepare = 1;
@@ -718,30 +1209,19 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		l->slots[k] = idx;
 		l->pos_cache[k] = idx;
 mapped:
-		if (v->kind != WF_V_NULL &&
-		    wf_schema_value_mismatch(wf_schema_column(l->schema, idx), v))
+		if (!(l->cols[idx].fits & (1u << v->kind)))
 			l->mismatches++;
 	}
-	count = wf_schema_count(l->schema);
+	count = l->ncols;
 	if (reprepare || !l->insert || l->insert_cols != count) {
+		if ((st = pipe_drain(l, err)) != WF_OK)
+			return loader_failed(l, st, err);
 		if ((st = prepare_insert(l, err)) != WF_OK)
 			return st;
 	}
-	sqlite3_clear_bindings(l->insert);
-	for (k = 0; k < row->n; k++) {
-		rc = bind_value(l->insert, (int)l->slots[k] + 1, &row->values[k]);
-		if (rc != SQLITE_OK)
-			return db_failed(l, rc, err, "binding a value");
-	}
-	if ((rc = sqlite3_bind_int64(l->insert, (int)count + 1, l->run_id)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(l->insert, (int)count + 2, row->index)) != SQLITE_OK)
-		return db_failed(l, rc, err, "binding a value");
-	rc = sqlite3_step(l->insert);
-	sqlite3_reset(l->insert);
-	if (rc != SQLITE_DONE)
-		return db_failed(l, rc, err, "inserting a row");
-	l->rows_loaded++;
-	if (l->rows_loaded % CHECK_EVERY == 0) {
+	if ((st = queue_row(l, row, err)) != WF_OK)
+		return loader_failed(l, st, err);
+	if (l->rows_received % CHECK_EVERY == 0) {
 		if (l->interrupted && *l->interrupted)
 			return loader_failed(l, wf_err_set(err, WF_EINTERRUPTED,
 				"interrupted while loading; nothing of this run was saved"), err);
@@ -763,16 +1243,21 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 {
 	wf_status st;
 
+	pipe_stop(l, 1, NULL);
 	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
 		wf_db_rollback(l->sink);
 	sqlite3_finalize(l->insert);
 	l->insert = NULL;
+	sqlite3_finalize(l->insert_multi);
+	l->insert_multi = NULL;
+	l->multi_rows = 0;
 	l->insert_cols = 0;
 	sqlite3_finalize(l->col_insert);
 	l->col_insert = NULL;
 	wf_reader_reset(l->reader);
 	wf_schema_free(l->schema);
 	l->schema = NULL;
+	l->ncols = 0;
 	l->state = L_IDLE;
 	l->started = l->skip = l->had_schema = 0;
 	l->already_loaded_by = 0;
@@ -836,6 +1321,12 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 	/* A body without schema and rows still makes (or keeps) the table. */
 	if (!l->started && (st = on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;
+	/* Every row stepped, the writer gone: the connection is this thread's. */
+	st = pipe_drain(l, err);
+	if (st == WF_OK)
+		st = pipe_stop(l, 0, err);
+	if (st != WF_OK)
+		return loader_failed(l, st, err);
 	l->meta_start = meta->start;
 	l->meta_end = meta->end;
 	l->meta_total = meta->total_rows;
@@ -882,6 +1373,22 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 		goto fail;
 	}
 	memcpy(l->table, opts->table, n + 1);
+	if (pthread_mutex_init(&l->pipe.mu, NULL) != 0) {
+		st = wf_err_set(err, WF_EINTERNAL, "cannot create a mutex");
+		goto fail;
+	}
+	if (pthread_cond_init(&l->pipe.work, NULL) != 0) {
+		pthread_mutex_destroy(&l->pipe.mu);
+		st = wf_err_set(err, WF_EINTERNAL, "cannot create a condition variable");
+		goto fail;
+	}
+	if (pthread_cond_init(&l->pipe.done_cv, NULL) != 0) {
+		pthread_cond_destroy(&l->pipe.work);
+		pthread_mutex_destroy(&l->pipe.mu);
+		st = wf_err_set(err, WF_EINTERNAL, "cannot create a condition variable");
+		goto fail;
+	}
+	l->pipe_init = 1;
 	l->handler.ctx = l;
 	l->handler.on_schema = on_schema;
 	l->handler.on_row = on_row;
@@ -906,11 +1413,22 @@ fail:
 
 void wf_loader_free(wf_loader *l)
 {
+	int i;
+
 	if (!l)
 		return;
+	pipe_stop(l, 1, NULL);
 	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
 		wf_db_rollback(l->sink);
+	for (i = 0; i < NBATCHES; i++)
+		free(l->pipe.ring[i].mem);
+	if (l->pipe_init) {
+		pthread_cond_destroy(&l->pipe.done_cv);
+		pthread_cond_destroy(&l->pipe.work);
+		pthread_mutex_destroy(&l->pipe.mu);
+	}
 	sqlite3_finalize(l->insert);
+	sqlite3_finalize(l->insert_multi);
 	sqlite3_finalize(l->col_insert);
 	wf_reader_free(l->reader);
 	wf_schema_free(l->schema);
@@ -918,7 +1436,7 @@ void wf_loader_free(wf_loader *l)
 	wf_buf_free(&l->schema_json);
 	free(l->slots);
 	free(l->pos_cache);
-	free(l->src_len);
+	free(l->cols);
 	free(l->table);
 	free(l->session_id);
 	free(l);

@@ -20,6 +20,12 @@
 
 typedef struct wf_loader wf_loader;
 
+/* Rows bound to one INSERT statement at a time (INSERT ... VALUES (...),
+ * (...), ...): SQLite's per-statement work is paid once for them. Fewer for
+ * tables too wide for SQLite's limit on parameters. bench/ceiling uses the
+ * same number. */
+#define WF_LOADER_ROWS_PER_INSERT 16
+
 typedef struct wf_loader_opts {
 	const char *table;
 	wf_load_mode mode;
