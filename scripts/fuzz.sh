@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang into build-fuzz
 # (-DWF2SQLITE_FUZZ=ON: -fsanitize=fuzzer,address,undefined) and runs each
-# target for SECONDS seconds on a copy of its seed corpus.
+# target for SECONDS seconds on a copy of its seed corpus (libFuzzer seed
+# FUZZ_SEED, default 1, so a smoke run repeats; set another for new paths).
 #   scripts/fuzz.sh 5      the smoke run (scripts/test.sh calls it)
 #   scripts/fuzz.sh 600    the long run (docs/hardening.md)
 #   scripts/fuzz.sh 60 fuzz_reader fuzz_vars    only some targets
@@ -38,7 +39,7 @@ for t in "${targets[@]}"; do
 	# (the reader feeds each input three ways, so allow a few seconds).
 	if ! (cd build-fuzz && ASAN_OPTIONS=detect_leaks=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"./tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		"./tests/fuzz/$t" -max_total_time="$secs" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=65536 -print_final_stats=1 -jobs="${FUZZ_JOBS:-1}" \
 		-workers="${FUZZ_JOBS:-1}" "corpus/$t" >"fuzz-out/$t.log" 2>&1); then
 		failed+=("$t")
