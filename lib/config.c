@@ -2,6 +2,7 @@
  * and durations. Nothing here talks to the network. */
 #include "wf2sqlite/client.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -97,13 +98,24 @@ static wf_status resolve_base_url(wf_config *out, const char *given, const char 
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
 	     *frag = NULL, *user = NULL, *expanded = NULL;
-	const char *auth;
+	const char *auth, *sep;
 	wf_buf b;
 	wf_status st = WF_OK;
 	size_t plen;
 
 	wf_buf_init(&b, 8192);
-	if (!strstr(given, "://")) {
+	sep = strstr(given, "://");
+	/* A "://" that does not end a scheme ("https:/%33//h://") is no URL:
+	 * curl would read another host than the one the checks below see. */
+	if (sep && (sep == given || !isalpha((unsigned char)given[0]) ||
+		    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789+.-") != (size_t)(sep - given))) {
+		st = wf_err_set(err, WF_EUSAGE,
+			"%s is not a valid URL: '%s'; expected e.g. https://api.example.com%s",
+			source, given, WF_API_PATH);
+		goto cleanup;
+	}
+	if (!sep) {
 		/* A bare host[:port]: nothing that would make it a path or URL. */
 		if (strpbrk(given, "/?#@ \t\r\n\\")) {
 			st = wf_err_set(err, WF_EUSAGE,

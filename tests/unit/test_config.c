@@ -136,7 +136,9 @@ static void malformed_urls_refused(void)
 	wf_err err;
 	const char *bad[] = {"ftp://h.example/x", "file:///etc/passwd", "https://", "https://u:p@h.example/x",
 			     "https://h.example/x?q=1", "https://h.example/x#f", "h.example/path",
-			     "h ost", "https://h.example:99999/x", "https://h.example/a b"};
+			     "h ost", "https://h.example:99999/x", "https://h.example/a b",
+			     /* a "://" that ends no scheme: curl would decode %33 into the host */
+			     "https:/%332//u:///////", "https:/h.example/x://y", "://h.example"};
 	size_t i;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		wf_status st = resolve(&c, bad[i], "a", "k", NULL, &err);
