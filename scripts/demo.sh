@@ -25,7 +25,7 @@ db="${WF2SQLITE_DEMO_DB:-demo.db}"
 echo "== wf2sqlite run sales_by_region --db $db"
 build/cmd/wf2sqlite run sales_by_region --db "$db" --api-key-file "$key_file" -v region=emea
 echo
-echo "== sqlite3 $db 'SELECT region, product, units, revenue FROM wf_sales_by_region_latest LIMIT 5'"
+echo "== sqlite3 $db 'SELECT region, product, units, revenue FROM wf_sales_by_region_latest ORDER BY revenue DESC LIMIT 5'"
 sqlite3 -header -column "$db" \
   'SELECT region, product, units, revenue FROM wf_sales_by_region_latest ORDER BY revenue DESC LIMIT 5'
 echo
