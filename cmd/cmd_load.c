@@ -141,8 +141,10 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 			size_t len;
 			wf_err_prefix(&err, "%s is not a valid result body: ", name);
 			len = strlen(err.msg);
-			snprintf(err.msg + len, sizeof(err.msg) - len, "; nothing was loaded: give a "
-				 "whole body as GET /v1/sessions/:id/result returns it");
+			/* The loader may already have said it (no "data" array). */
+			snprintf(err.msg + len, sizeof(err.msg) - len, "%s: give a whole body as "
+				 "GET /v1/sessions/:id/result returns it",
+				 strstr(err.msg, "nothing was loaded") ? "" : "; nothing was loaded");
 		}
 		goto done;
 	}

@@ -152,6 +152,7 @@ class SpecDbTest(NetTestCase):
                      '{"schema": [{"id": "a", "type": "number"}]}'):
             r = self.load(text, "--table", "nd", rc=9)
             self.assertIn('no "data" array', r.err)
+            self.assertEqual(r.err.count("nothing was loaded"), 1, r.err)
             p = self.path("nd.json")
             with open(p, "w") as f:
                 f.write(text)
