@@ -1,5 +1,7 @@
 -- Compare the two newest loaded runs of the table `sales` (append mode keeps
--- every run's rows, told apart by _run_id).
+-- every run's rows, told apart by _run_id). The data columns named here are
+-- those of the demo workflow (wf2sqlite run sales_by_region --table sales,
+-- against compass-emu and examples/demo-scenario.json): put your table's.
 
 -- Rows per run, newest first.
 SELECT _run_id, count(*) AS rows
@@ -15,11 +17,11 @@ WITH runs AS (
 newest AS (SELECT max(run_id) AS id FROM runs),
 previous AS (SELECT min(run_id) AS id FROM runs)
 SELECT 'added' AS change, * FROM (
-  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM newest)
+  SELECT region, product, units, revenue FROM sales WHERE _run_id = (SELECT id FROM newest)
   EXCEPT
-  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM previous))
+  SELECT region, product, units, revenue FROM sales WHERE _run_id = (SELECT id FROM previous))
 UNION ALL
 SELECT 'removed', * FROM (
-  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM previous)
+  SELECT region, product, units, revenue FROM sales WHERE _run_id = (SELECT id FROM previous)
   EXCEPT
-  SELECT region, amount FROM sales WHERE _run_id = (SELECT id FROM newest));
+  SELECT region, product, units, revenue FROM sales WHERE _run_id = (SELECT id FROM newest));

@@ -119,8 +119,11 @@ class TestExampleQueries(WfTestCase):
     def setUp(self):
         super().setUp()
         self.db = self.path("ex.db")
-        schema = [{"id": "region", "type": "string"}, {"id": "amount", "type": "number"}]
-        for rows in ([["a", 1], ["b", 2]], [["a", 1], ["c", 3]]):
+        # The columns of the demo workflow (examples/demo-scenario.json).
+        schema = [{"id": "region", "type": "string"}, {"id": "product", "type": "string"},
+                  {"id": "units", "type": "number"}, {"id": "revenue", "type": "number"}]
+        for rows in ([["a", "w", 1, 10], ["b", "w", 2, 20]],
+                     [["a", "w", 1, 10], ["c", "g", 3, 30.5]]):
             p = self.path("b.json")
             with open(p, "w") as f:
                 json.dump({"schema": schema, "data": rows, "start": 0, "end": 2,
@@ -139,13 +142,13 @@ class TestExampleQueries(WfTestCase):
 
     def test_latest_rows(self):
         a, b = self.run_file("latest_rows.sql")
-        self.assertEqual(sorted(r[:2] for r in a), [("a", 1), ("c", 3)])
+        self.assertEqual(sorted(r[:3] for r in a), [("a", "w", 1), ("c", "g", 3)])
         self.assertEqual([r[0] for r in b], [2, 2])
 
     def test_compare_runs(self):
         per_run, diff = self.run_file("compare_runs.sql")
         self.assertEqual(per_run, [(2, 2), (1, 2)])
-        self.assertEqual(sorted(diff), [("added", "c", 3), ("removed", "b", 2)])
+        self.assertEqual(sorted(diff), [("added", "c", "g", 3, 30.5), ("removed", "b", "w", 2, 20)])
 
     def test_run_durations(self):
         per_table, slowest = self.run_file("run_durations.sql")
