@@ -144,9 +144,10 @@ const wf_command wf_cmd_resume = {
 	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
 	"or the machine rebooted), and attaches to each session, loading it into the\n"
 	"table and with the mode the run was started with. Runs whose process is still\n"
-	"alive are left alone. Each run is taken over: its row in _wf_runs ends as loaded,\n"
-	"or with the failure. The exit code is the worst of the runs' codes. Runs of a\n"
-	"killed `load` cannot be continued: they are marked interrupted (load the file again).",
+	"alive are left alone. Each run is taken over: its row in _wf_runs ends as\n"
+	"loaded, or with the failure. The exit code is the worst of the runs' codes.\n"
+	"Runs of a killed 'load' cannot be continued: they are marked interrupted (load\n"
+	"the file again).",
 	"  wf2sqlite resume --db results.db\n"
 	"  wf2sqlite resume --db results.db --timeout 1h --json",
 	resume_options,

@@ -131,7 +131,7 @@ const wf_command wf_cmd_schema = {
 	.summary = "print the CREATE TABLE a result body maps to (no database)",
 	.description =
 		"Reads a result body (a file, or - for standard input) and prints the CREATE\n"
-		"TABLE statement `load` would run for it: the schema's columns with their names\n"
+		"TABLE statement 'load' would run for it: the schema's columns with their names\n"
 		"and types, columns for row keys the schema lacks, and _run_id and _row.\n"
 		"Nothing is written anywhere. A body that is not a valid result: exit 9.",
 	.examples =

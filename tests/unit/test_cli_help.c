@@ -4,6 +4,7 @@
 
 #include "t.h"
 #include "cli.h"
+#include "commands.h"
 
 static const enum wf_opt_id all_options[] = {
 	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WORKFLOW,
@@ -107,6 +108,24 @@ static void help_wraps_long_description_lines(void)
 	free(t);
 }
 
+/* The commands' own descriptions are laid out by hand: a line the wrapper
+ * had to cut would leave a one-word line in the middle of a paragraph. */
+static void command_descriptions_need_no_wrapping(void)
+{
+	const wf_command *const *c;
+	for (c = wf_commands; *c; c++) {
+		const char *line = (*c)->description;
+		while (line && *line) {
+			const char *nl = strchr(line, '\n');
+			size_t n = nl ? (size_t)(nl - line) : strlen(line);
+			if (n > 79)
+				fprintf(stderr, "%s: %.*s\n", (*c)->name, (int)n, line);
+			T_CHECK(n <= 79);
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+}
+
 static void help_shows_usage_and_examples(void)
 {
 	char *t = help_text();
@@ -196,6 +215,7 @@ int main(void)
 	T_RUN(help_lists_every_option_once);
 	T_RUN(help_lines_fit_80_columns_and_align);
 	T_RUN(help_wraps_long_description_lines);
+	T_RUN(command_descriptions_need_no_wrapping);
 	T_RUN(help_shows_usage_and_examples);
 	T_RUN(missing_argument_names_it_and_shows_usage);
 	T_RUN(api_key_option_is_refused_with_where_the_key_goes);
