@@ -14,7 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlib import (RESULT, ROWS, Emu, EmuTestCase, NetTestCase, wait_for_run,  # noqa: E402
                     workflow)
-from wfharness import WF2SQLITE, db_query, run_wf, spawn_wf, wf_env  # noqa: E402
+from wfharness import WF2SQLITE, db_query, db_runs, run_wf, spawn_wf, wf_env  # noqa: E402
 
 TYPED_SCHEMA = [
     {"id": "s", "header": "S", "type": "string"},
@@ -90,12 +90,7 @@ class SpecDbTest(EmuTestCase):
         return db_query(self.db, sql, params)
 
     def runs(self):
-        con = sqlite3.connect(self.db)
-        con.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in con.execute("SELECT * FROM _wf_runs ORDER BY run_id")]
-        finally:
-            con.close()
+        return db_runs(self.db)
 
     # ---- SPEC 5, the type table ---------------------------------------------
 
