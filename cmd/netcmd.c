@@ -14,18 +14,25 @@
 #define DEFAULT_TIMEOUT_MS 600000
 #define DEFAULT_POLL_MS 5000
 
+/* One line "wf2sqlite: <message>" on stderr, the progress line cleared first. */
+static void net_say(wf_net *n, const char *fmt, va_list ap) WF_PRINTF(2, 0);
+static void net_say(wf_net *n, const char *fmt, va_list ap)
+{
+	wf_progress_ui_clear(n->ui);
+	fputs("wf2sqlite: ", n->io->err);
+	vfprintf(n->io->err, fmt, ap);
+	fputc('\n', n->io->err);
+	fflush(n->io->err);
+}
+
 void wf_net_error(wf_net *n, const char *fmt, ...)
 {
 	char msg[WF_CLI_ERROR_MAX];
 	va_list ap;
 
-	wf_progress_ui_clear(n->ui);
-	fputs("wf2sqlite: ", n->io->err);
 	va_start(ap, fmt);
-	vfprintf(n->io->err, fmt, ap);
+	net_say(n, fmt, ap);
 	va_end(ap);
-	fputc('\n', n->io->err);
-	fflush(n->io->err);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -38,13 +45,9 @@ void wf_net_note(wf_net *n, const char *fmt, ...)
 
 	if (n->opts->quiet)
 		return;
-	wf_progress_ui_clear(n->ui);
-	fputs("wf2sqlite: ", n->io->err);
 	va_start(ap, fmt);
-	vfprintf(n->io->err, fmt, ap);
+	net_say(n, fmt, ap);
 	va_end(ap);
-	fputc('\n', n->io->err);
-	fflush(n->io->err);
 }
 
 int wf_net_parse_mode(const char *text, wf_load_mode *out, const char **out_name)

@@ -121,3 +121,24 @@ class NetTestCase(WfTestCase):
             if kind is None or k == kind:
                 out.append(q)
         return out
+
+
+class EmuTestCase(NetTestCase):
+    """One compass-emu per class, serving scenario() (set it with
+    `scenario = staticmethod(fn)`); wf() runs wf2sqlite against it and checks
+    the key is in neither output."""
+    scenario = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emu(cls.scenario())
+        cls.emu.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+
+    def wf(self, args, **kw):
+        r = wfharness.run_wf(args, emu=self.emu, **kw)
+        self.assertNoKey(r.out + r.err)
+        return r

@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import wfharness  # noqa: E402
-from wfharness import WfTestCase, db_query, run_wf, spawn_wf, wf_env  # noqa: E402
+from wfharness import WfTestCase, db_query, db_runs, run_wf, spawn_wf, wf_env  # noqa: E402
 
 
 def body(rows, schema=None, total=None, start=None, end=None, data_first=False, execution=12):
@@ -63,12 +63,7 @@ class LoadTestBase(WfTestCase):
         return db_query(self.db, sql, params)
 
     def runs(self):
-        con = sqlite3.connect(self.db)
-        con.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in con.execute("SELECT * FROM _wf_runs ORDER BY run_id")]
-        finally:
-            con.close()
+        return db_runs(self.db)
 
     def assertIntegrity(self):
         self.assertEqual(self.q("PRAGMA integrity_check"), [("ok",)])

@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from netlib import wait_for_run, API_KEY, ROWS, Emu, NetTestCase, wf_env, workflow
+from netlib import wait_for_run, API_KEY, ROWS, EmuTestCase, wf_env, workflow
 from wfharness import db_query, run_wf, spawn_wf
 
 
@@ -21,24 +21,12 @@ def scenario():
     return sc
 
 
-class AttachTest(NetTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emu(scenario())
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+class AttachTest(EmuTestCase):
+    scenario = staticmethod(scenario)
 
     def tearDown(self):
         self.assertNoKeyInFiles()
         super().tearDown()
-
-    def wf(self, args, **kw):
-        r = run_wf(args, emu=self.emu, **kw)
-        self.assertNoKey(r.out + r.err)
-        return r
 
     def runs(self, db):
         return db_query(db, "SELECT run_id, session_id, status, error, pid, rows_loaded, table_name "

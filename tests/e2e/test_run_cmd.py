@@ -8,7 +8,7 @@ import stat
 import time
 import unittest
 
-from netlib import (wait_for_run, API_KEY, ACCOUNT_ID, RESULT, ROWS, Emu, NetTestCase, wf_env, workflow)
+from netlib import (wait_for_run, API_KEY, ACCOUNT_ID, RESULT, ROWS, EmuTestCase, wf_env, workflow)
 from wfharness import db_query, run_as, run_wf, spawn_wf, unprivileged
 
 HOSTILE = '{"data": [{"n": NaN}], "schema": [{"id": "n", "header": "N", "type": "number"}]}'
@@ -40,24 +40,12 @@ def scenario():
     return sc
 
 
-class RunTest(NetTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emu(scenario())
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+class RunTest(EmuTestCase):
+    scenario = staticmethod(scenario)
 
     def tearDown(self):
         self.assertNoKeyInFiles()
         super().tearDown()
-
-    def run_cmd(self, args, env=None, **kw):
-        r = run_wf(args, emu=self.emu, env=env, **kw)
-        self.assertNoKey(r.out + r.err)
-        return r
 
     def runs(self, db):
         con_rows = db_query(db, "SELECT run_id, session_id, workflow_id, table_name, mode, status, "
@@ -74,7 +62,7 @@ class RunTest(NetTestCase):
 
     def test_run_loads_and_records(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "w", "--db", db, "-v", "region=emea", "--var", "k=v=w"])
+        r = self.wf(["run", "w", "--db", db, "-v", "region=emea", "--var", "k=v=w"])
         self.assertRc(r, 0)
         self.assertEqual(r.out, "")
         self.assertIn("loaded 5 rows into wf_w", r.err)
@@ -99,7 +87,7 @@ class RunTest(NetTestCase):
 
     def test_run_json_and_poll_mode(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "w", "--db", db, "--json", "--wait", "poll",
+        r = self.wf(["run", "w", "--db", db, "--json", "--wait", "poll",
                           "--poll-interval", "100ms", "--table", "t1", "--mode", "replace"])
         self.assertRc(r, 0)
         j = r.json()
@@ -113,7 +101,7 @@ class RunTest(NetTestCase):
 
     def test_verbose_trace_has_the_key_redacted(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "w", "--db", db, "--verbose"])
+        r = self.wf(["run", "w", "--db", db, "--verbose"])
         self.assertRc(r, 0)
         self.assertIn("x-scale-api-key: [redacted]", r.err)
 
@@ -131,7 +119,7 @@ class RunTest(NetTestCase):
 
     def test_errored_card_exit_5_with_every_message(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "bad", "--db", db])
+        r = self.wf(["run", "bad", "--db", db])
         self.assertRc(r, 5)
         self.assertIn("division by zero in card c2", r.err)
         (run,) = self.runs(db)
@@ -147,7 +135,7 @@ class RunTest(NetTestCase):
 
     def test_errored_with_allow_partial_loads_as_partial(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "bad", "--db", db, "--allow-partial", "--json"])
+        r = self.wf(["run", "bad", "--db", db, "--allow-partial", "--json"])
         self.assertRc(r, 0)
         self.assertEqual(r.json()["status"], "partial")
         (run,) = self.runs(db)
@@ -157,13 +145,13 @@ class RunTest(NetTestCase):
 
     def test_inactive_exit_5(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "gone", "--db", db])
+        r = self.wf(["run", "gone", "--db", db])
         self.assertRc(r, 5)
         self.assertEqual(self.runs(db)[0]["status"], "inactive")
 
     def test_timeout_exit_6_then_the_printed_command_continues(self):
         db = self.path("my db.db")
-        r = self.run_cmd(["run", "mid", "--db", db, "--timeout", "500ms", "--table", "t x",
+        r = self.wf(["run", "mid", "--db", db, "--timeout", "500ms", "--table", "t x",
                           "--json"])
         self.assertRc(r, 6)
         j = r.json()
@@ -179,7 +167,7 @@ class RunTest(NetTestCase):
         # Run exactly the printed command (through a shell, as a user would).
         import shlex
         args = shlex.split(cmd)[1:]
-        r2 = self.run_cmd(args + ["--json"])
+        r2 = self.wf(args + ["--json"])
         self.assertRc(r2, 0)
         self.assertEqual(r2.json()["status"], "loaded")
         self.assertEqual([x["status"] for x in self.runs(db)], ["timeout", "loaded"])
@@ -188,7 +176,7 @@ class RunTest(NetTestCase):
     def test_post_500_after_start_exit_8_run_sent_once(self):
         db = self.path("a.db")
         before = len(self.sessions_of("boom"))
-        r = self.run_cmd(["run", "boom", "--db", db, "--retries", "3"])
+        r = self.wf(["run", "boom", "--db", db, "--retries", "3"])
         self.assertRc(r, 8)
         self.assertEqual(len(self.sessions_of("boom")) - before, 1)
         self.assertIn("may have started", r.err)
@@ -196,7 +184,7 @@ class RunTest(NetTestCase):
 
     def test_post_429_retried_after_retry_after(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "busy", "--db", db])
+        r = self.wf(["run", "busy", "--db", db])
         self.assertRc(r, 0)
         posts = self.sessions_of("busy")
         self.assertEqual([q["status"] for q in posts], [429, 200])
@@ -206,7 +194,7 @@ class RunTest(NetTestCase):
         db = self.path("a.db")
         before = len(self.sessions_of("jammed"))
         t0 = time.monotonic()
-        r = self.run_cmd(["run", "jammed", "--db", db, "--timeout", "1500ms"])
+        r = self.wf(["run", "jammed", "--db", db, "--timeout", "1500ms"])
         self.assertRc(r, 6)
         self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("the run was not started", r.err)
@@ -215,14 +203,14 @@ class RunTest(NetTestCase):
 
     def test_post_429_without_retries_exit_8(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "jammed", "--db", db, "--retries", "0"])
+        r = self.wf(["run", "jammed", "--db", db, "--retries", "0"])
         self.assertRc(r, 8)
         self.assertIn("HTTP 429", r.err)
         self.assertIn("the run was not started", r.err)
 
     def test_redirect_exit_8_key_never_sent_elsewhere(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "redir", "--db", db])
+        r = self.wf(["run", "redir", "--db", db])
         self.assertRc(r, 8)
         self.assertIn("redirect", r.err)
         self.assertEqual([q for q in self.emu.requests() if q["origin"] == "other"], [])
@@ -230,7 +218,7 @@ class RunTest(NetTestCase):
 
     def test_hostile_result_exit_9_table_untouched(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "hostile", "--db", db])
+        r = self.wf(["run", "hostile", "--db", db])
         self.assertRc(r, 9)
         (run,) = self.runs(db)
         self.assertEqual(run["status"], "failed")
@@ -239,7 +227,7 @@ class RunTest(NetTestCase):
 
     def test_unknown_workflow_exit_4(self):
         db = self.path("a.db")
-        r = self.run_cmd(["run", "nope", "--db", db])
+        r = self.wf(["run", "nope", "--db", db])
         self.assertRc(r, 4)
         self.assertIn("workflow not found", r.err)
 
@@ -267,17 +255,9 @@ class RunTest(NetTestCase):
         self.assertEqual(self.runs(db)[0]["status"], "interrupted")
 
 
-class ConfigTest(NetTestCase):
+class ConfigTest(EmuTestCase):
     """Every configuration error: exit 2, nothing sent, no database made."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emu({"workflows": {"w": workflow("w-s", cards_ms=(50,))}})
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+    scenario = staticmethod(lambda: {"workflows": {"w": workflow("w-s", cards_ms=(50,))}})
 
     def check2(self, args, env=None, want=None):
         db = self.path("never.db")

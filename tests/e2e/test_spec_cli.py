@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from netlib import (RESULT, API_KEY, ACCOUNT_ID, API_PATH, Emu, NetTestCase,  # noqa: E402
+from netlib import (RESULT, API_KEY, ACCOUNT_ID, API_PATH, EmuTestCase,  # noqa: E402
                     wait_for_run, workflow, wf_env)
 import wfharness  # noqa: E402
 from wfharness import db_query, run_wf  # noqa: E402
@@ -82,20 +82,11 @@ def free_port():
     return port
 
 
-class SpecCliTest(NetTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emu(scenario())
-        cls.emu.start()
+class SpecCliTest(EmuTestCase):
+    scenario = staticmethod(scenario)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-
-    def wf(self, *args, env=None, **kw):
-        r = run_wf(list(args), emu=self.emu, env=env, **kw)
-        self.assertNoKey(r.out + r.err)
-        return r
+    def wf(self, *args, **kw):
+        return super().wf(list(args), **kw)
 
     # --- SPEC 4: an idle session with errored cards -----------------------
 

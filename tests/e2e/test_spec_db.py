@@ -12,8 +12,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlib import RESULT, ROWS, Emu, NetTestCase, wait_for_run, workflow  # noqa: E402
-from wfharness import WF2SQLITE, db_query, run_wf, spawn_wf, wf_env  # noqa: E402
+from netlib import (RESULT, ROWS, Emu, EmuTestCase, NetTestCase, wait_for_run,  # noqa: E402
+                    workflow)
+from wfharness import WF2SQLITE, db_query, db_runs, run_wf, spawn_wf, wf_env  # noqa: E402
 
 TYPED_SCHEMA = [
     {"id": "s", "header": "S", "type": "string"},
@@ -67,15 +68,8 @@ RUN_COLUMNS = ["run_id", "session_id", "workflow_id", "table_name", "mode", "sta
                "range_end", "schema_json", "api_host", "tool_version", "pid"]
 
 
-class SpecDbTest(NetTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emu(scenario())
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+class SpecDbTest(EmuTestCase):
+    scenario = staticmethod(scenario)
 
     def setUp(self):
         super().setUp()
@@ -96,12 +90,7 @@ class SpecDbTest(NetTestCase):
         return db_query(self.db, sql, params)
 
     def runs(self):
-        con = sqlite3.connect(self.db)
-        con.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in con.execute("SELECT * FROM _wf_runs ORDER BY run_id")]
-        finally:
-            con.close()
+        return db_runs(self.db)
 
     # ---- SPEC 5, the type table ---------------------------------------------
 

@@ -188,6 +188,16 @@ def db_query(path, sql, params=()):
         con.close()
 
 
+def db_runs(path):
+    """The _wf_runs rows of the database at path as dicts, oldest first."""
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in con.execute("SELECT * FROM _wf_runs ORDER BY run_id")]
+    finally:
+        con.close()
+
+
 class WfTestCase(unittest.TestCase):
     """A test case with a fresh temporary directory in self.dir."""
 

@@ -15,48 +15,12 @@
 #include "wf2sqlite/loader.h"
 #include "wf2sqlite/sink.h"
 
+#define DB_T_TMPDIR "/tmp/wf-test-pipe-XXXXXX"
+#include "db_t.h"
+
 #define NROWS 60000
 #define LATE_FROM 30000  /* rows from here have the key "late" */
 #define NO_S_EVERY 37    /* rows i % NO_S_EVERY == 0 have no "s" (and go in one by one) */
-
-static char tmpdir[] = "/tmp/wf-test-pipe-XXXXXX";
-
-static const char *db_path(const char *name)
-{
-	static char p[512];
-	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
-	return p;
-}
-
-static sqlite3 *other(const char *path)
-{
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -999;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static wf_sink *open_ok(const char *name)
-{
-	wf_sink *s = NULL;
-	wf_err err;
-	if (wf_sink_open(&s, db_path(name), &err) != WF_OK)
-		fprintf(stderr, "open: %s\n", err.msg);
-	return s;
-}
 
 static int64_t begin(wf_sink *s, const char *session)
 {
@@ -473,13 +437,10 @@ static void free_mid_stream_rolls_back(void)
 
 int main(void)
 {
-	char cmd[600];
 	int rc;
 
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (db_t_mkdir() != 0)
 		return 1;
-	}
 	T_RUN(every_value_arrives_in_order);
 	T_RUN(a_low_parameter_limit_takes_fewer_rows_per_insert);
 	T_RUN(rows_larger_than_a_batch_arrive_whole);
@@ -490,8 +451,6 @@ int main(void)
 	T_RUN(only_the_final_attempt_is_kept);
 	T_RUN(free_mid_stream_rolls_back);
 	rc = t_done();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	db_t_rmdir();
 	return rc;
 }

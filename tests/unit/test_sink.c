@@ -12,36 +12,8 @@
 #include "wf2sqlite/loader.h"
 #include "wf2sqlite/sink.h"
 
-static char tmpdir[] = "/tmp/wf-test-sink-XXXXXX";
-
-static const char *db_path(const char *name)
-{
-	static char p[512];
-	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
-	return p;
-}
-
-/* A second, independent connection, as another process would have. */
-static sqlite3 *other(const char *path)
-{
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = -999;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
+#define DB_T_TMPDIR "/tmp/wf-test-sink-XXXXXX"
+#include "db_t.h"
 
 static char q_buf[1024];
 static const char *q_text(sqlite3 *db, const char *sql)
@@ -55,16 +27,6 @@ static const char *q_text(sqlite3 *db, const char *sql)
 		snprintf(q_buf, sizeof(q_buf), "(none)");
 	sqlite3_finalize(st);
 	return q_buf;
-}
-
-static wf_sink *open_ok(const char *name)
-{
-	wf_sink *s = NULL;
-	wf_err err;
-	wf_status st = wf_sink_open(&s, db_path(name), &err);
-	if (st != WF_OK)
-		fprintf(stderr, "open: %s\n", err.msg);
-	return s;
 }
 
 static int64_t begin(wf_sink *s, const char *session, const char *table)
@@ -676,13 +638,10 @@ static void loader_stops_when_interrupted(void)
 
 int main(void)
 {
-	char cmd[600];
 	int rc;
 
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (db_t_mkdir() != 0)
 		return 1;
-	}
 	T_RUN(sink_open_creates_audit_tables_in_wal);
 	T_RUN(sink_open_turns_off_double_quoted_strings);
 	T_RUN(sink_open_names_the_file_on_failure);
@@ -705,8 +664,6 @@ int main(void)
 	T_RUN(loader_disk_full_rolls_back_and_leaves_the_connection_usable);
 	T_RUN(loader_stops_when_interrupted);
 	rc = t_done();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	db_t_rmdir();
 	return rc;
 }
