@@ -90,7 +90,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		return rc;
 	out.db = wf_cmd_db_path(opts);
 	out.workflow_id = opts->workflow;
-	out.mode = wf_cmd_mode_name(mode);
+	out.mode = wf_load_mode_name(mode);
 	table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->workflow);
 	if (!table) {
 		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");

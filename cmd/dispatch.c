@@ -96,6 +96,7 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	wf_outcome o;
 	const char *mode = opts->mode ? opts->mode : "append";
 	const char *first = opts->npos > 0 ? opts->pos[0] : NULL;
+	wf_load_mode parsed;
 
 	wf_outcome_init(&o);
 	if (takes_option(cmd, WF_OPT_DB))
@@ -107,9 +108,8 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	if (strcmp(cmd->name, "attach") == 0 || strcmp(cmd->name, "status") == 0)
 		o.session_id = first;
 	o.table = opts->table;
-	if (takes_option(cmd, WF_OPT_MODE) && (strcmp(mode, "append") == 0 ||
-	    strcmp(mode, "replace") == 0 || strcmp(mode, "fail") == 0))
-		o.mode = mode;
+	if (takes_option(cmd, WF_OPT_MODE) && wf_load_mode_parse(mode, &parsed, NULL) == WF_OK)
+		o.mode = wf_load_mode_name(parsed);
 	o.status = rc == 130 ? "interrupted" : "failed";
 	o.error = io->track && io->track->last_error[0] ? io->track->last_error : wf_strerror(rc);
 	o.exit_code = rc;

@@ -52,17 +52,10 @@ void wf_net_note(wf_net *n, const char *fmt, ...)
 
 int wf_net_parse_mode(const char *text, wf_load_mode *out, const char **out_name)
 {
-	static const char *const names[] = {"append", "replace", "fail"};
-	static const wf_load_mode modes[] = {WF_MODE_APPEND, WF_MODE_REPLACE, WF_MODE_FAIL};
-	size_t i;
-
-	for (i = 0; i < 3; i++)
-		if (strcmp(text, names[i]) == 0) {
-			*out = modes[i];
-			*out_name = names[i];
-			return 0;
-		}
-	return -1;
+	if (wf_load_mode_parse(text, out, NULL) != WF_OK)
+		return -1;
+	*out_name = wf_load_mode_name(*out);
+	return 0;
 }
 
 int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
@@ -108,7 +101,7 @@ int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
 	}
 	if (wf_cmd_parse_mode(opts, io, &n->mode) != 0)
 		return 2;
-	n->mode_name = wf_cmd_mode_name(n->mode);
+	n->mode_name = wf_load_mode_name(n->mode);
 	n->db_path = wf_cmd_db_path(opts);
 	n->interrupted = wf_interrupt_install();
 	n->wait.interrupted = n->interrupted;

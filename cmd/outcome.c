@@ -36,30 +36,16 @@ const char *wf_cmd_db_path(const wf_cli_opts *opts)
 	return "workflows.db";
 }
 
-const char *wf_cmd_mode_name(wf_load_mode m)
-{
-	switch (m) {
-	case WF_MODE_REPLACE: return "replace";
-	case WF_MODE_FAIL: return "fail";
-	case WF_MODE_APPEND: break;
-	}
-	return "append";
-}
-
 int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out)
 {
+	wf_err err;
+
 	*out = WF_MODE_APPEND;
-	if (!opts->mode || strcmp(opts->mode, "append") == 0)
+	if (!opts->mode)
 		return 0;
-	if (strcmp(opts->mode, "replace") == 0) {
-		*out = WF_MODE_REPLACE;
+	if (wf_load_mode_parse(opts->mode, out, &err) == WF_OK)
 		return 0;
-	}
-	if (strcmp(opts->mode, "fail") == 0) {
-		*out = WF_MODE_FAIL;
-		return 0;
-	}
-	wf_cli_error(io, "unknown --mode '%s'; use append, replace or fail", opts->mode);
+	wf_cli_error(io, "%s", err.msg);
 	return 2;
 }
 

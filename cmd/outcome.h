@@ -53,6 +53,5 @@ const char *wf_cmd_db_path(const wf_cli_opts *opts);
 /* --mode: append (default), replace or fail. Returns 0, or 2 after printing
  * a usage message. */
 int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out);
-const char *wf_cmd_mode_name(wf_load_mode m);
 
 #endif

@@ -567,7 +567,7 @@ cleanup:
 	return ret;
 }
 
-static const char *mode_name(wf_load_mode m)
+const char *wf_load_mode_name(wf_load_mode m)
 {
 	switch (m) {
 	case WF_MODE_REPLACE: return "replace";
@@ -575,6 +575,20 @@ static const char *mode_name(wf_load_mode m)
 	case WF_MODE_APPEND: break;
 	}
 	return "append";
+}
+
+wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err)
+{
+	static const wf_load_mode modes[] = {WF_MODE_APPEND, WF_MODE_REPLACE, WF_MODE_FAIL};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (text && strcmp(text, wf_load_mode_name(modes[i])) == 0) {
+			*out = modes[i];
+			return WF_OK;
+		}
+	return wf_err_set(err, WF_EUSAGE, "unknown --mode '%s'; use append, replace or fail",
+			  text ? text : "");
 }
 
 wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
@@ -599,7 +613,7 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 	if ((rc = wf_db_bind_text_or_null(st, 1, info->session_id)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 2, info->workflow_id)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 3, info->table)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 4, mode_name(info->mode))) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 4, wf_load_mode_name(info->mode))) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 5, info->variables_json)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||

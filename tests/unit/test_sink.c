@@ -636,12 +636,30 @@ static void loader_stops_when_interrupted(void)
 	wf_sink_close(s);
 }
 
+static void load_mode_names_round_trip_and_unknown_is_refused(void)
+{
+	static const wf_load_mode modes[] = {WF_MODE_APPEND, WF_MODE_REPLACE, WF_MODE_FAIL};
+	wf_load_mode m;
+	wf_err err;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		T_CHECK(wf_load_mode_parse(wf_load_mode_name(modes[i]), &m, &err) == WF_OK);
+		T_CHECK(m == modes[i]);
+	}
+	T_CHECK_STR(wf_load_mode_name(WF_MODE_REPLACE), "replace");
+	T_CHECK(wf_load_mode_parse("Append", &m, &err) == WF_EUSAGE);
+	T_CHECK(strstr(err.msg, "use append, replace or fail") != NULL);
+	T_CHECK(wf_load_mode_parse(NULL, &m, NULL) == WF_EUSAGE);
+}
+
 int main(void)
 {
 	int rc;
 
 	if (db_t_mkdir() != 0)
 		return 1;
+	T_RUN(load_mode_names_round_trip_and_unknown_is_refused);
 	T_RUN(sink_open_creates_audit_tables_in_wal);
 	T_RUN(sink_open_turns_off_double_quoted_strings);
 	T_RUN(sink_open_names_the_file_on_failure);

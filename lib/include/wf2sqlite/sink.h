@@ -53,6 +53,13 @@ WF_API wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode m
  * Caller frees. */
 WF_API char *wf_sink_default_table(const char *workflow_id);
 
+/* The name of a mode as the command line and _wf_runs.mode spell it
+ * ("append", "replace", "fail"); a static string. */
+WF_API const char *wf_load_mode_name(wf_load_mode m);
+/* Parses exactly "append", "replace" or "fail" (case matters) into *out.
+ * WF_EUSAGE, with a message saying which modes exist, otherwise. */
+WF_API wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err);
+
 typedef struct wf_run_info {
 	const char *session_id;     /* NULL for `load` */
 	const char *workflow_id;    /* may be NULL */
