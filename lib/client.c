@@ -505,6 +505,7 @@ wf_http_outcome wf_http_classify(const wf_http_resp *r)
 	case CURLE_RECV_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:  /* a broken gzip stream: as a cut body */
 		return WF_HTTP_TRANSIENT;
 	default:
 		return WF_HTTP_FATAL;
@@ -693,6 +694,7 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what, w
 	} else if (r->code != CURLE_OK) {
 		st = wf_err_set(err, WF_ENET, "%s: %s%s (curl error %d); check --base-url / "
 			"SGP_BASE_URL and the network, then try again", what,
+			r->code == CURLE_BAD_CONTENT_ENCODING ? "the compressed answer is broken: " :
 			r->handed || r->bytes ? "connection cut during the answer: " : "",
 			r->curl_msg, (int)r->code);
 	} else {

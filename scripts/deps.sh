@@ -3,8 +3,10 @@
 # what is already installed. Run as root (or with sudo available).
 set -euo pipefail
 
+# libmicrohttpd-dev (built with GnuTLS: HTTPS) and zlib1g-dev (gzip bodies)
+# are the emulator's, compass-emu.
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libjson-c-dev
-          libsqlite3-dev sqlite3 python3 jq)
+          libsqlite3-dev sqlite3 python3 jq libmicrohttpd-dev zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   # Tests also use clang (libFuzzer), valgrind, tmux (the progress line on a
   # terminal), time, openssl (a private CA and a TLS server for the TLS

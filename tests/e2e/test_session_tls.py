@@ -1,107 +1,102 @@
 """TLS: verification is always on, --cacert adds a private CA, the host name
 is checked, a bare host expands to https://HOST/corp-api/compass/api.
 
-compass-emu speaks plain HTTP, so this test runs a small HTTPS endpoint of
-its own (Python's ssl + http.server on 127.0.0.1, a throwaway certificate
-made with the openssl tool) that answers session reads the way the API does.
+compass-emu serves HTTPS itself (--tls-cert/--tls-key, libmicrohttpd with
+GnuTLS) with a throwaway certificate made with the openssl tool; its request
+log says which requests came over TLS.
 """
-import json
-import os
-import shutil
-import ssl
-import subprocess
-import threading
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from netlib import API_KEY, ACCOUNT_ID, NetTestCase, wf_env
-from wfharness import run_wf
+from netlib import API_KEY, ACCOUNT_ID, API_PATH, Emu, NetTestCase, wf_env
+from wfharness import OPENSSL, make_cert, run_wf
 
-OPENSSL = shutil.which("openssl")
-STATE = {"sessionState": {"status": "idle", "cards": [
-    {"id": "c1", "context": {"cardType": "sql"}, "status": "completed", "output": None}]}}
-
-
-def make_cert(d, name, san):
-    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", crt, "-days", "2", "-subj", "/CN=wf2sqlite-test",
-                    "-addext", "subjectAltName=" + san],
-                   check=True, capture_output=True)
-    return key, crt
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.seen.append((self.path, dict(self.headers)))
-        body = json.dumps(STATE).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
+# Session s1: terminal long ago, one completed sql card.
+SCENARIO = {
+    "workflows": {"w": {"cards": [{"id": "c1", "type": "sql", "ms": 10}],
+                        "result": {"data": [{"n": 1}],
+                                   "schema": [{"id": "n", "header": "N", "type": "number"}],
+                                   "start": 0, "end": 1},
+                        "gzip": True, "chunked": True}},
+    "sessions": {"s1": {"workflow": "w", "age_ms": 600000}},
+}
 
 
 @unittest.skipIf(OPENSSL is None, "the openssl tool is not installed: TLS is not checked")
 class TlsTest(NetTestCase):
     def serve(self, san):
         key, crt = make_cert(self.dir, "srv", san)
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        srv.seen = []
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(crt, key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-        t = threading.Thread(target=srv.serve_forever, daemon=True)
-        t.start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
-        return srv, crt
+        emu = Emu(dict(SCENARIO), workdir=self.dir,
+                  extra_args=["--tls-cert", crt, "--tls-key", key])
+        emu.start()
+        self.addCleanup(emu.stop)
+        self.assertTrue(emu.base_url.startswith("https://127.0.0.1:"))
+        return emu, crt
 
-    def env(self, srv, url=None):
-        return wf_env(None, extra={"SGP_BASE_URL": url or
-                                   "https://127.0.0.1:%d/corp-api/compass/api" % srv.server_address[1]})
+    def env(self, emu, url=None):
+        return wf_env(None, extra={"SGP_BASE_URL": url or emu.base_url})
+
+    def seen(self, emu):
+        """(path, headers) of each request that reached the API listener."""
+        return [(q["path"], q["headers"]) for q in emu.requests() if q["origin"] == "main"]
 
     def test_unknown_ca_is_refused_before_anything_is_sent(self):
-        srv, _ = self.serve("IP:127.0.0.1")
-        r = run_wf(["status", "s1"], env=self.env(srv))
+        emu, _ = self.serve("IP:127.0.0.1")
+        r = run_wf(["status", "s1"], env=self.env(emu))
         self.assertRc(r, 8)
         self.assertIn("TLS", r.err)
         self.assertIn("--cacert", r.err)
-        self.assertEqual(srv.seen, [])
+        self.assertEqual(self.seen(emu), [])
         self.assertNoKey(r.out + r.err)
 
     def test_cacert_trusts_a_private_ca_and_the_key_goes_over_tls(self):
-        srv, crt = self.serve("IP:127.0.0.1")
-        r = run_wf(["status", "s1", "--cacert", crt], env=self.env(srv))
+        emu, crt = self.serve("IP:127.0.0.1")
+        r = run_wf(["status", "s1", "--cacert", crt], env=self.env(emu))
         self.assertRc(r, 0)
         self.assertIn("status   idle", r.out)
-        ((path, headers),) = srv.seen
+        ((path, headers),) = self.seen(emu)
         self.assertEqual(path, "/corp-api/compass/api/v1/sessions/s1")
         self.assertEqual(headers["x-scale-api-key"], API_KEY)
         self.assertEqual(headers["x-selected-account-id"], ACCOUNT_ID)
+        self.assertTrue(emu.requests()[0]["tls"], "the request did not come over TLS")
+
+    def test_plain_http_to_the_https_listener_gets_no_answer(self):
+        emu, crt = self.serve("IP:127.0.0.1")
+        r = run_wf(["status", "s1", "--cacert", crt, "--retries", "0"],
+                   env=self.env(emu, "http://127.0.0.1:%d%s" % (emu.port, API_PATH)))
+        self.assertRc(r, 8)
+        self.assertEqual(self.seen(emu), [])
 
     def test_bare_host_expands_to_the_https_api_path(self):
-        srv, crt = self.serve("IP:127.0.0.1")
+        emu, crt = self.serve("IP:127.0.0.1")
         r = run_wf(["status", "s1", "--cacert", crt, "--base-url",
-                    "127.0.0.1:%d" % srv.server_address[1]], env=wf_env(None))
+                    "127.0.0.1:%d" % emu.port], env=wf_env(None))
         self.assertRc(r, 0)
-        self.assertEqual(srv.seen[0][0], "/corp-api/compass/api/v1/sessions/s1")
+        self.assertEqual(self.seen(emu)[0][0], "/corp-api/compass/api/v1/sessions/s1")
 
     def test_host_name_is_verified(self):
-        srv, crt = self.serve("DNS:other.example")
-        r = run_wf(["status", "s1", "--cacert", crt], env=self.env(srv))
+        emu, crt = self.serve("DNS:other.example")
+        r = run_wf(["status", "s1", "--cacert", crt], env=self.env(emu))
         self.assertRc(r, 8)
-        self.assertEqual(srv.seen, [])
+        self.assertEqual(self.seen(emu), [])
 
     def test_verbose_over_tls_redacts_the_key(self):
-        srv, crt = self.serve("IP:127.0.0.1")
-        r = run_wf(["status", "s1", "--cacert", crt, "--verbose"], env=self.env(srv))
+        emu, crt = self.serve("IP:127.0.0.1")
+        r = run_wf(["status", "s1", "--cacert", crt, "--verbose"], env=self.env(emu))
         self.assertRc(r, 0)
         self.assertIn("x-scale-api-key: [redacted]", r.err)
         self.assertNoKey(r.out + r.err)
+
+    def test_attach_over_tls_loads_a_chunked_gzip_result(self):
+        emu, crt = self.serve("IP:127.0.0.1")
+        db = self.path("tls.db")
+        r = run_wf(["attach", "s1", "--workflow", "w", "--db", db, "--cacert", crt],
+                   env=self.env(emu))
+        self.assertRc(r, 0)
+        self.assertNoKey(r.out + r.err)
+        import wfharness
+        self.assertEqual(wfharness.db_query(db, 'SELECT n FROM "wf_w"'), [(1,)])
+        (res,) = [q for q in emu.requests() if q["path"].endswith("/result")]
+        self.assertEqual((res["tls"], res["encoding"], res["chunked"]), (True, "gzip", True))
 
 
 if __name__ == "__main__":

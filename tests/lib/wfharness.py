@@ -6,6 +6,7 @@ Standard library only.
 """
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,18 @@ SANITIZED = os.environ.get("WF_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
 API_KEY = "test-key-0123456789"
 ACCOUNT_ID = "test-account"
 API_PATH = "/corp-api/compass/api"
+OPENSSL = shutil.which("openssl")
+
+
+def make_cert(d, name, san):
+    """A throwaway self-signed certificate (its own CA) for 127.0.0.1 tests,
+    made with the openssl tool; san e.g. "IP:127.0.0.1". Returns (key, cert)."""
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", crt, "-days", "2", "-subj", "/CN=wf2sqlite-test",
+                    "-addext", "subjectAltName=" + san],
+                   check=True, capture_output=True)
+    return key, crt
 
 
 class Emu:
@@ -28,6 +41,8 @@ class Emu:
 
     scenario: a dict (written to a temp file) or a path.
     The emulator writes one JSON line per request it received to self.log_path.
+    With "--tls-cert"/"--tls-key" in extra_args it serves HTTPS (origin and
+    base_url say https).
     """
 
     def __init__(self, scenario, workdir=None, extra_args=()):
@@ -87,8 +102,12 @@ class Emu:
             self._stderr.close()
 
     @property
+    def tls(self):
+        return "--tls-cert" in self.extra_args
+
+    @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     @property
     def base_url(self):

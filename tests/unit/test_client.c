@@ -52,7 +52,7 @@ static void classify_transient_and_fatal(void)
 	long fatal[] = {400, 401, 403, 404, 500, 301, 307};
 	CURLcode cut[] = {CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
 			  CURLE_HTTP2_STREAM, CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST,
-			  CURLE_OPERATION_TIMEDOUT};
+			  CURLE_OPERATION_TIMEDOUT, CURLE_BAD_CONTENT_ENCODING};
 	size_t i;
 
 	for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {

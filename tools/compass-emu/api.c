@@ -453,7 +453,12 @@ static emu_fault *take_fault(emu_server *srv, enum emu_endpoint ep, const emu_wo
 }
 
 static const char *const fault_names[] = {"status", "retry_after", "cut", "close", "slow",
-	"hold_drop", "redirect"};
+	"hold_drop", "redirect", "gzip_bomb", "gzip_broken"};
+
+/* What a gzip bomb inflates to when the fault gives no body: the start of a
+ * result whose first value never ends. */
+static const char bomb_prefix[] =
+	"{\"schema\":[{\"id\":\"x\",\"header\":\"X\",\"type\":\"string\"}],\"data\":[{\"x\":\"";
 
 static const char *reason(int status)
 {
@@ -489,8 +494,8 @@ static void answer_fault(emu_server *srv, const emu_request *req, const emu_faul
 		resp->action = EMU_CLOSE;
 		return;
 	case EMU_FAULT_REDIRECT:
-		emu_sbuf_addf(&resp->headers, "Location: http://127.0.0.1:%d%s\r\n",
-			srv->port[EMU_ORIGIN_OTHER], req->target);
+		emu_sbuf_addf(&resp->headers, "Location: %s://127.0.0.1:%d%s\r\n",
+			srv->tls ? "https" : "http", srv->port[EMU_ORIGIN_OTHER], req->target);
 		break;
 	case EMU_FAULT_RETRY_AFTER:
 		emu_sbuf_addf(&resp->headers, "Retry-After: %s\r\n", f->retry_after);
@@ -499,7 +504,19 @@ static void answer_fault(emu_server *srv, const emu_request *req, const emu_faul
 		break;
 	}
 	emu_sbuf_adds(&resp->headers, f->headers);
-	if (f->body) {
+	if (f->kind == EMU_FAULT_GZIP_BOMB) {
+		resp->status = f->status;
+		resp->content_type = f->content_type;
+		resp->owned.len = 0;
+		if (f->body)
+			emu_gzip_bomb(f->body, f->body_len, (uint64_t)f->inflated_bytes, &resp->owned);
+		else
+			emu_gzip_bomb(bomb_prefix, sizeof(bomb_prefix) - 1,
+				(uint64_t)f->inflated_bytes, &resp->owned);
+		resp->body = resp->owned.p;
+		resp->body_len = resp->owned.len;
+		resp->gzip = 1;
+	} else if (f->body) {
 		resp->status = f->status;
 		resp->content_type = f->content_type;
 		resp->owned.len = 0;
@@ -509,6 +526,69 @@ static void answer_fault(emu_server *srv, const emu_request *req, const emu_faul
 	} else {
 		emu_respond_error(resp, f->status, reason(f->status), "fault injected by compass-emu");
 	}
+}
+
+/* ---- transfer and content coding ------------------------------------------ */
+
+/* The gzip encoding of a workflow buffer, made once and kept. */
+static void gzip_cached(emu_workflow *wf, const char *data, size_t len, char **cache,
+	size_t *cache_len, emu_response *resp)
+{
+	pthread_mutex_lock(&wf->render_lock);
+	if (!*cache) {
+		emu_sbuf b = {0};
+
+		emu_gzip(data, len, &b);
+		*cache = b.p;
+		*cache_len = b.len;
+	}
+	pthread_mutex_unlock(&wf->render_lock);
+	resp->body = *cache;
+	resp->body_len = *cache_len;
+}
+
+/* Applies the workflow's switches to a normal answer: chunked transfer, and
+ * gzip when the request's Accept-Encoding allows it. */
+static void encode_answer(const emu_request *req, emu_workflow *wf, emu_response *resp)
+{
+	resp->chunked = wf->chunked;
+	if (!wf->gzip)
+		return;
+	resp->vary = 1;
+	if (!emu_accepts_gzip(emu_request_header(req, "accept-encoding")))
+		return;
+	resp->gzip = 1;
+	if (resp->body && resp->body == wf->body) {
+		gzip_cached(wf, wf->body, wf->body_len, &wf->gz_body, &wf->gz_body_len, resp);
+	} else if (resp->body && resp->body == wf->partial) {
+		gzip_cached(wf, wf->partial, wf->partial_len, &wf->gz_partial, &wf->gz_partial_len,
+			resp);
+	} else {
+		emu_sbuf b = {0};
+
+		emu_gzip(resp->body ? resp->body : "", resp->body_len, &b);
+		emu_sbuf_free(&resp->owned);
+		resp->owned = b;
+		resp->body = resp->owned.p;
+		resp->body_len = resp->owned.len;
+	}
+}
+
+/* The gzip_broken fault: the answer as a gzip stream that breaks after
+ * after_bytes (-1: half the body) of it. */
+static void break_answer(const emu_fault *f, emu_workflow *wf, emu_response *resp)
+{
+	emu_sbuf b = {0};
+	size_t good = f->after_bytes < 0 ? resp->body_len / 2 : (size_t)f->after_bytes;
+
+	emu_gzip_broken(resp->body ? resp->body : "", resp->body_len, good, &b);
+	emu_sbuf_free(&resp->owned);
+	resp->owned = b;
+	resp->body = resp->owned.p;
+	resp->body_len = resp->owned.len;
+	resp->gzip = 1;
+	resp->chunked = wf->chunked;
+	resp->fault = "gzip_broken";
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -626,7 +706,8 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 	}
 
 	f = take_fault(srv, ep, wf);
-	if (f && f->kind != EMU_FAULT_CUT && f->kind != EMU_FAULT_SLOW) {
+	if (f && f->kind != EMU_FAULT_CUT && f->kind != EMU_FAULT_SLOW &&
+		f->kind != EMU_FAULT_GZIP_BROKEN) {
 		if (ep == EMU_EP_RUN && f->after_run)
 			start_session(srv, wf, vars);
 		answer_fault(srv, req, f, resp);
@@ -647,6 +728,10 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 	} else {
 		answer_result(srv, s, timeout, resp);
 	}
+	if (resp->status == 200 && f && f->kind == EMU_FAULT_GZIP_BROKEN)
+		break_answer(f, wf, resp);
+	else if (resp->status == 200)
+		encode_answer(req, wf, resp);
 	if (f && f->kind == EMU_FAULT_CUT) {
 		resp->fault = "cut";
 		resp->action = EMU_SEND_CUT;

@@ -4,8 +4,10 @@
  *   scenario.c  loads and validates the scenario file (docs/emulator.md)
  *   gen.c       renders generated result bodies (shapes "bench8", "mixed")
  *   api.c       sessions, routing, auth, faults, the three API calls
- *   http.c      listeners, one thread per connection, HTTP/1.1 parsing and
- *               the transport side of faults (cut, slow, close)
+ *   server.c    the HTTP side on libmicrohttpd: listeners, one thread per
+ *               connection, TLS, and the transport side of faults (cut,
+ *               slow, close)
+ *   gzip.c      gzip bodies: encoded, a bomb, a broken stream
  *   log.c       the JSON-lines request log
  * Everything is owned by the one emu_server made in main.c. */
 #ifndef COMPASS_EMU_H
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -88,6 +91,13 @@ typedef struct emu_workflow {
 	pthread_mutex_t render_lock;
 	char *partial;       /* body answered when the result timeout passes */
 	size_t partial_len;
+	int chunked;         /* answers use chunked transfer encoding */
+	int gzip;            /* answers are gzip-encoded when the client accepts it */
+	/* The gzip encodings of body and partial, made once (under render_lock). */
+	char *gz_body;
+	size_t gz_body_len;
+	char *gz_partial;
+	size_t gz_partial_len;
 	long runs;           /* sessions started by POST run (under sessions_lock) */
 } emu_workflow;
 
@@ -100,7 +110,9 @@ enum emu_fault_kind {
 	EMU_FAULT_CLOSE,
 	EMU_FAULT_SLOW,
 	EMU_FAULT_HOLD_DROP,
-	EMU_FAULT_REDIRECT
+	EMU_FAULT_REDIRECT,
+	EMU_FAULT_GZIP_BOMB,
+	EMU_FAULT_GZIP_BROKEN
 };
 
 typedef struct emu_fault {
@@ -117,7 +129,8 @@ typedef struct emu_fault {
 	char *content_type;
 	char *headers;       /* extra "Name: value\r\n" lines, or "" */
 	char *retry_after;
-	long after_bytes;
+	long after_bytes;    /* cut: body bytes sent; gzip_broken: bytes before the break (-1 = half) */
+	long inflated_bytes; /* gzip_bomb: size of the inflated body */
 	long chunk_bytes;
 	long delay_ms;
 	long hold_ms;
@@ -154,6 +167,19 @@ void emu_gen_render(const emu_workflow *wf, long exec_ms, emu_sbuf *out);
 /* Appends the JSON schema array of a shape. */
 void emu_gen_schema(enum emu_shape shape, emu_sbuf *out);
 
+/* ---- gzip -------------------------------------------------------------- */
+
+/* Appends the gzip encoding of data[0..len) to out. */
+void emu_gzip(const char *data, size_t len, emu_sbuf *out);
+/* Appends a gzip stream that inflates to prefix then 'a' bytes, total bytes
+ * in all, about a thousand times smaller than that. */
+void emu_gzip_bomb(const char *prefix, size_t plen, uint64_t total, emu_sbuf *out);
+/* Appends a gzip stream of data whose deflate data breaks after `good`
+ * bytes inflated (an inflater fails there). */
+void emu_gzip_broken(const char *data, size_t len, size_t good, emu_sbuf *out);
+/* Whether an Accept-Encoding value (NULL = absent) allows gzip. */
+int emu_accepts_gzip(const char *accept_encoding);
+
 /* ---- server state ------------------------------------------------------ */
 
 typedef struct emu_session {
@@ -166,14 +192,13 @@ typedef struct emu_session {
 
 enum emu_origin { EMU_ORIGIN_MAIN, EMU_ORIGIN_OTHER };
 
-/* One accepted connection; its thread sets done when finished, and the
- * accept loop (or emu_http_stop) joins the thread and frees the slot. */
-typedef struct emu_conn_slot {
-	int fd;
-	int done;                  /* under conns_lock */
-	pthread_t thread;
-	struct emu_conn_slot *next;
-} emu_conn_slot;
+struct MHD_Daemon;
+
+/* One of the two listeners (the API, the other origin). */
+typedef struct emu_listener {
+	struct emu_server *srv;
+	enum emu_origin origin;
+} emu_listener;
 
 typedef struct emu_server {
 	emu_scenario sc;
@@ -189,19 +214,15 @@ typedef struct emu_server {
 	FILE *log;
 	pthread_mutex_t log_lock;
 
-	int listen_fd[2];          /* by emu_origin */
-	int port[2];
-	pthread_t accept_thread[2];
-	struct emu_acceptor {
-		struct emu_server *srv;
-		enum emu_origin origin;
-	} acceptor[2];
+	int tls;                   /* serving HTTPS (--tls-cert, --tls-key) */
+	char *tls_cert;            /* PEM text */
+	char *tls_key;
 
-	pthread_mutex_t conns_lock;
-	pthread_cond_t conns_cond;
-	long conns_open;
-	long conns_total;
-	emu_conn_slot *conns;
+	int listen_fd[2];          /* by emu_origin; -1 once a daemon owns it */
+	int port[2];
+	struct MHD_Daemon *daemon[2];
+	emu_listener listener[2];
+	atomic_long conns_total;   /* connections accepted, numbered from 1 */
 } emu_server;
 
 double emu_now_ms(const emu_server *srv);
@@ -225,6 +246,7 @@ typedef struct emu_request {
 	char *body;
 	size_t body_len;
 	int keep_alive;
+	int tls;             /* came over HTTPS */
 	double t_ms;
 	long conn;
 	enum emu_origin origin;
@@ -252,6 +274,9 @@ typedef struct emu_response {
 	long delay_ms;
 	const char *fault;   /* name of the fault applied, for the log */
 	int close_after;
+	int chunked;         /* Transfer-Encoding: chunked instead of Content-Length */
+	int gzip;            /* body is gzip data: Content-Encoding: gzip */
+	int vary;            /* Vary: Accept-Encoding (the coding was negotiated) */
 } emu_response;
 
 /* Answers one request (may block: long-poll, hold faults). */
@@ -271,8 +296,11 @@ void emu_log_request(emu_server *srv, const emu_request *req, const emu_response
 
 /* Binds 127.0.0.1:port (0 = any free) for origin; fills srv->port. */
 int emu_http_listen(emu_server *srv, enum emu_origin origin, int port, char *msg, size_t msglen);
-/* Starts the accept threads. */
-int emu_http_start(emu_server *srv);
+/* Whether libmicrohttpd was built with TLS. */
+int emu_http_tls_supported(void);
+/* Starts serving both listeners (HTTPS when srv->tls); the daemons take
+ * over the listening sockets. On failure a reason in msg. */
+int emu_http_start(emu_server *srv, char *msg, size_t msglen);
 /* Stops accepting, cuts open connections, waits for their threads. */
 void emu_http_stop(emu_server *srv);
 

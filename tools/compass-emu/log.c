@@ -126,6 +126,11 @@ void emu_log_request(emu_server *srv, const emu_request *req, const emu_response
 	json_object_object_add(o, "status", json_object_new_int(
 		resp->action == EMU_CLOSE ? 0 : resp->status));
 	json_object_object_add(o, "fault", resp->fault ? json_object_new_string(resp->fault) : NULL);
+	json_object_object_add(o, "tls", json_object_new_boolean(req->tls));
+	json_object_object_add(o, "encoding", resp->gzip && resp->action != EMU_CLOSE ?
+		json_object_new_string("gzip") : NULL);
+	json_object_object_add(o, "chunked", json_object_new_boolean(
+		resp->chunked && resp->action != EMU_CLOSE));
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 		JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&srv->log_lock);

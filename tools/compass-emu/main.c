@@ -3,6 +3,7 @@
  * the scenario format and every behaviour: docs/emulator.md).
  *
  *   compass-emu --scenario FILE [--port N] [--port-file FILE] [--log FILE]
+ *               [--tls-cert FILE --tls-key FILE]
  */
 #include "emu.h"
 
@@ -15,6 +16,7 @@
 
 static const char usage[] =
 	"usage: compass-emu --scenario FILE [--port N] [--port-file FILE] [--log FILE]\n"
+	"                   [--tls-cert FILE --tls-key FILE]\n"
 	"\n"
 	"Serves the Compass API on http://127.0.0.1:PORT/corp-api/compass/api from a\n"
 	"scenario file (see docs/emulator.md), plus a second \"other origin\" listener\n"
@@ -25,6 +27,8 @@ static const char usage[] =
 	"  --port-file FILE  once listening, write the port to FILE and the other\n"
 	"                    origin's port to FILE.other (atomically)\n"
 	"  --log FILE        append one JSON line per request received\n"
+	"  --tls-cert FILE   serve HTTPS with this certificate (PEM; chain allowed)\n"
+	"  --tls-key FILE    the certificate's private key (PEM, unencrypted)\n"
 	"  --help            this text\n";
 
 static int write_port_file(const char *path, int port)
@@ -51,6 +55,32 @@ cleanup:
 	return rc;
 }
 
+/* Reads a whole PEM file into *out (NUL-terminated). */
+static int read_pem(const char *path, char **out)
+{
+	emu_sbuf b = {0};
+	char chunk[4096];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "compass-emu: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	emu_sbuf_add(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		emu_sbuf_add(&b, chunk, n);
+	if (ferror(f) || b.len == 0 || memchr(b.p, '\0', b.len)) {
+		fprintf(stderr, "compass-emu: cannot read %s as a PEM file\n", path);
+		fclose(f);
+		emu_sbuf_free(&b);
+		return -1;
+	}
+	fclose(f);
+	*out = b.p;
+	return 0;
+}
+
 static int parse_port(const char *s, int *out)
 {
 	long v = 0;
@@ -71,6 +101,7 @@ static int parse_port(const char *s, int *out)
 int main(int argc, char **argv)
 {
 	const char *scenario = NULL, *port_file = NULL, *log_path = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL, *scheme = "http";
 	char msg[1024];
 	emu_server srv;
 	struct timespec ts;
@@ -100,6 +131,10 @@ int main(int argc, char **argv)
 			port_file = v;
 		} else if (strcmp(a, "--log") == 0) {
 			log_path = v;
+		} else if (strcmp(a, "--tls-cert") == 0) {
+			tls_cert = v;
+		} else if (strcmp(a, "--tls-key") == 0) {
+			tls_key = v;
 		} else {
 			fprintf(stderr, "compass-emu: unknown option %s\n%s", a, usage);
 			return 2;
@@ -109,9 +144,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "compass-emu: --scenario FILE is required\n%s", usage);
 		return 2;
 	}
+	if (!tls_cert != !tls_key) {
+		fprintf(stderr, "compass-emu: --tls-cert and --tls-key go together\n%s", usage);
+		return 2;
+	}
+	if (tls_cert && !emu_http_tls_supported()) {
+		fprintf(stderr, "compass-emu: this libmicrohttpd was built without TLS\n");
+		return 2;
+	}
 
 	memset(&srv, 0, sizeof(srv));
 	srv.listen_fd[0] = srv.listen_fd[1] = -1;
+	atomic_init(&srv.conns_total, 1);
 	if (emu_scenario_load(&srv.sc, scenario, msg, sizeof(msg))) {
 		fprintf(stderr, "compass-emu: scenario %s: %s\n", scenario, msg);
 		return 2;
@@ -122,8 +166,14 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&srv.sessions_lock, NULL);
 	pthread_mutex_init(&srv.faults_lock, NULL);
 	pthread_mutex_init(&srv.log_lock, NULL);
-	pthread_mutex_init(&srv.conns_lock, NULL);
-	pthread_cond_init(&srv.conns_cond, NULL);
+	if (tls_cert) {
+		if (read_pem(tls_cert, &srv.tls_cert) || read_pem(tls_key, &srv.tls_key)) {
+			rc = 2;
+			goto cleanup;
+		}
+		srv.tls = 1;
+		scheme = "https";
+	}
 
 	if (log_path) {
 		srv.log = fopen(log_path, "a");
@@ -147,11 +197,11 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (emu_http_start(&srv)) {
-		fprintf(stderr, "compass-emu: cannot start threads\n");
+	started = 1;
+	if (emu_http_start(&srv, msg, sizeof(msg))) {
+		fprintf(stderr, "compass-emu: %s\n", msg);
 		goto cleanup;
 	}
-	started = 1;
 	if (port_file) {
 		emu_sbuf other = {0};
 		int bad;
@@ -163,8 +213,9 @@ int main(int argc, char **argv)
 		if (bad)
 			goto cleanup;
 	}
-	printf("compass-emu listening on http://127.0.0.1:%d\n", srv.port[EMU_ORIGIN_MAIN]);
-	printf("compass-emu other origin on http://127.0.0.1:%d\n", srv.port[EMU_ORIGIN_OTHER]);
+	printf("compass-emu listening on %s://127.0.0.1:%d\n", scheme, srv.port[EMU_ORIGIN_MAIN]);
+	printf("compass-emu other origin on %s://127.0.0.1:%d\n", scheme,
+		srv.port[EMU_ORIGIN_OTHER]);
 	fflush(stdout);
 
 	do
@@ -174,13 +225,17 @@ int main(int argc, char **argv)
 cleanup:
 	if (started)
 		emu_http_stop(&srv);
-	else
-		for (i = 0; i < 2; i++)
-			if (srv.listen_fd[i] >= 0)
-				close(srv.listen_fd[i]);
+	for (i = 0; i < 2; i++)
+		if (srv.listen_fd[i] >= 0)
+			close(srv.listen_fd[i]);
 	emu_api_free(&srv);
 	emu_scenario_free(&srv.sc);
 	if (srv.log)
 		fclose(srv.log);
+	free(srv.tls_cert);
+	if (srv.tls_key) {
+		explicit_bzero(srv.tls_key, strlen(srv.tls_key));
+		free(srv.tls_key);
+	}
 	return rc;
 }

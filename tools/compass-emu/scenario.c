@@ -394,7 +394,7 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 {
 	static const char *const keys[] = {"start_ms", "pending_ms", "cards", "final_status",
 		"result", "generate", "result_raw", "result_file", "result_content_type",
-		"partial_result", "session_id", NULL};
+		"partial_result", "session_id", "chunked", "gzip", NULL};
 	char where[512];
 	json_object *v, *cards;
 	span sp;
@@ -411,7 +411,9 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		get_long(c, jw, "start_ms", where, 0, 0, &wf->start_ms) ||
 		get_long(c, jw, "pending_ms", where, 0, 0, &wf->pending_ms) ||
 		get_str(c, jw, "final_status", where, "idle", &wf->final_status) ||
-		get_str(c, jw, "result_content_type", where, "application/json", &wf->content_type))
+		get_str(c, jw, "result_content_type", where, "application/json", &wf->content_type) ||
+		get_bool(c, jw, "chunked", where, &wf->chunked) ||
+		get_bool(c, jw, "gzip", where, &wf->gzip))
 		return -1;
 	if (json_object_object_get_ex(jw, "session_id", &v) &&
 		get_str(c, jw, "session_id", where, NULL, &wf->session_id))
@@ -504,7 +506,7 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 
 static const char *const endpoint_names[] = {"run", "session", "result", "any", NULL};
 static const char *const kind_names[] = {"status", "retry_after", "cut", "close", "slow",
-	"hold_drop", "redirect", NULL};
+	"hold_drop", "redirect", "gzip_bomb", "gzip_broken", NULL};
 
 static int name_index(const char *s, const char *const *list)
 {
@@ -520,7 +522,7 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 {
 	static const char *const keys[] = {"endpoint", "kind", "workflow", "times", "status",
 		"body", "content_type", "headers", "retry_after", "after_bytes", "chunk_bytes",
-		"delay_ms", "hold_ms", "after_run", "skip", NULL};
+		"delay_ms", "hold_ms", "after_run", "skip", "inflated_bytes", NULL};
 	char *s = NULL;
 	json_object *v;
 	emu_sbuf h = {0};
@@ -557,9 +559,12 @@ static int load_fault(ctx *c, emu_scenario *sc, json_object *jf, const char *whe
 		get_long(c, jf, "skip", where, 0, 0, &f->skip) ||
 		get_long(c, jf, "status", where,
 			f->kind == EMU_FAULT_REDIRECT ? 302 :
-			f->kind == EMU_FAULT_RETRY_AFTER ? 429 : 500, 100, &status) ||
+			f->kind == EMU_FAULT_RETRY_AFTER ? 429 :
+			f->kind == EMU_FAULT_GZIP_BOMB ? 200 : 500, 100, &status) ||
 		get_str(c, jf, "content_type", where, "application/json", &f->content_type) ||
-		get_long(c, jf, "after_bytes", where, 0, 0, &f->after_bytes) ||
+		get_long(c, jf, "after_bytes", where, f->kind == EMU_FAULT_GZIP_BROKEN ? -1 : 0, 0,
+			&f->after_bytes) ||
+		get_long(c, jf, "inflated_bytes", where, 1L << 30, 1, &f->inflated_bytes) ||
 		get_long(c, jf, "chunk_bytes", where, 65536, 1, &f->chunk_bytes) ||
 		get_long(c, jf, "delay_ms", where, 100, 0, &f->delay_ms) ||
 		get_long(c, jf, "hold_ms", where, f->kind == EMU_FAULT_HOLD_DROP ? 1000 : 0, 0,
@@ -798,6 +803,8 @@ void emu_scenario_free(emu_scenario *sc)
 		free(wf->content_type);
 		free(wf->body);
 		free(wf->partial);
+		free(wf->gz_body);
+		free(wf->gz_partial);
 		if (wf->id)
 			pthread_mutex_destroy(&wf->render_lock);
 	}
