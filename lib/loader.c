@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sink_internal.h"
+#include "speculate.h"
 #include "wf2sqlite/buf.h"
 #include "wf2sqlite/reader.h"
 #include "wf2sqlite/schema.h"
@@ -99,6 +100,16 @@ enum loader_state {
 	L_FAILED     /* an error; only reset() or free() from here */
 };
 
+/* Rows before the schema (speculate.h). */
+enum spec_state {
+	SPEC_NONE = 0,  /* no row before the schema (yet) */
+	SPEC_ON,        /* early rows go into the table made from the guess */
+	SPEC_OFF,       /* no guess, or given up: early rows are left to the replay */
+	SPEC_KEPT       /* the schema made the guessed columns: the rows stay */
+};
+/* The savepoint the guessed table and its rows live in. */
+#define SPEC_SAVEPOINT "wf_guess"
+
 /* What the row loop needs of a column, without calls into schema.c. */
 typedef struct colinfo {
 	const char *src;  /* its source id (borrowed from the schema) */
@@ -127,7 +138,11 @@ struct wf_loader {
 	enum loader_state state;
 	wf_status fail_status;
 	wf_err fail_err;
-	int started;  /* the schema step has run (the transaction is open unless skip) */
+	int started;  /* the transaction was begun (it is open unless skip) */
+	int applied;  /* the table step has run (from the schema or a guess) */
+	enum spec_state spec_state;
+	int spec_warned;  /* a warning came up while guessing: give the guess up */
+	wf_spec spec;
 	int skip;     /* the session is already in the table: rows are ignored */
 	int had_schema;
 	int64_t already_loaded_by;
@@ -157,6 +172,8 @@ struct wf_loader {
 };
 
 static wf_status pipe_stop(wf_loader *l, int abort, wf_err *err);
+static wf_status pipe_drain(wf_loader *l, wf_err *err);
+static wf_status on_row(void *ctx, const wf_row *row, wf_err *err);
 
 static wf_status loader_failed(wf_loader *l, wf_status st, wf_err *err)
 {
@@ -187,6 +204,11 @@ static void warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
 static void warn(wf_loader *l, const char *fmt, ...)
 {
 	va_list ap;
+	if (l->spec_state == SPEC_ON) {
+		/* Said again, if still true, when the schema-first path runs. */
+		l->spec_warned = 1;
+		return;
+	}
 	l->warnings_n++;
 	if (!l->warnings)
 		return;
@@ -569,19 +591,12 @@ static wf_status read_session(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
-static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err)
+/* BEGIN IMMEDIATE, and the check that the session is not in the table yet
+ * (else l->skip, rolled back). */
+static wf_status start_txn(wf_loader *l, wf_err *err)
 {
-	wf_loader *l = ctx;
-	char type[16] = "";
-	sqlite3_stmt *st = NULL;
 	wf_status ret;
-	size_t i, count;
-	int rc;
 
-	if (l->state == L_FAILED)
-		return l->fail_status;
-	if (l->started)
-		return WF_OK;
 	l->started = 1;
 	/* The write lock is taken here, not before: waiting holds no lock. */
 	ret = wf_db_begin(l->sink, err);
@@ -599,9 +614,46 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 		if (l->already_loaded_by > 0) {
 			wf_db_rollback(l->sink);
 			l->skip = 1;
-			return WF_OK;
 		}
 	}
+	return WF_OK;
+}
+
+/* What the table's name is taken by in the database ("table", "view", ...),
+ * "" when nothing. */
+static wf_status table_type(wf_loader *l, char type[16], wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*type = '\0';
+	rc = sqlite3_prepare_v2(l->db, "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+			snprintf(type, 16, "%s", t ? t : "");
+		}
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return db_failed(l, rc, err, "looking up the table");
+	return WF_OK;
+}
+
+/* The table step: the table made (or replaced, or given the new columns),
+ * the view, _wf_columns, the column info of the row loop. */
+static wf_status apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_err *err)
+{
+	char type[16] = "";
+	wf_status ret;
+	size_t i, count;
+
+	l->applied = 1;
 	l->had_schema = n > 0;
 	ret = wf_schema_add_fields(l->schema, fields, n, err);
 	if (ret != WF_OK)
@@ -610,21 +662,9 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 	if (ret != WF_OK)
 		return ret;
 
-	rc = sqlite3_prepare_v2(l->db, "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC)) ==
-	    SQLITE_OK) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const char *t = (const char *)sqlite3_column_text(st, 0);
-			snprintf(type, sizeof(type), "%s", t ? t : "");
-		}
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_OK)
-		return db_failed(l, rc, err, "looking up the table");
+	ret = table_type(l, type, err);
+	if (ret != WF_OK)
+		return ret;
 	if (*type && strcmp(type, "table") != 0)
 		return loader_failed(l, wf_err_set(err, WF_EUSAGE,
 			"database %s: the name '%s' is taken by a %s; choose another --table",
@@ -666,6 +706,433 @@ static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *
 	if (ret == WF_OK && !l->had_schema && l->warnings)
 		warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
+}
+
+static wf_status savepoint_sql(wf_loader *l, const char *sql, wf_err *err)
+{
+	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_failed(l, rc, err, "rolling back the table guessed from the first rows");
+	return WF_OK;
+}
+
+/* Gives the guess up: the writer stopped, the guessed table and its rows
+ * rolled back to the savepoint, the counters as before the first row; the
+ * transaction stays open. Early rows are left to the replay. */
+static wf_status spec_undo(wf_loader *l, wf_err *err)
+{
+	wf_status st = pipe_stop(l, 1, err);
+
+	if (st != WF_OK)
+		return loader_failed(l, st, err);
+	sqlite3_finalize(l->insert);
+	l->insert = NULL;
+	sqlite3_finalize(l->insert_multi);
+	l->insert_multi = NULL;
+	l->multi_rows = 0;
+	l->insert_cols = 0;
+	/* SQLite may have ended the transaction by itself (PITFALLS.md). */
+	if (sqlite3_get_autocommit(l->db))
+		return loader_failed(l, wf_err_set(err, WF_EDB,
+			"database %s: the transaction ended by itself while loading; nothing of "
+			"this run was saved", wf_sink_path(l->sink)), err);
+	st = savepoint_sql(l, "ROLLBACK TO " SPEC_SAVEPOINT "; RELEASE " SPEC_SAVEPOINT, err);
+	if (st != WF_OK)
+		return st;
+	wf_schema_free(l->schema);
+	l->schema = NULL;
+	l->ncols = 0;
+	st = wf_schema_new(&l->schema, err);
+	if (st != WF_OK)
+		return loader_failed(l, st, err);
+	l->rows_received = l->rows_loaded = l->mismatches = l->extra_keys = 0;
+	if (l->pos_cache)
+		memset(l->pos_cache, 0xff, l->slots_cap * sizeof(*l->pos_cache));
+	wf_buf_reset(&l->schema_json);
+	l->applied = 0;
+	l->had_schema = 0;
+	l->spec_state = SPEC_OFF;
+	return WF_OK;
+}
+
+/* A record (rec_row, rec_val[n], text) into the stash from the current row
+ * of sel: the n guessed columns, as read back (see wf_spec_columns). */
+static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t index,
+			      char **buf, size_t *cap, wf_err *err)
+{
+	size_t k, text = 0, size;
+	rec_row *r;
+	rec_val *v;
+	char *t;
+
+	for (k = 0; k < n; k++)
+		if (sqlite3_column_type(sel, (int)k) == SQLITE_TEXT)
+			text += (size_t)sqlite3_column_bytes(sel, (int)k);
+	size = sizeof(rec_row) + n * sizeof(rec_val) + ((text + 7) & ~(size_t)7);
+	if (size > *cap) {
+		char *b = realloc(*buf, size);
+		if (!b)
+			return wf_err_set(err, WF_EINTERNAL, "out of memory");
+		*buf = b;
+		*cap = size;
+	}
+	memset(*buf, 0, size);
+	r = (rec_row *)(void *)*buf;
+	v = (rec_val *)(void *)(r + 1);
+	t = (char *)(v + n);
+	r->index = index;
+	r->n = (uint32_t)n;
+	r->size = size;
+	for (k = 0; k < n; k++) {
+		v[k].param = (uint32_t)k + 1;
+		switch (sqlite3_column_type(sel, (int)k)) {
+		case SQLITE_INTEGER:
+			v[k].kind = (l->spec.plain[k] & (1u << WF_V_BOOL)) ? WF_V_BOOL : WF_V_INT;
+			v[k].u.i = sqlite3_column_int64(sel, (int)k);
+			break;
+		case SQLITE_FLOAT:
+			v[k].kind = WF_V_REAL;
+			v[k].u.d = sqlite3_column_double(sel, (int)k);
+			break;
+		case SQLITE_TEXT: {
+			const unsigned char *p = sqlite3_column_text(sel, (int)k);
+			size_t len = (size_t)sqlite3_column_bytes(sel, (int)k);
+			v[k].kind = WF_V_TEXT;
+			v[k].u.len = len;
+			if (len && p)
+				memcpy(t, p, len);
+			t += len;
+			break;
+		}
+		case SQLITE_NULL:
+			v[k].kind = WF_V_NULL;
+			break;
+		default:
+			return wf_err_set(err, WF_EINTERNAL, "table %s: a value of an unexpected type",
+					  l->table);
+		}
+	}
+	return wf_spec_file_put(&l->spec.stash, *buf, size, err);
+}
+
+/* Every row taken so far into the stash, in order: read back from the
+ * table, or from the side file where the table cannot give a row back
+ * exactly. */
+static wf_status spec_stash(wf_loader *l, wf_err *err)
+{
+	size_t n = l->spec.nfields, k, side_n = 0;
+	const char *side = NULL;
+	sqlite3_stmt *sel = NULL;
+	char *buf = NULL;
+	size_t cap = 0;
+	wf_status st;
+	int rc;
+
+	wf_buf_reset(&l->sql);
+	st = wf_buf_appendf(&l->sql, err, "SELECT ");
+	for (k = 0; st == WF_OK && k < n; k++) {
+		st = quote_ident(&l->sql, wf_schema_column(l->schema, k)->name, err);
+		if (st == WF_OK)
+			st = wf_buf_append(&l->sql, ", ", 2, err);
+	}
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, "\"_row\" FROM ");
+	if (st == WF_OK)
+		st = quote_ident(&l->sql, l->table, err);
+	/* This run's rows went in in order, with growing rowids. */
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, " WHERE \"_run_id\" = ?1 ORDER BY rowid");
+	if (st != WF_OK)
+		goto cleanup;
+	rc = sqlite3_prepare_v2(l->db, l->sql.data, (int)l->sql.len, &sel, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(sel, 1, l->run_id);
+	if (rc != SQLITE_OK) {
+		st = db_error(l, rc, err, "reading back the rows loaded before the schema");
+		goto cleanup;
+	}
+	if ((st = wf_spec_file_rewind(&l->spec.side, err)) != WF_OK ||
+	    (st = wf_spec_file_next(&l->spec.side, &side, &side_n, err)) != WF_OK)
+		goto cleanup;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t index = sqlite3_column_int64(sel, (int)n);
+		if (side && side_n >= sizeof(rec_row) &&
+		    ((const rec_row *)(const void *)side)->index == index) {
+			st = wf_spec_file_put(&l->spec.stash, side, side_n, err);
+			if (st == WF_OK)
+				st = wf_spec_file_next(&l->spec.side, &side, &side_n, err);
+		} else {
+			st = stash_stored(l, sel, n, index, &buf, &cap, err);
+		}
+		if (st != WF_OK)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE) {
+		st = db_error(l, rc, err, "reading back the rows loaded before the schema");
+		goto cleanup;
+	}
+	if (side)
+		st = wf_err_set(err, WF_EINTERNAL,
+			"table %s: a row loaded before the schema is missing; nothing was saved",
+			l->table);
+cleanup:
+	sqlite3_finalize(sel);
+	free(buf);
+	wf_spec_file_close(&l->spec.side);
+	return st;
+}
+
+/* Gives the guess up: the rows taken so far stashed, the table rolled back
+ * to the savepoint (spec_undo). The stash is loaded once the schema's
+ * table is made (spec_replay). */
+static wf_status spec_give_up(wf_loader *l, wf_err *err)
+{
+	wf_status st = pipe_drain(l, err);
+
+	if (st == WF_OK)
+		st = spec_stash(l, err);
+	if (st != WF_OK)
+		return l->state == L_FAILED ? st : loader_failed(l, st, err);
+	return spec_undo(l, err);
+}
+
+/* The stashed rows through the schema-first path, in order. */
+static wf_status spec_replay(wf_loader *l, wf_err *err)
+{
+	size_t nmax = l->spec.nfields, n, k;
+	wf_value *vals = NULL;
+	const char **keys = NULL;
+	size_t *klens = NULL;
+	const char *p;
+	wf_status st;
+
+	if (!l->spec.stash.records)
+		return WF_OK;
+	vals = calloc(nmax ? nmax : 1, sizeof(*vals));
+	keys = calloc(nmax ? nmax : 1, sizeof(*keys));
+	klens = calloc(nmax ? nmax : 1, sizeof(*klens));
+	if (!vals || !keys || !klens) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	st = wf_spec_file_rewind(&l->spec.stash, err);
+	while (st == WF_OK && (st = wf_spec_file_next(&l->spec.stash, &p, &n, err)) == WF_OK && p) {
+		const rec_row *r = (const rec_row *)(const void *)p;
+		const rec_val *v = (const rec_val *)(const void *)(r + 1);
+		const char *text = (const char *)(v + (r->n <= nmax ? r->n : 0));
+		wf_row row;
+
+		if (n < sizeof(*r) || r->n > nmax || r->size != n) {
+			st = wf_err_set(err, WF_EINTERNAL, "the temporary file of rows is damaged");
+			break;
+		}
+		for (k = 0; k < r->n; k++) {
+			size_t col = v[k].param - 1;
+			if (v[k].param == 0 || col >= nmax) {
+				st = wf_err_set(err, WF_EINTERNAL, "the temporary file of rows is damaged");
+				goto cleanup;
+			}
+			keys[k] = l->spec.fields[col].id;
+			klens[k] = l->spec.fields[col].id_len;
+			memset(&vals[k], 0, sizeof(vals[k]));
+			vals[k].kind = (wf_value_kind)v[k].kind;
+			switch (vals[k].kind) {
+			case WF_V_BOOL:
+			case WF_V_INT:
+				vals[k].i = v[k].u.i;
+				break;
+			case WF_V_REAL:
+				vals[k].d = v[k].u.d;
+				break;
+			case WF_V_TEXT:
+			case WF_V_JSON:
+				vals[k].s = text;
+				vals[k].len = (size_t)v[k].u.len;
+				text += v[k].u.len;
+				break;
+			default:
+				break;
+			}
+		}
+		row.n = r->n;
+		row.values = vals;
+		row.keys = keys;
+		row.key_lens = klens;
+		row.index = r->index;
+		st = on_row(l, &row, err);
+	}
+cleanup:
+	free(vals);
+	free(keys);
+	free(klens);
+	wf_spec_file_close(&l->spec.stash);
+	if (st != WF_OK && l->state != L_FAILED)
+		return loader_failed(l, st, err);
+	return st;
+}
+
+/* The kinds each guessed column gives back exactly, from the declared types
+ * the table has now (wf_spec_columns). */
+static wf_status spec_columns(wf_loader *l, wf_err *err)
+{
+	size_t n = l->ncols, i;
+	char **decl = calloc(n ? n : 1, sizeof(*decl));
+	sqlite3_stmt *st = NULL;
+	wf_status ret = WF_OK;
+	int rc;
+
+	if (!decl)
+		return loader_failed(l, wf_err_set(err, WF_EINTERNAL, "out of memory"), err);
+	rc = sqlite3_prepare_v2(l->db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2"
+				" COLLATE NOCASE", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC);
+	for (i = 0; rc == SQLITE_OK && i < n; i++) {
+		rc = sqlite3_bind_text(st, 2, wf_schema_column(l->schema, i)->name, -1,
+				       SQLITE_STATIC);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+			size_t len = t ? strlen(t) : 0;
+			decl[i] = malloc(len + 1);
+			if (!decl[i]) {
+				ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
+				break;
+			}
+			memcpy(decl[i], t ? t : "", len + 1);
+		}
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (ret == WF_OK && rc != SQLITE_OK)
+		ret = db_error(l, rc, err, "reading the table's columns");
+	for (i = 0; ret == WF_OK && i < n; i++)
+		if (!decl[i])  /* cannot be: every guessed column is in the table */
+			ret = wf_err_set(err, WF_EINTERNAL, "table %s: a column is missing", l->table);
+	if (ret == WF_OK)
+		ret = wf_spec_columns(&l->spec, l->schema, (const char *const *)decl, n, err);
+	for (i = 0; i < n; i++)
+		free(decl[i]);
+	free(decl);
+	if (ret != WF_OK)
+		return loader_failed(l, ret, err);
+	return WF_OK;
+}
+
+/* The first row before the schema: the table made from its guess, in a
+ * savepoint (or no guess: SPEC_OFF). */
+static wf_status spec_start(wf_loader *l, const wf_row *row, wf_err *err)
+{
+	const wf_field *fields;
+	char type[16];
+	wf_err scratch;
+	size_t n;
+	wf_status st;
+
+	l->spec_state = SPEC_OFF;
+	if (!l->started && (st = start_txn(l, err)) != WF_OK)
+		return st;
+	if (l->skip)
+		return WF_OK;
+	st = wf_spec_guess(&l->spec, row, &fields, &n, err);
+	if (st != WF_OK)
+		return loader_failed(l, st, err);
+	if (!fields || n > WF_SCHEMA_MAX_COLUMNS)
+		return WF_OK;
+	/* The failures the table step meets whatever the columns are left to
+	 * the schema-first path: they come after the whole body is validated,
+	 * as they always did. */
+	if (wf_table_name_check(l->table, &scratch) != WF_OK)
+		return WF_OK;
+	st = table_type(l, type, err);
+	if (st != WF_OK)
+		return st;
+	if (*type && (strcmp(type, "table") != 0 || l->mode == WF_MODE_FAIL))
+		return WF_OK;
+	st = savepoint_sql(l, "SAVEPOINT " SPEC_SAVEPOINT, err);
+	if (st != WF_OK)
+		return st;
+	l->spec_state = SPEC_ON;
+	l->spec_warned = 0;
+	/* A failure here is one the schema-first path could meet as well
+	 * (a table name taken by a view, --mode fail, the disk): it fails the
+	 * load the same way. */
+	st = apply_schema(l, fields, n, err);
+	if (st == WF_OK)
+		st = spec_columns(l, err);
+	if (st != WF_OK)
+		return l->state == L_FAILED ? st : loader_failed(l, st, err);
+	if (l->spec_warned)
+		return spec_give_up(l, err);
+	return WF_OK;
+}
+
+/* The schema, after rows that went into the guessed table: kept when it
+ * makes the same columns, else rolled back and made from the schema. */
+static wf_status spec_settle(wf_loader *l, const wf_field *fields, size_t n, wf_err *err)
+{
+	wf_schema *real = NULL;
+	wf_status st;
+	size_t i, count;
+
+	/* Every early row stepped: the connection is this thread's. */
+	st = pipe_drain(l, err);
+	if (st != WF_OK)
+		return loader_failed(l, st, err);
+	st = wf_schema_new(&real, err);
+	if (st == WF_OK && n > 0)
+		st = wf_schema_add_fields(real, fields, n, err);
+	if (st != WF_OK) {
+		wf_schema_free(real);
+		return loader_failed(l, st, err);
+	}
+	if (n == 0 || !wf_spec_same_columns(l->schema, real)) {
+		wf_schema_free(real);
+		st = spec_give_up(l, err);
+		if (st == WF_OK)
+			st = apply_schema(l, fields, n, err);
+		if (st == WF_OK)
+			st = spec_replay(l, err);
+		return st;
+	}
+	/* Kept: what the schema says beyond the columns is recorded as the
+	 * schema-first path records it. */
+	wf_schema_free(l->schema);
+	l->schema = real;
+	l->spec_state = SPEC_KEPT;
+	l->had_schema = 1;
+	st = build_schema_json(l, fields, n, err);
+	if (st != WF_OK)
+		return st;
+	count = wf_schema_count(l->schema);
+	for (i = 0; st == WF_OK && i < count; i++)
+		st = record_column(l, i, err);
+	if (st == WF_OK)
+		st = refresh_cols(l, err);
+	if (st != WF_OK)
+		return st;
+	l->mismatches = wf_spec_mismatches(&l->spec, l->schema);
+	return savepoint_sql(l, "RELEASE " SPEC_SAVEPOINT, err);
+}
+
+static wf_status on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err)
+{
+	wf_loader *l = ctx;
+	wf_status st;
+
+	if (l->state == L_FAILED)
+		return l->fail_status;
+	if (l->spec_state == SPEC_ON)
+		return spec_settle(l, fields, n, err);
+	if (!l->started && (st = start_txn(l, err)) != WF_OK)
+		return st;
+	if (l->skip || l->applied)
+		return WF_OK;
+	st = apply_schema(l, fields, n, err);
+	/* Rows taken before the guess was given up, before the spooled ones. */
+	if (st == WF_OK)
+		st = spec_replay(l, err);
+	return st;
 }
 
 /* ---- rows -------------------------------------------------------------- */
@@ -1079,8 +1546,9 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 	return WF_OK;
 }
 
-/* Copies a mapped row (values to l->slots) into the batch. */
-static wf_status queue_row(wf_loader *l, const wf_row *row, wf_err *err)
+/* Copies a mapped row (values to l->slots) into the batch; *out is its
+ * record there (valid until the batch is handed on). */
+static wf_status queue_row(wf_loader *l, const wf_row *row, const rec_row **out, wf_err *err)
 {
 	size_t size = sizeof(rec_row) + row->n * sizeof(rec_val), text = 0, k;
 	rec_row *r;
@@ -1129,6 +1597,7 @@ static wf_status queue_row(wf_loader *l, const wf_row *row, wf_err *err)
 	}
 	b->len += size;
 	b->rows++;
+	*out = r;
 	return WF_OK;
 }
 
@@ -1163,13 +1632,14 @@ static int same_bytes(const char *a, const char *b, size_t n)
 static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 {
 	wf_loader *l = ctx;
+	const rec_row *rec;
 	wf_status st;
 	size_t k, count;
-	int reprepare = 0;
+	int reprepare = 0, plain = 1;
 
 	if (l->state == L_FAILED)
 		return l->fail_status;
-	if (!l->started && (st = on_schema(l, NULL, 0, err)) != WF_OK)
+	if (!l->applied && (st = on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;
 	l->rows_received++;
 	if (l->skip)
@@ -1197,6 +1667,8 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		}
 		if (st != WF_OK)
 			return loader_failed(l, st, err);
+		if (added && l->spec_state == SPEC_ON)
+			return spec_give_up(l, err);  /* a key the guess lacks */
 		if (added) {
 			/* The rows before this one go in with the old statement;
 			 * then the table changes on this thread. */
@@ -1211,6 +1683,12 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 mapped:
 		if (!(l->cols[idx].fits & (1u << v->kind)))
 			l->mismatches++;
+		if (l->spec_state == SPEC_ON) {
+			wf_spec_count(&l->spec, idx, v->kind);
+			/* In the guess's key order, and read back as it was? */
+			if (idx != k || !wf_spec_plain(&l->spec, idx, v))
+				plain = 0;
+		}
 	}
 	count = l->ncols;
 	if (reprepare || !l->insert || l->insert_cols != count) {
@@ -1219,7 +1697,12 @@ mapped:
 		if ((st = prepare_insert(l, err)) != WF_OK)
 			return st;
 	}
-	if ((st = queue_row(l, row, err)) != WF_OK)
+	if ((st = queue_row(l, row, &rec, err)) != WF_OK)
+		return loader_failed(l, st, err);
+	/* A row the table cannot give back exactly is kept aside, in case the
+	 * guess is given up. */
+	if (l->spec_state == SPEC_ON && (!plain || row->n != l->ncols) &&
+	    (st = wf_spec_file_put(&l->spec.side, rec, rec->size, err)) != WF_OK)
 		return loader_failed(l, st, err);
 	if (l->rows_received % CHECK_EVERY == 0) {
 		if (l->interrupted && *l->interrupted)
@@ -1233,6 +1716,24 @@ mapped:
 			l->progress(l->progress_ctx, &p);
 		}
 	}
+	return WF_OK;
+}
+
+/* A row before the schema: into the guessed table, or left to the
+ * reader's spool. */
+static wf_status on_early_row(void *ctx, const wf_row *row, int *spool, wf_err *err)
+{
+	wf_loader *l = ctx;
+	wf_status st;
+
+	if (l->state == L_FAILED)
+		return l->fail_status;
+	if (l->spec_state == SPEC_NONE && (st = spec_start(l, row, err)) != WF_OK)
+		return st;
+	if (l->spec_state == SPEC_ON && (st = on_row(l, row, err)) != WF_OK)
+		return st;
+	/* Not taken (no guess, or given up at this row): spooled. */
+	*spool = l->spec_state != SPEC_ON;
 	return WF_OK;
 }
 
@@ -1259,7 +1760,10 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 	l->schema = NULL;
 	l->ncols = 0;
 	l->state = L_IDLE;
-	l->started = l->skip = l->had_schema = 0;
+	l->started = l->skip = l->had_schema = l->applied = 0;
+	l->spec_state = SPEC_NONE;
+	l->spec_warned = 0;
+	wf_spec_free(&l->spec);
 	l->already_loaded_by = 0;
 	l->rows_received = l->rows_loaded = l->mismatches = l->extra_keys = l->warnings_n = 0;
 	l->meta_start = l->meta_end = l->meta_total = l->meta_exec = -1;
@@ -1319,7 +1823,7 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 			"the result body has no \"data\" array (%llu bytes; not a result); nothing "
 			"was loaded", (unsigned long long)meta->bytes), err);
 	/* A body without schema and rows still makes (or keeps) the table. */
-	if (!l->started && (st = on_schema(l, NULL, 0, err)) != WF_OK)
+	if (!l->applied && (st = on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;
 	/* Every row stepped, the writer gone: the connection is this thread's. */
 	st = pipe_drain(l, err);
@@ -1392,6 +1896,7 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->handler.ctx = l;
 	l->handler.on_schema = on_schema;
 	l->handler.on_row = on_row;
+	l->handler.on_early_row = on_early_row;
 	st = wf_reader_new(&l->reader, &l->handler, NULL, err);
 	if (st != WF_OK)
 		goto fail;
@@ -1432,6 +1937,7 @@ void wf_loader_free(wf_loader *l)
 	sqlite3_finalize(l->col_insert);
 	wf_reader_free(l->reader);
 	wf_schema_free(l->schema);
+	wf_spec_free(&l->spec);
 	wf_buf_free(&l->sql);
 	wf_buf_free(&l->schema_json);
 	free(l->slots);

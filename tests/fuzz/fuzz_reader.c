@@ -135,7 +135,7 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, int tight,
 		     digest *d)
 {
-	wf_reader_handler h;
+	wf_reader_handler h = { 0 };
 	wf_reader_limits lim;
 	wf_reader *r = NULL;
 	wf_err err;
