@@ -755,10 +755,39 @@ static wf_status spec_undo(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
+/* A row taken while guessing that the table cannot give back exactly, into
+ * the side file: the whole record, or (whole = 0) only which of its columns
+ * hold whole reals (a record of full = 2 and the column indexes). */
+static wf_status spec_aside(wf_loader *l, const rec_row *rec, uint32_t marks, int whole,
+			    wf_err *err)
+{
+	struct {
+		rec_row r;
+		uint32_t cols[];
+	} *m;
+	size_t size;
+	wf_status st;
+
+	if (whole)
+		return wf_spec_file_put(&l->spec.side, rec, rec->size, err);
+	size = sizeof(rec_row) + (((size_t)marks * 4 + 7) & ~(size_t)7);
+	m = calloc(1, size);
+	if (!m)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	m->r.index = rec->index;
+	m->r.n = marks;
+	m->r.full = 2;
+	m->r.size = size;
+	memcpy(m->cols, l->spec.marks, (size_t)marks * 4);
+	st = wf_spec_file_put(&l->spec.side, m, size, err);
+	free(m);
+	return st;
+}
+
 /* A record (rec_row, rec_val[n], text) into the stash from the current row
  * of sel: the n guessed columns, as read back (see wf_spec_columns). */
 static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t index,
-			      char **buf, size_t *cap, wf_err *err)
+			      const rec_row *marks, char **buf, size_t *cap, wf_err *err)
 {
 	size_t k, text = 0, size;
 	rec_row *r;
@@ -812,6 +841,14 @@ static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t
 					  l->table);
 		}
 	}
+	/* The whole reals that went in as integers become reals again. */
+	for (k = 0; marks && k < marks->n; k++) {
+		uint32_t col = ((const uint32_t *)(const void *)(marks + 1))[k];
+		if (col < n && v[col].kind == WF_V_INT) {
+			v[col].kind = WF_V_REAL;
+			v[col].u.d = (double)v[col].u.i;
+		}
+	}
 	return wf_spec_file_put(&l->spec.stash, *buf, size, err);
 }
 
@@ -856,14 +893,17 @@ static wf_status spec_stash(wf_loader *l, wf_err *err)
 		goto cleanup;
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		int64_t index = sqlite3_column_int64(sel, (int)n);
-		if (side && side_n >= sizeof(rec_row) &&
-		    ((const rec_row *)(const void *)side)->index == index) {
+		const rec_row *aside = side && side_n >= sizeof(rec_row) &&
+			((const rec_row *)(const void *)side)->index == index ?
+			(const rec_row *)(const void *)side : NULL;
+		if (aside && aside->full == 2 && side_n < sizeof(rec_row) + (size_t)aside->n * 4)
+			aside = NULL;  /* damaged: reported below */
+		if (aside && aside->full != 2)
 			st = wf_spec_file_put(&l->spec.stash, side, side_n, err);
-			if (st == WF_OK)
-				st = wf_spec_file_next(&l->spec.side, &side, &side_n, err);
-		} else {
-			st = stash_stored(l, sel, n, index, &buf, &cap, err);
-		}
+		else
+			st = stash_stored(l, sel, n, index, aside, &buf, &cap, err);
+		if (st == WF_OK && aside)
+			st = wf_spec_file_next(&l->spec.side, &side, &side_n, err);
 		if (st != WF_OK)
 			goto cleanup;
 	}
@@ -1636,6 +1676,7 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 	wf_status st;
 	size_t k, count;
 	int reprepare = 0, plain = 1;
+	uint32_t marks = 0;
 
 	if (l->state == L_FAILED)
 		return l->fail_status;
@@ -1686,8 +1727,11 @@ mapped:
 		if (l->spec_state == SPEC_ON) {
 			wf_spec_count(&l->spec, idx, v->kind);
 			/* In the guess's key order, and read back as it was? */
-			if (idx != k || !wf_spec_plain(&l->spec, idx, v))
+			int p = wf_spec_plain(&l->spec, idx, v);
+			if (idx != k || !p)
 				plain = 0;
+			else if (p == 2)
+				l->spec.marks[marks++] = (uint32_t)idx;
 		}
 	}
 	count = l->ncols;
@@ -1701,8 +1745,8 @@ mapped:
 		return loader_failed(l, st, err);
 	/* A row the table cannot give back exactly is kept aside, in case the
 	 * guess is given up. */
-	if (l->spec_state == SPEC_ON && (!plain || row->n != l->ncols) &&
-	    (st = wf_spec_file_put(&l->spec.side, rec, rec->size, err)) != WF_OK)
+	if (l->spec_state == SPEC_ON && (!plain || row->n != l->ncols || marks) &&
+	    (st = spec_aside(l, rec, marks, !plain || row->n != l->ncols, err)) != WF_OK)
 		return loader_failed(l, st, err);
 	if (l->rows_received % CHECK_EVERY == 0) {
 		if (l->interrupted && *l->interrupted)

@@ -2,7 +2,6 @@
 #include "speculate.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,6 +107,7 @@ void wf_spec_free(wf_spec *s)
 	free(s->fields);
 	free(s->kinds);
 	free(s->plain);
+	free(s->marks);
 	wf_spec_file_close(&s->side);
 	wf_spec_file_close(&s->stash);
 	memset(s, 0, sizeof(*s));
@@ -182,7 +182,7 @@ static unsigned plain_kinds(const char *decl, int boolean)
 	if (strstr(up, "BLOB") || !*up)
 		return k | ints | 1u << WF_V_REAL | 1u << WF_V_TEXT;
 	if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB"))
-		return k | 1u << WF_V_REAL | 1u << 8;  /* bit 8: whole reals stay reals */
+		return k | 1u << WF_V_REAL | WF_SPEC_REAL_KEEPS;
 	return k | ints | 1u << WF_V_REAL;  /* NUMERIC */
 }
 
@@ -191,11 +191,13 @@ wf_status wf_spec_columns(wf_spec *s, const wf_schema *guess, const char *const 
 {
 	int64_t *k = calloc(ncols ? ncols * WF_SPEC_KINDS : 1, sizeof(*k));
 	unsigned *plain = calloc(ncols ? ncols : 1, sizeof(*plain));
+	uint32_t *marks = calloc(ncols ? ncols : 1, sizeof(*marks));
 	size_t i;
 
-	if (!k || !plain) {
+	if (!k || !plain || !marks) {
 		free(k);
 		free(plain);
+		free(marks);
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
 	}
 	for (i = 0; i < ncols; i++)
@@ -203,18 +205,12 @@ wf_status wf_spec_columns(wf_spec *s, const wf_schema *guess, const char *const 
 						       "INTEGER") == 0);
 	free(s->kinds);
 	free(s->plain);
+	free(s->marks);
 	s->kinds = k;
 	s->plain = plain;
+	s->marks = marks;
 	s->ncols = ncols;
 	return WF_OK;
-}
-
-int wf_spec_plain(const wf_spec *s, size_t col, const wf_value *v)
-{
-	if (!(s->plain[col] & (1u << v->kind)))
-		return 0;
-	/* NUMERIC and INTEGER store a whole real as an integer. */
-	return v->kind != WF_V_REAL || (s->plain[col] & (1u << 8)) || v->d != floor(v->d);
 }
 
 int wf_spec_same_columns(const wf_schema *guess, const wf_schema *real)

@@ -18,6 +18,7 @@
 #ifndef WF2SQLITE_SPECULATE_H
 #define WF2SQLITE_SPECULATE_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,6 +52,7 @@ typedef struct wf_spec {
 	size_t nfields;
 	int64_t *kinds;    /* kinds[column * WF_SPEC_KINDS + kind]: values seen */
 	unsigned *plain;   /* per guessed column: the kinds read back exactly (bits) */
+	uint32_t *marks;   /* scratch: the whole reals of a row (ncols) */
 	size_t ncols;      /* columns kinds and plain have room for */
 	wf_spec_file side; /* the rows that cannot be read back from the table */
 	wf_spec_file stash;/* the rows taken so far, when the guess is given up */
@@ -85,8 +87,27 @@ static inline void wf_spec_count(wf_spec *s, size_t col, wf_value_kind kind)
 	s->kinds[col * WF_SPEC_KINDS + (size_t)kind]++;
 }
 
-/* 1 when v in guessed column col reads back from the table exactly. */
-int wf_spec_plain(const wf_spec *s, size_t col, const wf_value *v);
+/* Bit of wf_spec.plain: the column gives whole reals back as reals. */
+#define WF_SPEC_REAL_KEEPS (1u << 8)
+
+/* How v, bound to guessed column col, reads back from the table: 0 not
+ * exactly; 1 exactly; 2 as an integer that was a whole real (exact once
+ * marked as such). */
+static inline int wf_spec_plain(const wf_spec *s, size_t col, const wf_value *v)
+{
+	unsigned p = s->plain[col];
+
+	if (!(p & (1u << v->kind)))
+		return 0;
+	if (v->kind != WF_V_REAL || (p & WF_SPEC_REAL_KEEPS))
+		return 1;
+	/* NUMERIC and INTEGER store a whole real within 64 bits as an integer
+	 * (and -0.0 as 0). */
+	if (v->d >= -9223372036854775808.0 && v->d < 9223372036854775808.0 &&
+	    (double)(int64_t)v->d == v->d)
+		return v->d == 0 && signbit(v->d) ? 0 : 2;
+	return 1;
+}
 
 /* 1 when real maps to exactly the columns of guess, in the same order: the
  * same names, source ids and SQL types (then the table made from the guess

