@@ -495,11 +495,11 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 		return wf_ld_guess_settle(l, fields, n, err);
 	if (!l->started && (st = wf_ld_begin(l, err)) != WF_OK)
 		return st;
-	if (l->skip || l->applied)
-		return WF_OK;
-	st = wf_ld_apply_schema(l, fields, n, err);
-	/* Rows taken before a guess was given up go in before the spooled
-	 * ones. */
+	st = WF_OK;
+	if (!l->skip && !l->applied)
+		st = wf_ld_apply_schema(l, fields, n, err);
+	/* Rows taken before a guess was given up go in (or are counted, when
+	 * skipped) before the spooled ones. */
 	if (st == WF_OK)
 		st = wf_ld_guess_replay(l, err);
 	return st;

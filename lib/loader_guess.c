@@ -1,28 +1,21 @@
 /* Rows before their schema (speculate.h, docs/performance.md "Data
- * first"): the table made from the first row's guess inside a savepoint of
- * the run's transaction, kept when the schema makes the same columns; else
- * the rows taken so far read back into a stash, the savepoint rolled back,
- * and the stash loaded through the schema-first path once the schema's
- * table is made. The savepoint and the read-back are the only SQL here. */
+ * first"): the table made from the first row's guess inside the run's
+ * transaction, kept when the schema makes the same columns; else the rows
+ * taken so far read back into a stash, the transaction rolled back and
+ * begun again, and the stash loaded through the schema-first path once the
+ * schema's table is made. Nothing precedes the guess in the transaction, so
+ * its rollback undoes the guess and nothing else; a savepoint would do the
+ * same but makes SQLite keep every statement's journal until it is released
+ * (about one page per INSERT: 1 GB for 4M rows; docs/performance.md). */
 #include "loader_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The savepoint the guessed table and its rows live in. */
-#define SPEC_SAVEPOINT "wf_guess"
-
-static wf_status savepoint_sql(wf_loader *l, const char *sql, wf_err *err)
-{
-	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return wf_ld_db_failed(l, rc, err, "rolling back the table guessed from the first rows");
-	return WF_OK;
-}
-
-/* Gives the guess up: the writer stopped, the guessed table and its rows
- * rolled back to the savepoint, the counters as before the first row; the
- * transaction stays open. Early rows are left to the replay. */
+/* Gives the guess up: the writer stopped, the transaction (the guessed
+ * table and its rows) rolled back and begun again (BEGIN IMMEDIATE and the
+ * session check, as at the start), the counters as before the first row.
+ * Early rows are left to the replay. */
 static wf_status spec_undo(wf_loader *l, wf_err *err)
 {
 	wf_status st = wf_ld_pipe_stop(l, 1, err);
@@ -35,12 +28,14 @@ static wf_status spec_undo(wf_loader *l, wf_err *err)
 	l->insert_multi = NULL;
 	l->multi_rows = 0;
 	l->insert_cols = 0;
-	/* SQLite may have ended the transaction by itself (PITFALLS.md). */
+	/* SQLite may have ended the transaction by itself (PITFALLS.md):
+	 * then a step failed, and that failure was returned already. */
 	if (sqlite3_get_autocommit(l->db))
 		return wf_ld_failed(l, wf_err_set(err, WF_EDB,
 			"database %s: the transaction ended by itself while loading; nothing of "
 			"this run was saved", wf_sink_path(l->sink)), err);
-	st = savepoint_sql(l, "ROLLBACK TO " SPEC_SAVEPOINT "; RELEASE " SPEC_SAVEPOINT, err);
+	wf_db_rollback(l->sink);
+	st = wf_ld_begin(l, err);
 	if (st != WF_OK)
 		return st;
 	wf_schema_free(l->schema);
@@ -227,9 +222,9 @@ cleanup:
 	return st;
 }
 
-/* Gives the guess up: the rows taken so far stashed, the table rolled back
- * to the savepoint (spec_undo). The stash is loaded once the schema's
- * table is made (spec_replay). */
+/* Gives the guess up: the rows taken so far stashed, the transaction
+ * rolled back and begun again (spec_undo). The stash is loaded once the
+ * schema's table is made (wf_ld_guess_replay). */
 wf_status wf_ld_guess_give_up(wf_loader *l, wf_err *err)
 {
 	wf_status st = wf_ld_pipe_drain(l, err);
@@ -249,10 +244,14 @@ wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err)
 	const char **keys = NULL;
 	size_t *klens = NULL;
 	const char *p;
+	wf_spec_file stash = l->spec.stash;
 	wf_status st;
 
-	if (!l->spec.stash.records)
+	if (!stash.records)
 		return WF_OK;
+	/* Taken out of l: a row replayed into a skipped load asks for the
+	 * schema step again, which must find nothing left to replay. */
+	memset(&l->spec.stash, 0, sizeof(l->spec.stash));
 	vals = calloc(nmax ? nmax : 1, sizeof(*vals));
 	keys = calloc(nmax ? nmax : 1, sizeof(*keys));
 	klens = calloc(nmax ? nmax : 1, sizeof(*klens));
@@ -260,8 +259,8 @@ wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err)
 		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
 		goto cleanup;
 	}
-	st = wf_spec_file_rewind(&l->spec.stash, err);
-	while (st == WF_OK && (st = wf_spec_file_next(&l->spec.stash, &p, &n, err)) == WF_OK && p) {
+	st = wf_spec_file_rewind(&stash, err);
+	while (st == WF_OK && (st = wf_spec_file_next(&stash, &p, &n, err)) == WF_OK && p) {
 		const rec_row *r = (const rec_row *)(const void *)p;
 		const rec_val *v = (const rec_val *)(const void *)(r + 1);
 		const char *text = (const char *)(v + (r->n <= nmax ? r->n : 0));
@@ -310,7 +309,7 @@ cleanup:
 	free(vals);
 	free(keys);
 	free(klens);
-	wf_spec_file_close(&l->spec.stash);
+	wf_spec_file_close(&stash);
 	if (st != WF_OK && l->state != L_FAILED)
 		return wf_ld_failed(l, st, err);
 	return st;
@@ -364,8 +363,8 @@ static wf_status spec_columns(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
-/* The first row before the schema: the table made from its guess, in a
- * savepoint (or no guess: SPEC_OFF). */
+/* The first row before the schema: the table made from its guess (or no
+ * guess: SPEC_OFF). */
 wf_status wf_ld_guess_start(wf_loader *l, const wf_row *row, wf_err *err)
 {
 	const wf_field *fields;
@@ -394,9 +393,6 @@ wf_status wf_ld_guess_start(wf_loader *l, const wf_row *row, wf_err *err)
 		return st;
 	if (*type && (strcmp(type, "table") != 0 || l->mode == WF_MODE_FAIL))
 		return WF_OK;
-	st = savepoint_sql(l, "SAVEPOINT " SPEC_SAVEPOINT, err);
-	if (st != WF_OK)
-		return st;
 	l->spec_state = SPEC_ON;
 	l->spec_warned = 0;
 	/* A failure here is one the schema-first path could meet as well
@@ -457,5 +453,5 @@ wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_
 	if (st != WF_OK)
 		return st;
 	l->mismatches = wf_spec_mismatches(&l->spec, l->schema);
-	return savepoint_sql(l, "RELEASE " SPEC_SAVEPOINT, err);
+	return WF_OK;
 }

@@ -215,15 +215,15 @@ wf_status wf_ld_pipe_drain(wf_loader *l, wf_err *err);
 wf_status wf_ld_pipe_stop(wf_loader *l, int abort, wf_err *err);
 
 /* loader_guess.c */
-/* The first row before the schema: the table made from its guess inside a
- * savepoint (SPEC_ON), or no guess (SPEC_OFF: the rows are spooled). */
+/* The first row before the schema: the table made from its guess inside the
+ * run's transaction (SPEC_ON), or no guess (SPEC_OFF: the rows are spooled). */
 wf_status wf_ld_guess_start(wf_loader *l, const wf_row *row, wf_err *err);
 /* The schema after rows taken into the guessed table: kept when it makes
  * the same columns (SPEC_KEPT), else given up and the schema's table made
  * and loaded with the rows. */
 wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
-/* Gives the guess up: the rows taken so far stashed, the savepoint rolled
- * back (SPEC_OFF); the transaction stays open. */
+/* Gives the guess up: the rows taken so far stashed, the transaction rolled
+ * back and begun again (SPEC_OFF). */
 wf_status wf_ld_guess_give_up(wf_loader *l, wf_err *err);
 /* The stashed rows (if any) through wf_ld_on_row, in order. */
 wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err);

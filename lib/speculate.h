@@ -1,19 +1,19 @@
 /* Rows before their schema (private to the loaders; docs/performance.md,
  * "Data first"). When a body sends `data` before `schema`, the loader does
  * not wait for the schema: it guesses one from the first row, makes the
- * table from the guess inside a savepoint of the run's transaction, and
- * inserts the rows as they stream (the reader spools them as well). When the
- * real schema arrives, the guess is kept only if the real schema makes
- * exactly the same columns (names, source ids, declared types, in order).
- * Otherwise the loader reads the rows back (from the table, and from a side
- * file for the few values the guessed types would have changed), rolls back
- * to the savepoint, makes the table from the schema and loads the rows again
- * through the schema-first path. Either way the result is the one the
- * schema-first order gives. Nothing is spooled whole: the side file holds
- * only the rows with a value the table cannot give back exactly.
+ * table from the guess inside the run's transaction, and inserts the rows
+ * as they stream. When the real schema arrives, the guess is kept only if
+ * the real schema makes exactly the same columns (names, source ids,
+ * declared types, in order). Otherwise the loader reads the rows back (from
+ * the table, and from a side file for the few values the guessed types
+ * would have changed), rolls the transaction back and begins it again,
+ * makes the table from the schema and loads the rows again through the
+ * schema-first path. Either way the result is the one the schema-first
+ * order gives. Nothing is spooled whole: the side file holds only the rows
+ * with a value the table cannot give back exactly.
  *
  * Nothing here is specific to an engine: the guessed fields and the check
- * are in terms of wf_schema; the savepoint, the table and the inserts are
+ * are in terms of wf_schema; the transaction, the table and the inserts are
  * the loader's. Owner: database side. */
 #ifndef WF2SQLITE_SPECULATE_H
 #define WF2SQLITE_SPECULATE_H
