@@ -473,7 +473,10 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 	ret = refresh_view(l, err);
 	if (ret != WF_OK)
 		return ret;
-	count = wf_schema_count(l->schema);
+	/* A guess's columns are recorded once the schema confirms them (at the
+	 * end: a page written early and again at the end would make SQLite
+	 * rewrite the checksum of every WAL frame between the two). */
+	count = l->spec_state == SPEC_ON ? 0 : wf_schema_count(l->schema);
 	for (i = 0; ret == WF_OK && i < count; i++)
 		ret = wf_ld_record_column(l, i, err);
 	if (ret == WF_OK)

@@ -436,8 +436,8 @@ wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_
 			st = wf_ld_guess_replay(l, err);
 		return st;
 	}
-	/* Kept: what the schema says beyond the columns is recorded as the
-	 * schema-first path records it. */
+	/* Kept: the columns, with what the schema says beyond them, are
+	 * recorded in _wf_columns as the schema-first path records them. */
 	wf_schema_free(l->schema);
 	l->schema = real;
 	l->spec_state = SPEC_KEPT;
