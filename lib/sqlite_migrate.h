@@ -1,20 +1,16 @@
 /* Audit schema versions of a SQLite database (SPEC section 13): reading a
  * file's version, refusing one written by a newer wf2sqlite, and bringing an
  * older one up to date in one transaction. Private to the SQLite sink; see
- * docs/audit-tables.md ("Versions") for what each version holds. */
+ * docs/audit-tables.md ("Versions and upgrades") for what each version holds. */
 #ifndef WF2SQLITE_SQLITE_MIGRATE_H
 #define WF2SQLITE_SQLITE_MIGRATE_H
 
+#include "audit_schema.h"
 #include "sink_internal.h"
 
-/* The newest audit schema version this binary knows, the one sql/audit.sql
- * creates. The numbers are shared by every engine (SQLite keeps the version
- * in PRAGMA user_version, PostgreSQL in _wf_meta): version N means the same
- * tables and columns everywhere.
- *   1  the first release (it set no user_version: 0 with _wf_runs present)
- *   2  _wf_runs gains hostname, heartbeat_at, batch_id, batch_index,
- *      exit_code and the mode 'upsert'; _wf_batches */
-#define WF_AUDIT_SCHEMA_VERSION 2
+/* The SQLite side of the audit schema version (audit_schema.h): the version
+ * is PRAGMA user_version; sql/audit.sql creates the newest layout and
+ * sql/audit_v<N>.sql brings version N-1 to N. */
 
 /* Reads the audit schema version of s's database into *out (0: no _wf_runs
  * table, so no audit tables yet; 1: _wf_runs and user_version 0; otherwise
