@@ -69,7 +69,8 @@ def snapshot(db, upto_run):
         out = {}
         for n in names:
             q = 'SELECT * FROM "%s"' % n.replace('"', '""')
-            if n.startswith("_wf_"):
+            cols = [c[1] for c in con.execute('PRAGMA table_info("%s")' % n.replace('"', '""'))]
+            if n.startswith("_wf_") and "run_id" in cols:
                 q += " WHERE run_id <= %d" % upto_run
             out[n] = sorted(map(repr, con.execute(q)))
         return out
