@@ -467,7 +467,7 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 		ret = record_column(l, i, err);
 	if (ret == WF_OK)
 		ret = refresh_cols(l, err);
-	if (ret == WF_OK && !l->had_schema && l->warnings)
+	if (ret == WF_OK && !l->had_schema && l->warn)
 		wf_ld_warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
 }
