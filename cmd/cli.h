@@ -42,7 +42,9 @@ typedef struct wf_cli_option {
 	const char *long_name;  /* without the leading "--" */
 	char short_name;        /* 0 when none */
 	const char *arg;        /* metavariable, NULL for a flag */
-	const char *help;       /* one line */
+	const char *help;       /* one line; a command may say otherwise (wf_cli_option_help) */
+	const char *choices;    /* the values completion offers ("block poll"); NULL */
+	int file_arg;           /* completion offers file names */
 } wf_cli_option;
 
 #define WF_CLI_MAX_VARS 256
@@ -101,6 +103,18 @@ typedef struct wf_command {
 /* The whole option table, terminated by an entry with id 0. */
 extern const wf_cli_option wf_cli_options[];
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
+
+/* The option named by arg ("--db", "--db=x", "-v"), or NULL; *out_eq points
+ * at the '=' of "--name=value", else NULL. */
+const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq);
+
+/* What `cmd --help` says of o, or NULL when cmd takes o but it changes
+ * nothing there (then help, man page and completion do not list it). */
+const char *wf_cli_option_help(const wf_command *cmd, const wf_cli_option *o);
+
+/* The candidate closest to word (a typo or two away, or the one it
+ * abbreviates), or NULL when none is close. */
+const char *wf_cli_closest(const char *word, const char *const *candidates, size_t n);
 
 /* Parses argv (after the command name) for cmd and resolves the settings
  * (db_path, load_mode, ...). Returns 0, or 2 after printing a usage message

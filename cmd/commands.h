@@ -15,6 +15,9 @@ extern const wf_command wf_cmd_runs;
 /* NULL-terminated, in the order --help lists them. */
 extern const wf_command *const wf_commands[];
 
+/* The command of that name, or NULL. */
+const wf_command *wf_find_command(const char *name);
+
 /* The program's own help and version text. */
 void wf_print_main_help(FILE *f);
 void wf_print_version(FILE *f);
