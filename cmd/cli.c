@@ -27,6 +27,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_JSON, "json", 0, NULL, "print one JSON object on stdout describing the outcome", NULL, 0},
 	{WF_OPT_QUIET, "quiet", 'q', NULL, "print only errors on stderr", NULL, 0},
 	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)", NULL, 0},
+	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
 	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
 	{0, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -40,6 +41,8 @@ static const struct {
 	const char *help;
 } option_texts[] = {
 	{WF_OPT_DB, "runs", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_DB, "check", "the database to report; it is not opened (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_JSON, "check", "print the settings and the answer as one JSON object on stdout"},
 	{WF_OPT_JSON, "runs", "print the runs as one JSON array on stdout"},
 	{WF_OPT_JSON, "status", "print the session and its cards as one JSON object on stdout"},
 	/* A saved body has no session: every load is a new run. */
@@ -176,11 +179,41 @@ void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
 	wf_cli_track_error(io, msg);
 }
 
+static const enum wf_opt_id setting_opts[WF_SET__COUNT] = {
+	[WF_SET_BASE_URL] = WF_OPT_BASE_URL, [WF_SET_ACCOUNT_ID] = WF_OPT_ACCOUNT_ID,
+	[WF_SET_API_KEY_FILE] = WF_OPT_API_KEY_FILE, [WF_SET_DB] = WF_OPT_DB,
+	[WF_SET_CACERT] = WF_OPT_CACERT, [WF_SET_WAIT] = WF_OPT_WAIT,
+	[WF_SET_TIMEOUT] = WF_OPT_TIMEOUT, [WF_SET_RETRIES] = WF_OPT_RETRIES,
+};
+
+static int cmd_lists(const wf_command *cmd, enum wf_opt_id id)
+{
+	const enum wf_opt_id *p;
+
+	for (p = cmd->options; p && *p; p++)
+		if (*p == id)
+			return 1;
+	return 0;
+}
+
+int wf_cli_takes_settings(const wf_command *cmd)
+{
+	int i;
+
+	for (i = 0; i < WF_SET__COUNT; i++)
+		if (cmd_lists(cmd, setting_opts[i]))
+			return 1;
+	return 0;
+}
+
+/* Every command that takes a setting takes --profile too. */
 static int cmd_accepts(const wf_command *cmd, enum wf_opt_id id)
 {
 	const enum wf_opt_id *p;
 	if (id == WF_OPT_HELP)
 		return 1;
+	if (id == WF_OPT_PROFILE)
+		return wf_cli_takes_settings(cmd);
 	for (p = cmd->options; p && *p; p++)
 		if (*p == id)
 			return 1;
@@ -203,6 +236,7 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_API_KEY_FILE: return &o->api_key_file;
 	case WF_OPT_CACERT: return &o->cacert;
 	case WF_OPT_RETRIES: return &o->retries;
+	case WF_OPT_PROFILE: return &o->profile;
 	default: return NULL;
 	}
 }
@@ -249,6 +283,8 @@ static int unknown_option(const wf_command *cmd, const wf_cli_io *io, const char
 		if (o && wf_cli_option_help(cmd, o))
 			names[n++] = o->long_name;
 	}
+	if (wf_cli_takes_settings(cmd))
+		names[n++] = "profile";
 	names[n++] = "help";
 	best = name[1] == '-' ? wf_cli_closest(name + 2, names, n) : NULL;
 	if (best)
@@ -296,6 +332,8 @@ const char *wf_cli_db_path(const wf_cli_opts *opts)
 {
 	const char *env;
 
+	if (opts->db_path)
+		return opts->db_path;
 	if (opts->db && *opts->db)
 		return opts->db;
 	env = getenv("WF2SQLITE_DB");
@@ -304,13 +342,19 @@ const char *wf_cli_db_path(const wf_cli_opts *opts)
 	return WF_DEFAULT_DB;
 }
 
-/* A duration setting: given (what names it) or the default; longer than 0. */
-static int resolve_duration(const char *given, const char *def, const char *what,
-			    const char *examples, int64_t *out, const wf_cli_io *io)
+void wf_cli_opts_clear(wf_cli_opts *opts)
+{
+	wf_settings_clear(&opts->settings);
+	opts->db_path = NULL;
+}
+
+/* A duration setting (what names where it comes from); longer than 0. */
+static int resolve_duration(const char *text, const char *what, const char *examples,
+			    int64_t *out, const wf_cli_io *io)
 {
 	wf_err err;
 
-	if (wf_parse_duration(given ? given : def, what, out, &err) != WF_OK) {
+	if (wf_parse_duration(text, what, out, &err) != WF_OK) {
 		wf_cli_error(io, "%s", err.msg);
 		return 2;
 	}
@@ -323,29 +367,65 @@ static int resolve_duration(const char *given, const char *def, const char *what
 
 /* Every setting typed, in the order the messages have always come:
  * --wait, --timeout, --poll-interval, --mode, --retries. The defaults go
- * through the same parsers, so they are written once, as text. */
-static int resolve_settings(wf_cli_opts *o, const wf_cli_io *io)
+ * through the same parsers, so they are written once, as text. A command
+ * that takes no setting (schema) reads no config file. */
+static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_io *io)
 {
-	const char *wait = o->wait ? o->wait : WF_DEFAULT_WAIT;
+	wf_settings_input in;
+	const wf_setting_value *v = o->settings.v;
+	const char *wait, *wait_from, *timeout, *timeout_from, *retries, *retries_from;
 	wf_err err;
+	int i;
 
-	o->db_path = wf_cli_db_path(o);
+	memset(&in, 0, sizeof(in));
+	if (wf_cli_takes_settings(cmd)) {
+		for (i = 0; i < WF_SET__COUNT; i++)
+			in.flags[i] = *opt_string_slot(o, setting_opts[i]);
+		in.profile = o->profile;
+		if (wf_settings_resolve(&o->settings, &in, &err) != WF_OK) {
+			wf_cli_error(io, "%s", err.msg);
+			return 2;
+		}
+		o->db_path = v[WF_SET_DB].value;
+		wait = v[WF_SET_WAIT].value;
+		wait_from = v[WF_SET_WAIT].from;
+		timeout = v[WF_SET_TIMEOUT].value;
+		timeout_from = v[WF_SET_TIMEOUT].from;
+		retries = v[WF_SET_RETRIES].value;
+		retries_from = v[WF_SET_RETRIES].from;
+	} else {
+		o->db_path = WF_DEFAULT_DB;
+		wait = WF_DEFAULT_WAIT;
+		timeout = WF_DEFAULT_TIMEOUT;
+		retries = WF_DEFAULT_RETRIES_TEXT;
+		wait_from = "--wait";
+		timeout_from = "--timeout";
+		retries_from = "--retries";
+	}
+	/* A setting the command does not use is not checked: a profile's bad
+	 * timeout does not stop `runs`. */
+	if (!cmd_lists(cmd, WF_OPT_WAIT))
+		wait = WF_DEFAULT_WAIT;
+	if (!cmd_lists(cmd, WF_OPT_TIMEOUT))
+		timeout = WF_DEFAULT_TIMEOUT;
+	if (!cmd_lists(cmd, WF_OPT_RETRIES))
+		retries = WF_DEFAULT_RETRIES_TEXT;
+	if (o->wait)
+		wait_from = "--wait";
 	if (strcmp(wait, "block") == 0) {
 		o->wait_mode = WF_WAIT_BLOCK;
 	} else if (strcmp(wait, "poll") == 0) {
 		o->wait_mode = WF_WAIT_POLL;
 	} else {
-		wf_cli_error(io, "--wait must be block or poll, not '%s'", wait);
+		wf_cli_error(io, "%s must be block or poll, not '%s'", wait_from, wait);
 		return 2;
 	}
-	if (resolve_duration(o->timeout, WF_DEFAULT_TIMEOUT, "--timeout", "30s, 10m",
-			     &o->timeout_ms, io) != 0 ||
-	    resolve_duration(o->poll_interval, WF_DEFAULT_POLL_INTERVAL, "--poll-interval",
-			     "5s, 500ms", &o->poll_interval_ms, io) != 0)
+	if (resolve_duration(timeout, timeout_from, "30s, 10m", &o->timeout_ms, io) != 0 ||
+	    resolve_duration(o->poll_interval ? o->poll_interval : WF_DEFAULT_POLL_INTERVAL,
+			     "--poll-interval", "5s, 500ms", &o->poll_interval_ms, io) != 0)
 		return 2;
 	if (wf_load_mode_parse(o->mode ? o->mode : WF_DEFAULT_MODE, &o->load_mode, &err) != WF_OK ||
-	    wf_parse_retries(o->retries ? o->retries : WF_DEFAULT_RETRIES_TEXT, "--retries",
-			     &o->retry_count, &err) != WF_OK) {
+	    wf_parse_retries(retries, retries_from, &o->retry_count, &err) != WF_OK) {
 		wf_cli_error(io, "%s", err.msg);
 		return 2;
 	}
@@ -355,7 +435,7 @@ static int resolve_settings(wf_cli_opts *o, const wf_cli_io *io)
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io)
 {
-	int i, only_positional = 0;
+	int i, rc, only_positional = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < argc; i++) {
@@ -415,7 +495,10 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		return 0;
 	if (out->npos < cmd->min_pos)
 		return missing_argument(cmd, io, out->npos);
-	return resolve_settings(out, io);
+	rc = resolve_settings(cmd, out, io);
+	if (rc != 0)
+		wf_cli_opts_clear(out);
+	return rc;
 }
 
 /* Help columns: options from column 2, their text from column 32, lines cut
@@ -520,6 +603,10 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 			snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
 		wf_cli_print_columns(f, left, text);
+	}
+	if (wf_cli_takes_settings(cmd)) {
+		const wf_cli_option *o = wf_cli_option_by_id(WF_OPT_PROFILE);
+		wf_cli_print_columns(f, "    --profile NAME", wf_cli_option_help(cmd, o));
 	}
 	wf_cli_print_columns(f, "-h, --help", "show this help");
 	if (cmd->examples && *cmd->examples)

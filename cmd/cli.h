@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <wf2sqlite/config.h>
 #include <wf2sqlite/session.h>
 #include <wf2sqlite/sink.h>
 
@@ -33,6 +34,7 @@ enum wf_opt_id {
 	WF_OPT_JSON,
 	WF_OPT_QUIET,
 	WF_OPT_VERBOSE,
+	WF_OPT_PROFILE,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -54,7 +56,7 @@ typedef struct wf_cli_option {
 typedef struct wf_cli_opts {
 	/* The text of each option as given; NULL when absent. */
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
-		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries;
+		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
 	int no_wait, force, allow_partial, json, quiet, verbose, help;
@@ -63,9 +65,12 @@ typedef struct wf_cli_opts {
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */
 
 	/* The settings, resolved once and typed by wf_cli_parse: the option,
-	 * else its environment variable, else the built-in default of
-	 * wf2sqlite/config.h. Valid when wf_cli_parse returned 0 without
-	 * --help. */
+	 * else the profile, else the environment, else [default], else the
+	 * built-in default of wf2sqlite/config.h (wf_settings_resolve). Valid
+	 * when wf_cli_parse returned 0 without --help; freed by
+	 * wf_cli_opts_clear. */
+	wf_settings settings;      /* where each came from (empty for a command
+				      that takes no setting: schema) */
 	const char *db_path;       /* --db, $WF2SQLITE_DB, else workflows.db (borrowed) */
 	wf_load_mode load_mode;    /* --mode, else append */
 	wf_wait_mode wait_mode;    /* --wait, else block */
@@ -121,6 +126,14 @@ const char *wf_cli_closest(const char *word, const char *const *candidates, size
  * or what is wrong with a value to io->err. */
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io);
+
+/* Frees what wf_cli_parse resolved (the settings). Accepts a zeroed or
+ * cleared opts. */
+void wf_cli_opts_clear(wf_cli_opts *opts);
+
+/* 1 when cmd takes a setting that may come from a profile (then it takes
+ * --profile too). */
+int wf_cli_takes_settings(const wf_command *cmd);
 
 /* The database of a command line parsed or not: --db, else $WF2SQLITE_DB,
  * else workflows.db (borrowed). */

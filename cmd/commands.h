@@ -11,6 +11,8 @@ extern const wf_command wf_cmd_status;
 extern const wf_command wf_cmd_load;
 extern const wf_command wf_cmd_schema;
 extern const wf_command wf_cmd_runs;
+extern const wf_command wf_cmd_check;
+extern const wf_command wf_cmd_completion;
 
 /* NULL-terminated, in the order --help lists them. */
 extern const wf_command *const wf_commands[];

@@ -17,6 +17,8 @@ const wf_command *const wf_commands[] = {
 	&wf_cmd_load,
 	&wf_cmd_schema,
 	&wf_cmd_runs,
+	&wf_cmd_check,
+	&wf_cmd_completion,
 	NULL,
 };
 
@@ -47,6 +49,8 @@ void wf_print_main_help(FILE *f)
 	      "  SCALE_ACCOUNT_ID   the account id (or --account-id)\n"
 	      "  SGP_BASE_URL       the API base URL or host name (or --base-url)\n"
 	      "  WF2SQLITE_DB       the database file (or --db; default workflows.db)\n"
+	      "  WF2SQLITE_PROFILE  the profile of the config file to use (or --profile)\n"
+	      "  WF2SQLITE_CONFIG   the config file (default ~/.config/wf2sqlite/config)\n"
 	      "  WF2SQLITE_BUSY_TIMEOUT_MS\n"
 	      "                     how long to wait for another process's lock on the\n"
 	      "                     database, in ms (default 300000: 5 minutes)\n\n"
@@ -251,6 +255,7 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 	rc = wf_cli_parse(cmd, nargs, args, &opts, io);
 	if (rc == 0 && opts.help) {
 		wf_cli_print_command_help(cmd, io->out);
+		wf_cli_opts_clear(&opts);
 		free(args);
 		return 0;
 	}
@@ -258,6 +263,7 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 		rc = cmd->run(&opts, io);
 	if (rc != 0 && !io->track->json_printed && json_requested(cmd, nargs, args))
 		print_failure_json(cmd, &opts, rc, io);
+	wf_cli_opts_clear(&opts);
 	free(args);
 	return rc;
 }

@@ -6,7 +6,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from netlib import EmuTestCase, workflow, wf_env  # noqa: E402
+from netlib import API_KEY, ACCOUNT_ID, EmuTestCase, workflow, wf_env  # noqa: E402
 from wfharness import db_query, run_wf  # noqa: E402
 
 COMMANDS = ("run", "attach", "resume", "status", "load", "schema", "runs")
@@ -110,6 +110,269 @@ class HelpAndParsingTest(EmuTestCase):
         self.assertIn("never created", r.out)
         self.assertNotIn("JSON object", r.out)
         self.assertIn("JSON array", r.out)
+
+
+
+class ProfileTest(EmuTestCase):
+    """SPEC 18: the config file, its profiles and the order of precedence."""
+    scenario = staticmethod(scenario)
+
+    def setUp(self):
+        super().setUp()
+        self.key_file = self.path("key")
+        with open(self.key_file, "w") as f:
+            f.write(API_KEY + "\n")
+        os.chmod(self.key_file, 0o600)
+        self.config = self.path("config")
+
+    def write_config(self, text):
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def env(self, profile=None, **extra):
+        """No credentials in the environment: they come from the config file."""
+        env = wf_env(key=None, account=None, extra={"WF2SQLITE_CONFIG": self.config})
+        if profile:
+            env["WF2SQLITE_PROFILE"] = profile
+        env.update(extra)
+        return env
+
+    def staging_prod(self, staging_db="staging.db", prod_url=None):
+        self.write_config(
+            "# two environments\n"
+            "[default]\n"
+            "db = %s\n"
+            "timeout = 2m\n"
+            "\n"
+            "[staging]\n"
+            "base_url = %s\n"
+            "account_id = %s\n"
+            "api_key_file = %s\n"
+            "db = %s\n"
+            "\n"
+            "[prod]\n"
+            "base_url = %s\n"
+            "account_id = other-account\n"
+            "api_key_file = %s\n"
+            % (self.path("default.db"), self.emu.base_url, ACCOUNT_ID, self.key_file,
+               self.path(staging_db), prod_url or self.emu.base_url, self.key_file))
+
+    def test_profile_gives_the_credentials_and_the_database(self):
+        self.staging_prod()
+        r = self.wf(["run", "w1", "--profile", "staging", "-q"], env=self.env())
+        self.assertRc(r, 0)
+        self.assertEqual(db_query(self.path("staging.db"), "SELECT status FROM _wf_runs"),
+                         [("loaded",)])
+        self.assertFalse(os.path.exists(self.path("default.db")))
+
+    def test_profile_from_the_environment(self):
+        self.staging_prod()
+        r = self.wf(["run", "w1", "-q"], env=self.env(profile="staging"))
+        self.assertRc(r, 0)
+        self.assertTrue(os.path.exists(self.path("staging.db")))
+
+    def test_flag_beats_profile(self):
+        self.staging_prod()
+        db = self.path("flag.db")
+        r = self.wf(["run", "w1", "--profile", "staging", "--db", db, "-q"], env=self.env())
+        self.assertRc(r, 0)
+        self.assertTrue(os.path.exists(db))
+        self.assertFalse(os.path.exists(self.path("staging.db")))
+
+    def test_named_profile_beats_environment_beats_default_section(self):
+        self.staging_prod()
+        env_db = self.path("env.db")
+        # staging names a db: it wins over WF2SQLITE_DB.
+        r = self.wf(["run", "w1", "--profile", "staging", "-q"],
+                    env=self.env(WF2SQLITE_DB=env_db))
+        self.assertRc(r, 0)
+        self.assertTrue(os.path.exists(self.path("staging.db")))
+        self.assertFalse(os.path.exists(env_db))
+        # Without a named profile the environment wins over [default].
+        r = self.wf(["runs", "--json"], env=self.env(WF2SQLITE_DB=self.path("staging.db")))
+        self.assertRc(r, 0)
+        self.assertEqual(len(r.json()), 1)
+        r = self.wf(["check", "--json"], env=self.env(WF2SQLITE_DB=env_db))
+        self.assertEqual(r.json()["settings"]["db"],
+                         {"value": env_db, "source": "environment", "from": "WF2SQLITE_DB"})
+        r = self.wf(["check", "--json"], env=self.env())
+        db = r.json()["settings"]["db"]
+        self.assertEqual((db["value"], db["source"]), (self.path("default.db"), "profile"))
+        self.assertIn("[default]", db["from"])
+        self.assertIn("line 3", db["from"])
+
+    def test_missing_keys_of_a_named_profile_fall_through(self):
+        self.staging_prod()
+        # prod has no db: WF2SQLITE_DB, then [default].
+        r = self.wf(["check", "--profile", "prod", "--json"], env=self.env())
+        out = r.json()
+        self.assertEqual(out["profile"], "prod")
+        self.assertEqual(out["settings"]["db"]["value"], self.path("default.db"))
+        self.assertEqual(out["settings"]["timeout"]["value"], "2m")
+        self.assertEqual(out["settings"]["retries"],
+                         {"value": "5", "source": "default", "from": "the built-in default"})
+        r = self.wf(["check", "--profile", "prod", "--json"],
+                    env=self.env(WF2SQLITE_DB=self.path("e.db")))
+        self.assertEqual(r.json()["settings"]["db"]["source"], "environment")
+
+    def test_environment_key_beats_default_section_key_file(self):
+        self.write_config("[default]\napi_key_file = %s\n" % self.path("nokey"))
+        r = self.wf(["check", "--json"],
+                    env=self.env(SCALE_API_KEY=API_KEY, SCALE_ACCOUNT_ID=ACCOUNT_ID,
+                                 SGP_BASE_URL=self.emu.base_url))
+        self.assertRc(r, 0)
+        key = r.json()["settings"]["api_key_file"]
+        self.assertEqual((key["value"], key["source"], key["from"]),
+                         (None, "environment", "SCALE_API_KEY"))
+
+    def test_unknown_profile_is_exit_2_naming_the_file(self):
+        self.staging_prod()
+        for args, env in ((["runs", "--profile", "qa"], self.env()),
+                          (["runs"], self.env(profile="qa"))):
+            r = self.wf(args, env=env)
+            self.assertRc(r, 2)
+            self.assertIn("profile 'qa'", r.err)
+            self.assertIn(self.config, r.err)
+            self.assertIn("default, staging, prod", r.err)
+
+    def test_profile_without_a_config_file_is_exit_2(self):
+        r = self.wf(["runs", "--profile", "staging"],
+                    env=self.env(WF2SQLITE_CONFIG=self.path("none")))
+        self.assertRc(r, 2)
+        self.assertIn(self.path("none"), r.err)
+
+    def bad_config(self, text, line, want):
+        self.write_config(text)
+        r = self.wf(["runs"], env=self.env())
+        self.assertRc(r, 2)
+        self.assertIn("%s line %d: " % (self.config, line), r.err)
+        self.assertIn(want, r.err)
+        return r
+
+    def test_unknown_key_is_exit_2_naming_file_and_line(self):
+        self.bad_config("[default]\ndb = a.db\ntiemout = 5m\n", 3, "unknown key 'tiemout'")
+
+    def test_malformed_line_is_exit_2_naming_file_and_line(self):
+        self.bad_config("[default]\n\ndb a.db\n", 3, "malformed line")
+        self.bad_config("[default\ndb = a.db\n", 1, "malformed line")
+
+    def test_api_key_in_the_config_is_refused_naming_file_and_line(self):
+        r = self.bad_config("[staging]\naccount_id = a\napi_key = %s\n" % API_KEY, 3,
+                            "api_key_file")
+        self.assertNotIn(API_KEY, r.err)
+
+    def test_key_outside_a_section_is_exit_2(self):
+        self.bad_config("db = a.db\n", 1, "outside any section")
+
+    def test_bad_value_in_a_profile_names_where_it_is_written(self):
+        self.write_config("[default]\ntimeout = soon\n")
+        r = self.wf(["run", "w1"], env=self.env())
+        self.assertRc(r, 2)
+        self.assertIn("timeout in [default] (%s line 2)" % self.config, r.err)
+
+    def test_tilde_in_a_path_is_the_home_folder(self):
+        self.write_config("[default]\ndb = ~/x.db\n")
+        r = self.wf(["check", "--json"], env=self.env(HOME=self.dir))
+        self.assertEqual(r.json()["settings"]["db"]["value"], os.path.join(self.dir, "x.db"))
+
+    def test_readable_key_file_gets_a_warning(self):
+        self.staging_prod()
+        os.chmod(self.key_file, 0o644)
+        r = self.wf(["run", "w1", "--profile", "staging"], env=self.env())
+        self.assertRc(r, 0)
+        self.assertIn("warning: the API key file '%s'" % self.key_file, r.err)
+        self.assertIn("chmod 600", r.err)
+        # --api-key-file too.
+        r = self.wf(["check", "--api-key-file", self.key_file],
+                    env=wf_env(self.emu, key=None))
+        self.assertRc(r, 0)
+        self.assertIn("chmod 600", r.err)
+        os.chmod(self.key_file, 0o600)
+        r = self.wf(["check", "--api-key-file", self.key_file],
+                    env=wf_env(self.emu, key=None))
+        self.assertNotIn("warning", r.err)
+
+    def test_commands_without_settings_ignore_a_broken_config(self):
+        self.write_config("garbage\n")
+        body = self.path("r.json")
+        with open(body, "w") as f:
+            f.write('{"schema": [{"id": "a", "type": "number"}], "data": []}')
+        r = self.wf(["schema", body], env=self.env())
+        self.assertRc(r, 0)
+
+
+class CheckTest(EmuTestCase):
+    """SPEC 18: `check` says where the settings come from and whether the host
+    answered and accepted the credentials; it starts and writes nothing."""
+    scenario = staticmethod(scenario)
+
+    def test_good_credentials_exit_0(self):
+        db = self.path("never.db")
+        r = self.wf(["check", "--db", db])
+        self.assertRc(r, 0)
+        self.assertRegex(r.out, r"(?m)^base URL +%s .*\(environment: SGP_BASE_URL\)$"
+                         % self.emu.base_url)
+        self.assertRegex(r.out, r"(?m)^account +%s \(environment: SCALE_ACCOUNT_ID\)$"
+                         % ACCOUNT_ID)
+        self.assertRegex(r.out, r"(?m)^API key +taken from SCALE_API_KEY \(environment")
+        self.assertRegex(r.out, r"(?m)^database +%s \(flag: --db\)$" % db)
+        self.assertRegex(r.out, r"(?m)^host +answered")
+        self.assertRegex(r.out, r"(?m)^credentials +accepted$")
+        self.assertFalse(os.path.exists(db))
+        # One GET, nothing started.
+        calls = self.calls(self.emu)
+        self.assertEqual(calls[-1]["method"], "GET")
+        self.assertEqual(self.calls(self.emu, "run"), [])
+
+    def test_default_database_is_reported_not_opened(self):
+        r = self.wf(["check"], cwd=self.dir)
+        self.assertRc(r, 0)
+        self.assertRegex(r.out, r"(?m)^database +workflows.db \(default\)$")
+        self.assertFalse(os.path.exists(self.path("workflows.db")))
+
+    def test_bad_key_exit_3(self):
+        r = run_wf(["check"], env=wf_env(self.emu, key="wrong-key"))
+        self.assertRc(r, 3)
+        self.assertRegex(r.out, r"(?m)^host +answered")
+        self.assertRegex(r.out, r"(?m)^credentials +refused$")
+        self.assertIn("authentication refused", r.err)
+        self.assertNotIn("wrong-key", r.out + r.err)
+
+    def test_bad_account_exit_3(self):
+        r = self.wf(["check", "--account-id", "nobody", "--json"])
+        self.assertRc(r, 3)
+        out = r.json()
+        self.assertEqual((out["host_answered"], out["credentials_accepted"], out["exit_code"]),
+                         (True, False, 3))
+
+    def test_no_host_exit_8(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        r = self.wf(["check", "--base-url", "http://127.0.0.1:%d" % port, "--json"])
+        self.assertRc(r, 8)
+        out = r.json()
+        self.assertEqual((out["host_answered"], out["credentials_accepted"]), (False, None))
+        self.assertIn(str(port), out["error"])
+
+    def test_json_has_every_setting_and_never_the_key(self):
+        r = self.wf(["check", "--json"])
+        self.assertRc(r, 0)
+        out = r.json()
+        self.assertEqual(set(out["settings"]), {"base_url", "account_id", "api_key_file", "db",
+                                                "cacert", "wait", "timeout", "retries"})
+        self.assertEqual((out["host_answered"], out["credentials_accepted"], out["error"],
+                          out["exit_code"]), (True, True, None, 0))
+        self.assertEqual(out["settings"]["base_url"]["source"], "environment")
+        self.assertNotIn(API_KEY, r.out)
+
+    def test_missing_configuration_exit_2_still_reports(self):
+        r = run_wf(["check"], env=wf_env(key=None, account=None))
+        self.assertRc(r, 2)
+        self.assertRegex(r.out, r"(?m)^base URL +- \(set nowhere\)$")
+        self.assertIn("SGP_BASE_URL", r.err)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,14 @@ static const wf_command fake = {
 	"fake", "fake [options]", "a command taking the settings", "", "", opts_of_fake, 0, 0, NULL,
 };
 
+static wf_cli_opts kept;
+
+static void t_keep(wf_cli_opts *o)
+{
+	wf_cli_opts_clear(&kept);
+	kept = *o;
+}
+
 /* Parses the NULL-terminated words; *out_err is what was printed (freed by
  * the caller). */
 static int parse_words(const char *const *words, wf_cli_opts *o, char **out_err)
@@ -35,6 +43,9 @@ static int parse_words(const char *const *words, wf_cli_opts *o, char **out_err)
 	io.err = f;
 	rc = wf_cli_parse(&fake, argc, argv, o, &io);
 	fclose(f);
+	/* The settings' strings stay readable for the checks (db_path);
+	 * t_keep frees the previous ones. */
+	t_keep(o);
 	return rc;
 }
 
@@ -193,6 +204,9 @@ static void unknown_option_suggests_one_the_command_takes(void)
 
 int main(void)
 {
+	/* No config file of the user's. */
+	setenv("WF2SQLITE_CONFIG", "/dev/null", 1);
+	unsetenv("WF2SQLITE_PROFILE");
 	T_RUN(closest_names_the_typo);
 	T_RUN(unknown_option_suggests_one_the_command_takes);
 	T_RUN(defaults_are_the_documented_ones);
@@ -200,5 +214,6 @@ int main(void)
 	T_RUN(db_flag_beats_environment_beats_default);
 	T_RUN(bad_values_are_usage_errors);
 	T_RUN(help_states_the_defaults);
+	wf_cli_opts_clear(&kept);
 	return t_done();
 }
