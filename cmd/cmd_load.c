@@ -75,20 +75,16 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_run_info info;
 	wf_load_stats stats;
 	wf_outcome out;
-	wf_load_mode mode;
+	wf_load_mode mode = opts->load_mode;
 	wf_status st = WF_OK;
 	wf_err err, err2;
 	char *table = NULL;
 	FILE *in = NULL;
 	int64_t t0 = now_ms(), run_id = 0;
-	int rc;
 
 	err.msg[0] = '\0';
 	wf_outcome_init(&out);
-	rc = wf_cmd_parse_mode(opts, io, &mode);
-	if (rc != 0)
-		return rc;
-	out.db = wf_cmd_db_path(opts);
+	out.db = opts->db_path;
 	out.workflow_id = opts->workflow;
 	out.mode = wf_load_mode_name(mode);
 	table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->workflow);

@@ -213,7 +213,7 @@ static int print_json(const wf_run_record *runs, size_t n, FILE *f)
 
 static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
 {
-	const char *db = wf_cmd_db_path(opts);
+	const char *db = opts->db_path;
 	wf_run_record *runs = NULL;
 	wf_sink *sink = NULL;
 	wf_status st;
