@@ -16,13 +16,6 @@ static const enum wf_opt_id load_options[] = {
 	WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0,
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Feeds the whole input to the consumer; WF_EUSAGE when it cannot be read. */
 static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer *c,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
@@ -80,7 +73,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_err err, err2;
 	char *table = NULL;
 	FILE *in = NULL;
-	int64_t t0 = now_ms(), run_id = 0;
+	int64_t t0 = wf_clock_ms(), run_id = 0;
 
 	err.msg[0] = '\0';
 	wf_outcome_init(&out);
@@ -147,7 +140,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	memset(&ro, 0, sizeof(ro));
 	ro.status = "loaded";
 	ro.wait_ms = -1;
-	ro.total_ms = now_ms() - t0;
+	ro.total_ms = wf_clock_ms() - t0;
 	st = wf_loader_commit(loader, &ro, &stats, &err);
 	if (st != WF_OK)
 		goto done;
@@ -167,7 +160,7 @@ done:
 	if (st != WF_OK) {
 		out.error = err.msg;
 		out.status = st == WF_EINTERRUPTED ? "interrupted" : "failed";
-		out.total_ms = now_ms() - t0;
+		out.total_ms = wf_clock_ms() - t0;
 		if (run_id > 0) {
 			/* The attempt is recorded: a careful user wants to see it. */
 			memset(&ro, 0, sizeof(ro));

@@ -19,14 +19,6 @@
 #define WF_API_PATH "/corp-api/compass/api"
 #define KEY_FILE_MAX 65536
 
-int64_t wf_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void wf_config_clear(wf_config *c)
 {
 	if (!c)

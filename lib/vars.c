@@ -9,46 +9,7 @@
 #include <string.h>
 
 #include "wf2sqlite/buf.h"
-
-/* 1 when [s, s+n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len, k;
-		unsigned int cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
+#include "wf2sqlite/text.h"
 
 static wf_status read_all(const char *name, FILE *f, wf_buf *b, wf_err *err)
 {
@@ -81,13 +42,13 @@ static const char *unsendable(json_object *v)
 	case json_type_double:
 		return isfinite(json_object_get_double(v)) ? NULL : "number";
 	case json_type_string:
-		return valid_utf8((const unsigned char *)json_object_get_string(v),
-				  (size_t)json_object_get_string_len(v)) ? NULL : "utf8";
+		return wf_utf8_valid(json_object_get_string(v),
+				     (size_t)json_object_get_string_len(v)) ? NULL : "utf8";
 	case json_type_object: {
 		json_object_iter it;
 		const char *why;
 		json_object_object_foreachC(v, it) {
-			if (!valid_utf8((const unsigned char *)it.key, strlen(it.key)))
+			if (!wf_utf8_valid(it.key, strlen(it.key)))
 				return "utf8";
 			if ((why = unsendable(it.val)) != NULL)
 				return why;
@@ -175,7 +136,7 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 				st = wf_err_set(err, WF_EUSAGE, "--vars %s has an empty variable name", name);
 				goto cleanup;
 			}
-			why = valid_utf8((const unsigned char *)it.key, strlen(it.key)) ?
+			why = wf_utf8_valid(it.key, strlen(it.key)) ?
 				unsendable(it.val) : "utf8";
 			if (why && strcmp(why, "number") == 0) {
 				st = wf_err_set(err, WF_EUSAGE,
@@ -240,7 +201,7 @@ wf_status wf_vars_build(const char *vars_file, const char *const *vars, int nvar
 					vars[i]);
 			goto cleanup;
 		}
-		if (!valid_utf8((const unsigned char *)vars[i], strlen(vars[i]))) {
+		if (!wf_utf8_valid(vars[i], strlen(vars[i]))) {
 			st = wf_err_set(err, WF_EUSAGE, "--var %.*s: the text is not valid UTF-8",
 					(int)klen, vars[i]);
 			goto cleanup;
