@@ -660,8 +660,10 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 
 	wf_http_resp_init(&resp);
 	wf_buf_init(&path, 8192);
-	/* The wait is over: the download is bounded by --retries and stalls. */
-	wf_retry_init(&retry, 0);
+	/* The wait is over: a download in progress is bounded only by stalls,
+	 * but no new attempt starts (and no Retry-After is slept) past
+	 * --timeout. */
+	wf_retry_init(&retry, w->deadline);
 	wreport(w, WF_PHASE_DOWNLOADING, w->state);
 	timeout = w->slice > FINAL_FETCH_TIMEOUT_MS ? w->slice : FINAL_FETCH_TIMEOUT_MS;
 	st = result_path(w, timeout, &path, err);

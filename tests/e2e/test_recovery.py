@@ -10,13 +10,17 @@ import unittest
 
 from netlib import (NGINX, API_PATH, Emu, EmuTestCase, NetTestCase, Nginx, free_port,
                     wait_for_run, wf_env, workflow)
-from wfharness import WfTestCase, db_query, db_runs, run_wf, spawn_wf
+from wfharness import SANITIZED, WfTestCase, db_query, db_runs, run_wf, spawn_wf
 
 
 # The hand-written emulator waits for the rest of a request head after a TLS
 # hello, so the client gives up at its 10 s connect timeout; on
 # libmicrohttpd it answers 400 at once and this becomes 2 s.
 EMU_TLS_HELLO_BOUND_S = 12.0
+
+
+# SPEC 4's "under 2 s"; a sanitizer build on a loaded machine starts slower.
+FAST_S = 5.0 if SANITIZED else 2.0
 
 
 def result_calls(emu):
@@ -159,7 +163,7 @@ class FailFastTest(EmuTestCase):
         finally:
             srv.close()
         self.assertRc(r, 8)
-        self.assertLess(took, 2.0, r.err)
+        self.assertLess(took, FAST_S, r.err)
         self.assertEqual(len(seen), 1)  # one attempt
         self.assertIn("https://127.0.0.1:%d%s/v1/sessions/w-s" % (port, API_PATH), r.err)
         self.assertIn("TLS", r.err)
@@ -192,7 +196,7 @@ class FailFastTest(EmuTestCase):
                      ["attach", "w-s", "--db", self.path("b.db")], ["status", "w-s"]):
             r, took = self.timed(args + ["--base-url", "http://127.0.0.1:%d%s" % (port, API_PATH)])
             self.assertRc(r, 8)
-            self.assertLess(took, 2.0, r.err)
+            self.assertLess(took, FAST_S, r.err)
             self.assertIn("http://127.0.0.1:%d%s/v1/" % (port, API_PATH), r.err)
             self.assertIn("port", r.err)
             self.assertIn("configuration mistake", r.err)
