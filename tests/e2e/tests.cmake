@@ -16,4 +16,5 @@ endforeach()
 # --- end network side ---
 # SPEC sections 1-4, 8, 9 sentence by sentence (the audit's checks).
 wf_add_pytest(e2e/test_spec_cli.py)
+wf_add_pytest(e2e/test_everyday.py)
 wf_add_pytest(e2e/test_memory.py)
