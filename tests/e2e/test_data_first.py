@@ -318,5 +318,27 @@ class DataFirstNothingVisibleBeforeCommit(h.WfTestCase):
         self.assertEqual(h.db_query(db, "SELECT count(*) FROM t")[0][0], 5000)
 
 
+class DataFirstSessionLoadedOnce(h.WfTestCase):
+
+    def test_a_data_first_session_already_loaded_is_not_loaded_twice_unless_force(self):
+        scen = {"workflows": {"df": {"start_ms": 0, "pending_ms": 0, "cards": [],
+                                     "generate": {"rows": 3000, "shape": "mixed",
+                                                  "data_first": True}}}}
+        db = self.path("once.db")
+        with h.Emu(scen, workdir=self.dir) as emu:
+            r = h.run_wf(["run", "df", "--db", db, "--no-wait"], emu=emu)
+            self.assertRc(r, 0)
+            sid = r.out.strip()
+            self.assertRc(h.run_wf(["attach", sid, "--db", db, "--workflow", "df"], emu=emu), 0)
+            r = h.run_wf(["attach", sid, "--db", db, "--workflow", "df"], emu=emu)
+            self.assertRc(r, 0)
+            self.assertIn("is already in wf_df", r.err)
+            self.assertEqual(h.db_query(db, "SELECT count(*) FROM wf_df"), [(3000,)])
+            r = h.run_wf(["attach", sid, "--db", db, "--workflow", "df", "--force"], emu=emu)
+            self.assertRc(r, 0)
+        self.assertEqual(h.db_query(db, "SELECT count(*), count(DISTINCT _run_id) FROM wf_df"),
+                         [(6000, 2)])
+
+
 if __name__ == "__main__":
     unittest.main()
