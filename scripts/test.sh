@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds twice (a -Werror build and an
 # AddressSanitizer + UndefinedBehaviorSanitizer build) and runs every test in
-# both with CTest, then the fuzz smoke runs and the valgrind pass.
+# both with CTest, the tests that drop privileges once more from a copy of the
+# checkout in a 0700 folder, then the fuzz smoke runs and the valgrind pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWF2SQLITE_WERROR=ON >/de
 cmake --build build -j"$jobs"
 echo "== tests (release build)"
 ctest --test-dir build --output-on-failure -j"$jobs" | tee -a "$log"
+# The tests that run wf2sqlite as nobody must not depend on the folders above
+# the checkout (docs/hardening.md, "Tests that drop privileges"): a few
+# seconds, nothing left behind.
+echo "== tests that drop privileges, from a checkout in a 0700 folder (release build)"
+python3 tests/lib/private_checkout.py build
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DWF2SQLITE_WERROR=ON -DWF2SQLITE_SANITIZE=ON >/dev/null
