@@ -13,8 +13,8 @@ foreach(target fuzz_reader fuzz_schema fuzz_duration fuzz_url fuzz_vars fuzz_sce
 endforeach()
 # The scenario loader is compass-emu's, not the library's: its sources join
 # the driver (the emulator has no library target).
-set(WF_EMU_DIR ${CMAKE_SOURCE_DIR}/cmd/emu)
+set(WF_EMU_DIR ${CMAKE_SOURCE_DIR}/tools/compass-emu)
 target_sources(fuzz_scenario_driver PRIVATE
   ${WF_EMU_DIR}/scenario.c ${WF_EMU_DIR}/util.c ${WF_EMU_DIR}/gen.c)
-target_include_directories(fuzz_scenario_driver PRIVATE ${CMAKE_SOURCE_DIR}/cmd)
+target_include_directories(fuzz_scenario_driver PRIVATE ${WF_EMU_DIR})
 target_link_libraries(fuzz_scenario_driver PRIVATE PkgConfig::JSONC Threads::Threads)

@@ -1,4 +1,4 @@
-/* Fuzz target of compass-emu's scenario loader (cmd/emu/scenario.c). The
+/* Fuzz target of compass-emu's scenario loader (tools/compass-emu/scenario.c). The
  * input is a scenario file, written to a private temporary folder (next to a
  * small "r.json" that result_file may name) and loaded. Invariants: a refusal
  * has a one-line reason; an accepted scenario has its key, account and
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "emu/emu.h"
+#include "emu.h"
 #include "fuzz.h"
 #include "wf2sqlite/reader.h"
 

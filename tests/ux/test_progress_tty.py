@@ -19,9 +19,9 @@ import wfharness as h  # noqa: E402
 
 TMUX = shutil.which("tmux")
 # The ux branch alone has neither `run` nor compass-emu; a merged tree has both.
-MERGED = all(os.path.exists(os.path.join(h.SOURCE_DIR, "cmd", f))
-             for f in ("cmd_run.c", "compass-emu.c"))
-NOT_MERGED = ("needs `wf2sqlite run` (cmd/cmd_run.c) and compass-emu (cmd/compass-emu.c): "
+MERGED = all(os.path.exists(os.path.join(h.SOURCE_DIR, f))
+             for f in ("cmd/cmd_run.c", "tools/compass-emu/main.c"))
+NOT_MERGED = ("needs `wf2sqlite run` (cmd/cmd_run.c) and compass-emu (tools/compass-emu/main.c): "
               "this tree has not merged them yet")
 SLOW = 3 if h.SANITIZED else 1
 

@@ -4,7 +4,7 @@
  *
  *   compass-emu --scenario FILE [--port N] [--port-file FILE] [--log FILE]
  */
-#include "emu/emu.h"
+#include "emu.h"
 
 #include <errno.h>
 #include <signal.h>

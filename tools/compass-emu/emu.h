@@ -7,7 +7,7 @@
  *   http.c      listeners, one thread per connection, HTTP/1.1 parsing and
  *               the transport side of faults (cut, slow, close)
  *   log.c       the JSON-lines request log
- * Everything is owned by the one emu_server made in compass-emu.c. */
+ * Everything is owned by the one emu_server made in main.c. */
 #ifndef COMPASS_EMU_H
 #define COMPASS_EMU_H
 
