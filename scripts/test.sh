@@ -13,7 +13,17 @@ for tool in tmux openssl groff jq bash; do
 done
 jobs=$(nproc)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+stray_before=$(mktemp)
+stray_after=$(mktemp)
+trap 'rm -f "$log" "$stray_before" "$stray_after"' EXIT
+# Tests write into build folders and temporary folders only, never into the
+# checkout (it may be read-only to them, or shared): a file that appears
+# outside build*/ during this script fails it at the end.
+stray() {
+  { git status --porcelain --ignored --untracked-files=all -- . ':(exclude)build' \
+      ':(exclude)build-*' 2>/dev/null || true; } | sort
+}
+stray >"$stray_before"
 
 echo "== build (release, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWF2SQLITE_WERROR=ON >/dev/null
@@ -37,6 +47,13 @@ bash scripts/fuzz.sh 5
 
 echo "== valgrind (memcheck) over the main end-to-end paths (release build)"
 bash scripts/valgrind.sh build
+
+stray >"$stray_after"
+if [ -n "$(comm -13 "$stray_before" "$stray_after")" ]; then
+  echo "scripts/test.sh: the tests changed the checkout (outside build*/):" >&2
+  comm -13 "$stray_before" "$stray_after" >&2
+  exit 1
+fi
 
 # One closing line for both CTest runs (each already failed the script on
 # any failure, as do the fuzz and valgrind steps above).
