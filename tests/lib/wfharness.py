@@ -4,8 +4,10 @@ Starts the real compass-emu on 127.0.0.1 with a scenario, runs the real
 wf2sqlite binary against it, and opens the SQLite files it writes.
 Standard library only.
 """
+import atexit
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -30,10 +32,15 @@ class Emu:
 
     scenario: a dict (written to a temp file) or a path.
     The emulator writes one JSON line per request it received to self.log_path.
+    A folder it makes itself (no workdir given) is removed when the test
+    process ends (after every test could still read the log).
     """
 
     def __init__(self, scenario, workdir=None, extra_args=()):
-        self.dir = workdir or tempfile.mkdtemp(prefix="wfemu-")
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="wfemu-")
+            atexit.register(shutil.rmtree, workdir, True)
+        self.dir = workdir
         if isinstance(scenario, dict):
             scenario.setdefault("api_key", API_KEY)
             scenario.setdefault("account_id", ACCOUNT_ID)
