@@ -1,6 +1,7 @@
 """The regression check of tests that drop privileges (tests/lib/asuser.py):
 runs every test marked @drops_privileges once more from a copy of the
-checkout inside a fresh 0700 folder, as a user's private clone would be,
+checkout inside a fresh 0700 folder (in a folder whose name has a space, as
+"My Projects" would), as a user's private clone would be,
 with TMPDIR a 0700 folder too, so that a test handing the unprivileged user a
 path in the checkout (or in TMPDIR) fails here whatever folder the real
 checkout sits in.
@@ -84,7 +85,7 @@ def main(argv):
     t0 = time.time()
     priv = tempfile.mkdtemp(prefix="wf-private-")  # mode 0700
     try:
-        clone = os.path.join(priv, "clone")
+        clone = os.path.join(priv, "a clone")  # a space too, as in "My Projects"
         outside = os.path.join(priv, "build")  # the build tree, when not in the checkout
         for rel in checkout_files():
             if os.path.lexists(os.path.join(ROOT, rel)):
