@@ -1,24 +1,27 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <wf2sqlite/config.h>
+
 const wf_cli_option wf_cli_options[] = {
-	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else workflows.db)"},
+	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)"},
-	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append (default): add this run's rows; replace: the table holds only this run; fail: error if the table exists"},
+	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists (default: " WF_DEFAULT_MODE ")"},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
 	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after"},
 	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
-	{WF_OPT_WAIT, "wait", 0, "block|poll", "block (default): long-poll the result; poll: poll the session, then fetch the result"},
-	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: 5s)"},
-	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: 10m)"},
+	{WF_OPT_WAIT, "wait", 0, "block|poll", "block: long-poll the result; poll: poll the session, then fetch the result (default: " WF_DEFAULT_WAIT ")"},
+	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: " WF_DEFAULT_POLL_INTERVAL ")"},
+	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: " WF_DEFAULT_TIMEOUT ")"},
 	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)"},
 	{WF_OPT_ACCOUNT_ID, "account-id", 0, "ID", "account id (default: $SCALE_ACCOUNT_ID)"},
 	{WF_OPT_API_KEY_FILE, "api-key-file", 0, "FILE", "read the API key from FILE (default: $SCALE_API_KEY)"},
 	{WF_OPT_CACERT, "cacert", 0, "FILE", "extra CA bundle for a private TLS host"},
-	{WF_OPT_RETRIES, "retries", 0, "N", "retries of a transient failure (default: 5)"},
+	{WF_OPT_RETRIES, "retries", 0, "N", "retries of a transient failure (default: " WF_DEFAULT_RETRIES_TEXT ")"},
 	{WF_OPT_FORCE, "force", 0, NULL, "load a session that this table already holds"},
 	{WF_OPT_ALLOW_PARTIAL, "allow-partial", 0, NULL, "load the rows of an errored session (recorded as partial)"},
 	{WF_OPT_JSON, "json", 0, NULL, "print one JSON object on stdout describing the outcome"},
@@ -158,6 +161,66 @@ static int is_key_option(const char *name, size_t n)
 	       (n == 3 && strncmp(name, "key", 3) == 0);
 }
 
+const char *wf_cli_db_path(const wf_cli_opts *opts)
+{
+	const char *env;
+
+	if (opts->db && *opts->db)
+		return opts->db;
+	env = getenv("WF2SQLITE_DB");
+	if (env && *env)
+		return env;
+	return WF_DEFAULT_DB;
+}
+
+/* A duration setting: given (what names it) or the default; longer than 0. */
+static int resolve_duration(const char *given, const char *def, const char *what,
+			    const char *examples, int64_t *out, const wf_cli_io *io)
+{
+	wf_err err;
+
+	if (wf_parse_duration(given ? given : def, what, out, &err) != WF_OK) {
+		wf_cli_error(io, "%s", err.msg);
+		return 2;
+	}
+	if (*out <= 0) {
+		wf_cli_error(io, "%s must be longer than 0 (e.g. %s)", what, examples);
+		return 2;
+	}
+	return 0;
+}
+
+/* Every setting typed, in the order the messages have always come:
+ * --wait, --timeout, --poll-interval, --mode, --retries. The defaults go
+ * through the same parsers, so they are written once, as text. */
+static int resolve_settings(wf_cli_opts *o, const wf_cli_io *io)
+{
+	const char *wait = o->wait ? o->wait : WF_DEFAULT_WAIT;
+	wf_err err;
+
+	o->db_path = wf_cli_db_path(o);
+	if (strcmp(wait, "block") == 0) {
+		o->wait_mode = WF_WAIT_BLOCK;
+	} else if (strcmp(wait, "poll") == 0) {
+		o->wait_mode = WF_WAIT_POLL;
+	} else {
+		wf_cli_error(io, "--wait must be block or poll, not '%s'", wait);
+		return 2;
+	}
+	if (resolve_duration(o->timeout, WF_DEFAULT_TIMEOUT, "--timeout", "30s, 10m",
+			     &o->timeout_ms, io) != 0 ||
+	    resolve_duration(o->poll_interval, WF_DEFAULT_POLL_INTERVAL, "--poll-interval",
+			     "5s, 500ms", &o->poll_interval_ms, io) != 0)
+		return 2;
+	if (wf_load_mode_parse(o->mode ? o->mode : WF_DEFAULT_MODE, &o->load_mode, &err) != WF_OK ||
+	    wf_parse_retries(o->retries ? o->retries : WF_DEFAULT_RETRIES_TEXT, "--retries",
+			     &o->retry_count, &err) != WF_OK) {
+		wf_cli_error(io, "%s", err.msg);
+		return 2;
+	}
+	return 0;
+}
+
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io)
 {
@@ -232,7 +295,7 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		return 0;
 	if (out->npos < cmd->min_pos)
 		return missing_argument(cmd, io, out->npos);
-	return 0;
+	return resolve_settings(out, io);
 }
 
 /* Help columns: options from column 2, their text from column 32, lines cut

@@ -6,7 +6,11 @@
 #ifndef WF2SQLITE_CLI_H
 #define WF2SQLITE_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include <wf2sqlite/session.h>
+#include <wf2sqlite/sink.h>
 
 enum wf_opt_id {
 	WF_OPT_DB = 1,
@@ -46,6 +50,7 @@ typedef struct wf_cli_option {
 
 /* The parsed command line. Strings point into argv (borrowed). */
 typedef struct wf_cli_opts {
+	/* The text of each option as given; NULL when absent. */
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
@@ -54,6 +59,17 @@ typedef struct wf_cli_opts {
 	const char *pos[WF_CLI_MAX_POS];
 	int npos;
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */
+
+	/* The settings, resolved once and typed by wf_cli_parse: the option,
+	 * else its environment variable, else the built-in default of
+	 * wf2sqlite/config.h. Valid when wf_cli_parse returned 0 without
+	 * --help. */
+	const char *db_path;       /* --db, $WF2SQLITE_DB, else workflows.db (borrowed) */
+	wf_load_mode load_mode;    /* --mode, else append */
+	wf_wait_mode wait_mode;    /* --wait, else block */
+	int64_t timeout_ms;        /* --timeout, else 10m; > 0 */
+	int64_t poll_interval_ms;  /* --poll-interval, else 5s; > 0 */
+	int retry_count;           /* --retries, else 5 */
 } wf_cli_opts;
 
 /* What a command told the user, so that wf_main can still print the --json
@@ -86,10 +102,15 @@ typedef struct wf_command {
 extern const wf_cli_option wf_cli_options[];
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
 
-/* Parses argv (after the command name) for cmd. Returns 0, or 2 after
- * printing a usage message to io->err. */
+/* Parses argv (after the command name) for cmd and resolves the settings
+ * (db_path, load_mode, ...). Returns 0, or 2 after printing a usage message
+ * or what is wrong with a value to io->err. */
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io);
+
+/* The database of a command line parsed or not: --db, else $WF2SQLITE_DB,
+ * else workflows.db (borrowed). */
+const char *wf_cli_db_path(const wf_cli_opts *opts);
 
 /* Prints `<command> --help`. */
 void wf_cli_print_command_help(const wf_command *cmd, FILE *f);

@@ -16,13 +16,6 @@ static const enum wf_opt_id load_options[] = {
 	WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0,
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Feeds the whole input to the consumer; WF_EUSAGE when it cannot be read. */
 static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer *c,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
@@ -75,20 +68,16 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_run_info info;
 	wf_load_stats stats;
 	wf_outcome out;
-	wf_load_mode mode;
+	wf_load_mode mode = opts->load_mode;
 	wf_status st = WF_OK;
 	wf_err err, err2;
 	char *table = NULL;
 	FILE *in = NULL;
-	int64_t t0 = now_ms(), run_id = 0;
-	int rc;
+	int64_t t0 = wf_clock_ms(), run_id = 0;
 
 	err.msg[0] = '\0';
 	wf_outcome_init(&out);
-	rc = wf_cmd_parse_mode(opts, io, &mode);
-	if (rc != 0)
-		return rc;
-	out.db = wf_cmd_db_path(opts);
+	out.db = opts->db_path;
 	out.workflow_id = opts->workflow;
 	out.mode = wf_load_mode_name(mode);
 	table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->workflow);
@@ -151,7 +140,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	memset(&ro, 0, sizeof(ro));
 	ro.status = "loaded";
 	ro.wait_ms = -1;
-	ro.total_ms = now_ms() - t0;
+	ro.total_ms = wf_clock_ms() - t0;
 	st = wf_loader_commit(loader, &ro, &stats, &err);
 	if (st != WF_OK)
 		goto done;
@@ -171,7 +160,7 @@ done:
 	if (st != WF_OK) {
 		out.error = err.msg;
 		out.status = st == WF_EINTERRUPTED ? "interrupted" : "failed";
-		out.total_ms = now_ms() - t0;
+		out.total_ms = wf_clock_ms() - t0;
 		if (run_id > 0) {
 			/* The attempt is recorded: a careful user wants to see it. */
 			memset(&ro, 0, sizeof(ro));

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "outcome.h"
 #include "wf2sqlite/sink.h"
+#include "wf2sqlite/text.h"
 
 static const enum wf_opt_id runs_options[] = {WF_OPT_DB, WF_OPT_JSON, 0};
 
@@ -30,10 +31,15 @@ static size_t width(const char *s)
 
 /* One line, at most max characters: control characters become spaces, and a
  * cut is marked with "...". */
-static void shorten(char *out, const char *s, size_t max)
+static void shorten(char *out, const char *text, size_t max)
 {
-	size_t total = width(s), keep = total <= max ? total : max - 3, w = 0, o = 0;
+	char safe[4 * CELL_MAX];
+	const char *s = safe;
+	size_t total, keep, w = 0, o = 0;
 
+	wf_text_safe(safe, sizeof(safe), text, strlen(text), WF_TEXT_SPACE);
+	total = width(s);
+	keep = total <= max ? total : max - 3;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if ((c & 0xc0) != 0x80) {
@@ -43,7 +49,7 @@ static void shorten(char *out, const char *s, size_t max)
 		}
 		if (o + 5 >= CELL_MAX)
 			break;
-		out[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		out[o++] = (char)c;
 	}
 	if (keep < total) {
 		memcpy(out + o, "...", 3);
@@ -213,7 +219,7 @@ static int print_json(const wf_run_record *runs, size_t n, FILE *f)
 
 static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
 {
-	const char *db = wf_cmd_db_path(opts);
+	const char *db = opts->db_path;
 	wf_run_record *runs = NULL;
 	wf_sink *sink = NULL;
 	wf_status st;

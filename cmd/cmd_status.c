@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "netcmd.h"
+#include "wf2sqlite/text.h"
 
 static const enum wf_opt_id status_options[] = {
 	WF_OPT_BASE_URL, WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
@@ -13,11 +14,15 @@ static const enum wf_opt_id status_options[] = {
 /* Printable cell text: control bytes become '?', newlines a space. */
 static void cell(FILE *f, const char *s, int width, int last)
 {
+	char safe[512];
+	size_t left = strlen(s ? s : ""), used;
 	int n = 0;
-	const unsigned char *p;
 
-	for (p = (const unsigned char *)(s ? s : ""); *p; p++, n++)
-		fputc(*p == '\n' || *p == '\t' ? ' ' : *p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	for (s = s ? s : ""; left > 0; s += used, left -= used) {
+		used = wf_text_safe(safe, sizeof(safe), s, left, WF_TEXT_QMARK | WF_TEXT_WS_SPACE);
+		fputs(safe, f);
+		n += (int)strlen(safe);
+	}
 	if (!last)
 		fprintf(f, "%*s", width - n + 2, "");
 }

@@ -100,7 +100,7 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 
 	wf_outcome_init(&o);
 	if (takes_option(cmd, WF_OPT_DB))
-		o.db = wf_cmd_db_path(opts);
+		o.db = wf_cli_db_path(opts);
 	if (strcmp(cmd->name, "run") == 0)
 		o.workflow_id = first;
 	else

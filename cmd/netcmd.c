@@ -11,9 +11,6 @@
 #include "interrupt.h"
 #include "outcome.h"
 
-#define DEFAULT_TIMEOUT_MS 600000
-#define DEFAULT_POLL_MS 5000
-
 /* One line "wf2sqlite: <message>" on stderr, the progress line cleared first. */
 static void net_say(wf_net *n, const char *fmt, va_list ap) WF_PRINTF(2, 0);
 static void net_say(wf_net *n, const char *fmt, va_list ap)
@@ -60,49 +57,18 @@ int wf_net_parse_mode(const char *text, wf_load_mode *out, const char **out_name
 
 int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io)
 {
-	wf_err err;
-
 	memset(n, 0, sizeof(*n));
 	n->opts = opts;
 	n->io = io;
 	n->t0 = wf_clock_ms();
-	n->wait.mode = WF_WAIT_BLOCK;
-	n->wait.timeout_ms = DEFAULT_TIMEOUT_MS;
-	n->wait.poll_interval_ms = DEFAULT_POLL_MS;
+	/* The parser resolved and checked every setting. */
+	n->wait.mode = opts->wait_mode;
+	n->wait.timeout_ms = opts->timeout_ms;
+	n->wait.poll_interval_ms = opts->poll_interval_ms;
 	n->wait.allow_partial = opts->allow_partial;
-	if (opts->wait) {
-		if (strcmp(opts->wait, "poll") == 0) {
-			n->wait.mode = WF_WAIT_POLL;
-		} else if (strcmp(opts->wait, "block") != 0) {
-			wf_net_error(n, "--wait must be block or poll, not '%s'", opts->wait);
-			return 2;
-		}
-	}
-	if (opts->timeout) {
-		if (wf_parse_duration(opts->timeout, "--timeout", &n->wait.timeout_ms, &err) != WF_OK) {
-			wf_net_error(n, "%s", err.msg);
-			return 2;
-		}
-		if (n->wait.timeout_ms <= 0) {
-			wf_net_error(n, "--timeout must be longer than 0 (e.g. 30s, 10m)");
-			return 2;
-		}
-	}
-	if (opts->poll_interval) {
-		if (wf_parse_duration(opts->poll_interval, "--poll-interval", &n->wait.poll_interval_ms,
-				      &err) != WF_OK) {
-			wf_net_error(n, "%s", err.msg);
-			return 2;
-		}
-		if (n->wait.poll_interval_ms <= 0) {
-			wf_net_error(n, "--poll-interval must be longer than 0 (e.g. 5s, 500ms)");
-			return 2;
-		}
-	}
-	if (wf_cmd_parse_mode(opts, io, &n->mode) != 0)
-		return 2;
+	n->mode = opts->load_mode;
 	n->mode_name = wf_load_mode_name(n->mode);
-	n->db_path = wf_cmd_db_path(opts);
+	n->db_path = opts->db_path;
 	n->interrupted = wf_interrupt_install();
 	n->wait.interrupted = n->interrupted;
 	return 0;

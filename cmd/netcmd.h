@@ -23,15 +23,14 @@ typedef struct wf_net {
 	wf_wait_opts wait;
 	volatile sig_atomic_t *interrupted;
 	wf_progress_ui *ui;        /* owned; NULL when none */
-	const char *db_path;       /* --db, $WF2SQLITE_DB, or workflows.db */
+	const char *db_path;       /* opts->db_path */
 	wf_load_mode mode;
 	const char *mode_name;
 	int64_t t0;                /* wf_clock_ms() when the command began */
 } wf_net;
 
-/* Validates --wait, --timeout, --poll-interval, --mode and picks the
- * database path; installs the signal handlers. Nothing is opened. On
- * failure prints the message and returns 2. */
+/* Takes the wait options, the mode and the database path the parser
+ * resolved; installs the signal handlers. Nothing is opened. Returns 0. */
 int wf_net_init(wf_net *n, const wf_cli_opts *opts, const wf_cli_io *io);
 /* Resolves the configuration (flags, environment) and creates the client.
  * Returns 0 or the exit code after printing the message. */

@@ -25,30 +25,6 @@ void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats)
 	o->already_loaded_by = stats->already_loaded_by;
 }
 
-const char *wf_cmd_db_path(const wf_cli_opts *opts)
-{
-	const char *env;
-	if (opts->db && *opts->db)
-		return opts->db;
-	env = getenv("WF2SQLITE_DB");
-	if (env && *env)
-		return env;
-	return "workflows.db";
-}
-
-int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out)
-{
-	wf_err err;
-
-	*out = WF_MODE_APPEND;
-	if (!opts->mode)
-		return 0;
-	if (wf_load_mode_parse(opts->mode, out, &err) == WF_OK)
-		return 0;
-	wf_cli_error(io, "%s", err.msg);
-	return 2;
-}
-
 static json_object *str_or_null(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;

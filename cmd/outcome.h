@@ -1,7 +1,6 @@
 /* What a command that loads a result (load; run, attach and resume too) tells
  * the user at the end: a one-line summary on stderr unless -q, and with --json
- * one JSON object on stdout, for failures as well. Plus the option helpers
- * these commands share. */
+ * one JSON object on stdout, for failures as well. */
 #ifndef WF2SQLITE_OUTCOME_H
 #define WF2SQLITE_OUTCOME_H
 
@@ -46,12 +45,5 @@ void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats);
 void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io);
 /* Only the JSON object (the error line was printed already). */
 void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io);
-
-/* --db, else $WF2SQLITE_DB, else workflows.db (borrowed). */
-const char *wf_cmd_db_path(const wf_cli_opts *opts);
-
-/* --mode: append (default), replace or fail. Returns 0, or 2 after printing
- * a usage message. */
-int wf_cmd_parse_mode(const wf_cli_opts *opts, const wf_cli_io *io, wf_load_mode *out);
 
 #endif

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wf2sqlite/text.h"
+
 #define LIVE_MIN_INTERVAL_MS 100      /* at most 10 redraws a second */
 #define PLAIN_LOAD_INTERVAL_MS 10000  /* load-phase lines without a TTY */
 #define PLAIN_LOAD_INTERVAL_VERBOSE_MS 2000
@@ -62,11 +64,8 @@ struct wf_progress_ui {
 
 static int64_t monotonic_ms(void *ctx)
 {
-	struct timespec ts;
 	(void)ctx;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return wf_clock_ms();
 }
 
 int wf_progress_ui_is_tty(FILE *f)
@@ -185,63 +184,10 @@ void wf_progress_format_count(char *out, size_t size, int64_t n)
 	snprintf(out, size, "%s", grouped);
 }
 
-/* Length of the valid UTF-8 sequence at s (which holds n bytes), 0 when it is
- * not valid or is a C1 control (U+0080..U+009F), which some terminals obey. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		len = 2;
-		cp = s[0] & 0x1F;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		len = 3;
-		cp = s[0] & 0x0F;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))
-		return 0;
-	return len;
-}
-
-/* Copies src into dst, replacing control characters and invalid UTF-8 with
- * '?', never cutting a character in two. */
+/* Copies src into dst: control characters and invalid UTF-8 become '?'. */
 static void copy_sanitized(char *dst, size_t size, const char *src)
 {
-	const unsigned char *s = (const unsigned char *)src;
-	size_t n = strlen(src), i = 0, j = 0;
-
-	while (i < n) {
-		size_t len = utf8_seq_len(s + i, n - i);
-		if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7F))) {
-			if (j + 1 >= size)
-				break;
-			dst[j++] = '?';
-			i += len ? len : 1;
-			continue;
-		}
-		if (j + len >= size)
-			break;
-		memcpy(dst + j, s + i, len);
-		i += len;
-		j += len;
-	}
-	dst[j] = '\0';
+	wf_text_safe(dst, size, src, strlen(src), WF_TEXT_QMARK);
 }
 
 /* Cuts line (valid UTF-8) to at most max_cols characters. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wf2sqlite/text.h"
 #include "wf_version.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -61,23 +62,25 @@ static void append_scrubbed(wf_client *c, wf_buf *b, const char *s, size_t n)
 {
 	const char *key = c->cfg->api_key;
 	size_t kl = key ? strlen(key) : 0;
-	size_t i = 0;
+	size_t i = 0, end;
 
 	while (i < n) {
-		unsigned char ch = (unsigned char)s[i];
 		if (kl && n - i >= kl && memcmp(s + i, key, kl) == 0) {
 			if (wf_buf_append(b, "[redacted]", 10, NULL) != WF_OK)
 				return;
 			i += kl;
 			continue;
 		}
-		if (ch < 0x20 || ch == 0x7f) {
-			if (wf_buf_appendf(b, NULL, "\\x%02x", ch) != WF_OK)
+		/* up to the next copy of the key, made safe for a terminal */
+		end = i + 1;
+		while (end < n && !(kl && n - end >= kl && memcmp(s + end, key, kl) == 0))
+			end++;
+		while (i < end) {
+			char safe[1024];
+			i += wf_text_safe(safe, sizeof(safe), s + i, end - i, WF_TEXT_HEX);
+			if (wf_buf_append(b, safe, strlen(safe), NULL) != WF_OK)
 				return;
-		} else if (wf_buf_append(b, s + i, 1, NULL) != WF_OK) {
-			return;
 		}
-		i++;
 	}
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const char *wf_strerror(wf_status status)
 {
@@ -59,4 +60,12 @@ void wf_err_prefix(wf_err *err, const char *fmt, ...)
 	/* Truncation is acceptable: a long message keeps its head. */
 	memcpy(err->msg + plen, old, sizeof(err->msg) - plen - 1);
 	err->msg[sizeof(err->msg) - 1] = '\0';
+}
+
+int64_t wf_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

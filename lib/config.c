@@ -1,6 +1,6 @@
 /* Configuration: flags and environment into a validated wf_config (SPEC 3, 9),
  * and durations. Nothing here talks to the network. */
-#include "wf2sqlite/client.h"
+#include "wf2sqlite/config.h"
 
 #include <ctype.h>
 #include <arpa/inet.h>
@@ -18,14 +18,6 @@
 
 #define WF_API_PATH "/corp-api/compass/api"
 #define KEY_FILE_MAX 65536
-
-int64_t wf_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void wf_config_clear(wf_config *c)
 {
@@ -282,15 +274,11 @@ cleanup:
 	return st;
 }
 
-static wf_status parse_retries(const char *text, int *out, wf_err *err)
+wf_status wf_parse_retries(const char *text, const char *what, int *out, wf_err *err)
 {
 	long v = 0;
 	const char *p;
 
-	if (!text) {
-		*out = WF_DEFAULT_RETRIES;
-		return WF_OK;
-	}
 	if (!*text)
 		goto bad;
 	for (p = text; *p; p++) {
@@ -303,8 +291,8 @@ static wf_status parse_retries(const char *text, int *out, wf_err *err)
 	*out = (int)v;
 	return WF_OK;
 bad:
-	return wf_err_set(err, WF_EUSAGE,
-		"--retries must be a whole number from 0 to %d, not '%s'", WF_MAX_RETRIES, text);
+	return wf_err_set(err, WF_EUSAGE, "%s must be a whole number from 0 to %d, not '%s'",
+			  what ? what : "--retries", WF_MAX_RETRIES, text);
 }
 
 wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *err)
@@ -315,8 +303,9 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 	wf_status st;
 
 	memset(out, 0, sizeof(*out));
-	st = parse_retries(in->retries, &out->retries, err);
-	if (st != WF_OK)
+	out->retries = WF_DEFAULT_RETRIES;
+	if (in->retries &&
+	    (st = wf_parse_retries(in->retries, "--retries", &out->retries, err)) != WF_OK)
 		goto fail;
 
 	url = nonempty(in->base_url);

@@ -189,13 +189,6 @@ void wf_now_iso(char out[32])
 	snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000L) % 1000);
 }
 
-int64_t wf_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *dup_str(const char *p)
 {
 	size_t n;

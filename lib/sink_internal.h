@@ -32,8 +32,6 @@ int wf_db_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v);
 
 /* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
 void wf_now_iso(char out[32]);
-/* A monotonic clock in milliseconds. */
-int64_t wf_mono_ms(void);
 
 /* Shared by begin/finish and the loader: _wf_cards rows of a run. */
 wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,

@@ -9,46 +9,7 @@
 #include <string.h>
 
 #include "wf2sqlite/buf.h"
-
-/* 1 when [s, s+n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len, k;
-		unsigned int cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
+#include "wf2sqlite/text.h"
 
 static wf_status read_all(const char *name, FILE *f, wf_buf *b, wf_err *err)
 {
@@ -174,8 +135,8 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 			}
 			/* json-c's UTF-8 check lets overlong forms (C0 80 is a
 			 * NUL in disguise) and escaped lone surrogates through. */
-			if (!valid_utf8((const unsigned char *)it.key, strlen(it.key)) ||
-			    !valid_utf8((const unsigned char *)json_object_get_string(it.val),
+			if (!wf_utf8_valid(it.key, strlen(it.key)) ||
+			    !wf_utf8_valid(json_object_get_string(it.val),
 					(size_t)json_object_get_string_len(it.val))) {
 				st = wf_err_set(err, WF_EUSAGE,
 					"--vars %s: a variable name or value is not valid UTF-8 "
@@ -231,7 +192,7 @@ wf_status wf_vars_build(const char *vars_file, const char *const *vars, int nvar
 					vars[i]);
 			goto cleanup;
 		}
-		if (!valid_utf8((const unsigned char *)vars[i], strlen(vars[i]))) {
+		if (!wf_utf8_valid(vars[i], strlen(vars[i]))) {
 			st = wf_err_set(err, WF_EUSAGE, "--var %.*s: the text is not valid UTF-8",
 					(int)klen, vars[i]);
 			goto cleanup;

@@ -52,9 +52,6 @@ WF_API wf_status wf_parse_duration(const char *text, const char *what, int64_t *
 /* Writes a duration as the user would type it ("10m", "1m30s", "250ms"). */
 WF_API void wf_format_duration(int64_t ms, char *buf, size_t size);
 
-/* Milliseconds of a monotonic clock (for deadlines and timings). */
-WF_API int64_t wf_clock_ms(void);
-
 typedef struct wf_client wf_client;
 
 typedef struct wf_client_opts {

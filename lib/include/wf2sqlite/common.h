@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define WF_API __attribute__((visibility("default")))
@@ -16,6 +17,10 @@
 #else
 #define WF_API
 #define WF_PRINTF(a, b)
+/* Milliseconds of the monotonic clock: the one clock for deadlines and
+ * timings in the library and the tool. */
+WF_API int64_t wf_clock_ms(void);
+
 #endif
 
 typedef enum wf_status {
@@ -50,5 +55,9 @@ WF_API wf_status wf_err_setv(wf_err *err, wf_status status, const char *fmt, va_
 
 /* Prepends context ("loading result: ") to the message already in err. */
 WF_API void wf_err_prefix(wf_err *err, const char *fmt, ...) WF_PRINTF(2, 3);
+
+/* Milliseconds of the monotonic clock: the one clock for deadlines and
+ * timings in the library and the tool. */
+WF_API int64_t wf_clock_ms(void);
 
 #endif

@@ -1,0 +1,184 @@
+/* Internals shared by the loader's files (not installed).
+ *
+ * loader.c       the loader's life: the result consumer, each row mapped and
+ *                queued, the commit with the run's audit update
+ * loader_ddl.c   the schema step: CREATE/ALTER/replace the table, the
+ *                _latest view, _wf_columns, the prepared INSERTs
+ * loader_ring.c  the writer thread and the ring of batches it steps */
+#ifndef WF_LOADER_INTERNAL_H
+#define WF_LOADER_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sink_internal.h"
+#include "wf2sqlite/buf.h"
+#include "wf2sqlite/loader.h"
+#include "wf2sqlite/reader.h"
+#include "wf2sqlite/schema.h"
+
+/* Rows between two checks of the interrupted flag and progress reports. */
+#define CHECK_EVERY 1024
+/* New-column warnings printed one by one; the rest are counted. */
+#define MAX_KEY_WARNINGS 20
+/* SQL text of one statement (DDL for 2000 columns fits easily). */
+#define SQL_MAX ((size_t)16 << 20)
+/* Page cache during a load (8 MiB): inserts into a table without indexes
+ * need little more than the default 2 MiB; memory stays flat in the rows. */
+#define LOAD_CACHE_PRAGMA "PRAGMA cache_size=-8192"
+/* The hand-over to the writer thread: NBATCHES batches of about BATCH_BYTES
+ * (a row larger than that gets a batch of its own, freed after use). When
+ * the ring is full the parser sleeps until at most RESUME_AT batches are
+ * left, then fills several in a row: fewer wake-ups, and fewer of them
+ * preempt the writer on a busy machine (docs/performance.md). */
+#define BATCH_BYTES ((size_t)128 << 10)
+#define NBATCHES 8
+#define RESUME_AT 2
+
+/* A row in a batch: rec_row, n rec_val, then the text of the text values in
+ * order, padded to 8 bytes. */
+typedef struct rec_row {
+	int64_t index;
+	uint32_t n;
+	uint32_t full;  /* the values bind every data column of the statement */
+	uint64_t size;  /* bytes of the whole record */
+} rec_row;
+
+typedef struct rec_val {
+	uint32_t param;  /* bind parameter (column index + 1) */
+	uint32_t kind;   /* wf_value_kind */
+	union {
+		int64_t i;
+		double d;
+		uint64_t len;  /* WF_V_TEXT, WF_V_JSON */
+	} u;
+} rec_val;
+
+typedef struct batch {
+	char *mem;  /* owned */
+	size_t len, cap;
+	int64_t rows;
+	sqlite3_stmt *stmt;  /* the INSERT the rows were mapped for (borrowed) */
+	sqlite3_stmt *multi; /* the same for multi_rows rows at once, or NULL (borrowed) */
+	int multi_rows;
+	size_t cols;         /* its data columns */
+} batch;
+
+/* The ring. The caller's thread fills ring[tail]; the writer steps
+ * ring[head .. head + count). count, stop, abort, failed and done are shared
+ * (under mu); a batch belongs to one thread at a time. */
+typedef struct pipeline {
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t work;  /* writer: count > 0 or stop */
+	pthread_cond_t done_cv;  /* caller: count went down */
+	batch ring[NBATCHES];
+	int head, tail, count;
+	int stop, abort;
+	wf_status w_status;  /* the writer's first failure */
+	wf_err w_err;
+	int64_t done;        /* rows stepped */
+} pipeline;
+
+enum loader_state {
+	L_IDLE = 0,  /* no attempt, or after reset */
+	L_BODY,      /* bytes arriving */
+	L_PENDING,   /* final body complete, transaction open, awaiting commit */
+	L_DONE,      /* committed */
+	L_FAILED     /* an error; only reset() or free() from here */
+};
+
+/* What the row loop needs of a column, without calls into schema.c. */
+typedef struct colinfo {
+	const char *src;  /* its source id (borrowed from the schema) */
+	size_t src_len;
+	unsigned fits;    /* bit (1 << wf_value_kind) set for the kinds that fit it */
+} colinfo;
+
+struct wf_loader {
+	wf_sink *sink;
+	sqlite3 *db;
+	int64_t run_id;
+	char *table;
+	char *session_id;  /* of the run, read at the start of each attempt */
+	wf_load_mode mode;
+	int force;
+	volatile sig_atomic_t *interrupted;
+	wf_progress_fn progress;
+	void *progress_ctx;
+	FILE *warnings;
+
+	wf_result_consumer consumer;
+	wf_reader_handler handler;
+	wf_reader *reader;
+	wf_schema *schema;
+
+	enum loader_state state;
+	wf_status fail_status;
+	wf_err fail_err;
+	int started;  /* the schema step has run (the transaction is open unless skip) */
+	int skip;     /* the session is already in the table: rows are ignored */
+	int had_schema;
+	int64_t already_loaded_by;
+	int64_t t_start;
+
+	sqlite3_stmt *insert;   /* INSERT of insert_cols columns + _run_id, _row */
+	sqlite3_stmt *insert_multi;  /* the same with multi_rows rows of values; or NULL */
+	int multi_rows;
+	size_t insert_cols;
+	sqlite3_stmt *col_insert;  /* _wf_columns rows */
+
+	/* Per-row scratch, grown only when a row has more values than before. */
+	size_t *slots;       /* value k -> column index */
+	size_t *pos_cache;   /* key position k -> column index of the last row */
+	size_t slots_cap;
+	colinfo *cols;       /* per column of the schema, refreshed after every add */
+	size_t ncols, cols_cap;
+
+	pipeline pipe;
+	int pipe_init;       /* mu and the condition variables exist */
+
+	wf_buf sql;          /* scratch for DDL text */
+	wf_buf schema_json;  /* the schema as received */
+	int64_t rows_received, rows_loaded, mismatches, extra_keys, warnings_n;
+	int64_t meta_start, meta_end, meta_total, meta_exec;
+	uint64_t bytes_in;
+};
+
+/* loader.c */
+/* Stops the writer, rolls back, and makes the loader FAILED with st. */
+wf_status wf_ld_failed(wf_loader *l, wf_status st, wf_err *err);
+/* The message of a failed SQLite call; no rollback (the writer's too). */
+wf_status wf_ld_db_error(const wf_loader *l, int rc, wf_err *err, const char *what);
+/* wf_ld_db_error, then wf_ld_failed. */
+wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what);
+/* Counts a warning and writes it to l->warnings (when set). */
+void wf_ld_warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
+
+/* loader_ddl.c */
+/* The reader's on_schema: opens the transaction and runs the schema step
+ * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none. */
+wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err);
+/* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows. */
+wf_status wf_ld_prepare_insert(wf_loader *l, wf_err *err);
+/* Room for n values in the per-row scratch. */
+wf_status wf_ld_grow_slots(wf_loader *l, size_t n, wf_err *err);
+/* Columns the schema did not have (from first up): added to the table and
+ * to _wf_columns, with a warning each. */
+wf_status wf_ld_columns_added(wf_loader *l, size_t first, const wf_row *row, wf_err *err);
+
+/* loader_ring.c */
+/* Copies a mapped row (values to l->slots) into the batch being filled. */
+wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, wf_err *err);
+/* Every row handed on is stepped (or failed): the caller may use the
+ * connection until the next submit. */
+wf_status wf_ld_pipe_drain(wf_loader *l, wf_err *err);
+/* Ends the writer thread: abort = 0 steps what is queued first, 1 drops it.
+ * Returns the writer's failure (err may be NULL); afterwards the connection
+ * is the caller's. */
+wf_status wf_ld_pipe_stop(wf_loader *l, int abort, wf_err *err);
+
+#endif
