@@ -208,6 +208,11 @@ static int print_json(const wf_run_record *runs, size_t n, FILE *f)
 		json_object_object_add(o, "api_host", jstr(r->api_host));
 		json_object_object_add(o, "tool_version", jstr(r->tool_version));
 		json_object_object_add(o, "pid", jint(r->pid));
+		json_object_object_add(o, "hostname", jstr(r->hostname));
+		json_object_object_add(o, "heartbeat_at", jstr(r->heartbeat_at));
+		json_object_object_add(o, "batch_id", jint(r->batch_id));
+		json_object_object_add(o, "batch_index", jint(r->batch_index));
+		json_object_object_add(o, "exit_code", jint(r->exit_code));
 	}
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 					      JSON_C_TO_STRING_SPACED |
@@ -258,7 +263,9 @@ const wf_command wf_cmd_runs = {
 		"first: run id, start time (UTC), status, rows loaded (loaded/reported when\n"
 		"they differ), table, session, workflow, duration and the error, shortened.\n"
 		"With --json, an array of objects holding every column of _wf_runs but\n"
-		"schema_json. The database is opened read-only and never created.",
+		"schema_json. The database is never written or created; one written by an\n"
+		"older wf2sqlite is read as it is (not upgraded), one by a newer wf2sqlite is\n"
+		"refused (exit 7).",
 	.examples =
 		"  wf2sqlite runs --db sales.db\n"
 		"  wf2sqlite runs --json | jq '.[] | select(.status == \"failed\")'",
