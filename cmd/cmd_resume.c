@@ -80,9 +80,11 @@ const wf_command wf_cmd_resume = {
 	"resume [options]",
 	"attach to every run in the audit table left unfinished",
 	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
-	"or the machine rebooted), and attaches to each session, loading it into the\n"
-	"table and with the mode the run was started with. Runs whose process is still\n"
-	"alive are left alone. Each run is taken over: its row in _wf_runs ends as\n"
+	"or the machine rebooted), or that ended with exit 6, 7, 8 or 130 before their\n"
+	"result was loaded, and attaches to each session, loading it into the table and\n"
+	"with the mode the run was started with. Runs whose process is still alive, runs\n"
+	"the server ended or does not know (404), and runs of another API host (listed\n"
+	"with the host to use) are left alone. Each run is taken over: its row ends as\n"
 	"loaded, or with the failure. The exit code is the worst of the runs' codes.\n"
 	"Runs of a killed 'load' cannot be continued: they are marked interrupted (load\n"
 	"the file again).",

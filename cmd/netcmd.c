@@ -167,6 +167,12 @@ void wf_net_continue_command(const wf_net *n, const wf_net_job *job, char *buf, 
 		append_arg(buf, size, "--mode", job->mode_name);
 	if (job->workflow_id)
 		append_arg(buf, size, "--workflow", job->workflow_id);
+	/* The session lives on the host it was started against: name it when
+	 * it is not the one the environment gives anyway. */
+	if (n->opts->profile)
+		append_arg(buf, size, "--profile", n->opts->profile);
+	if (n->opts->base_url && n->cfg.base_url)
+		append_arg(buf, size, "--base-url", n->cfg.base_url);
 }
 
 void wf_net_notice(void *ctx, wf_run_notice kind, const char *text)

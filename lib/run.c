@@ -152,6 +152,7 @@ static void run_end(run_ctx *c, wf_status code, wf_run_status status, const char
 
 	memset(&ro, 0, sizeof(ro));
 	ro.status = status;
+	ro.exit_code = (int)code;
 	ro.error = error;
 	ro.wait_ms = wait_ms;
 	ro.total_ms = total_ms;
@@ -166,7 +167,8 @@ static void run_end(run_ctx *c, wf_status code, wf_run_status status, const char
 	c->r->status = code == WF_OK && c->r->already_loaded_by > 0 ? WF_RUN_NONE : status;
 	if (code != WF_OK && error && error != c->r->error)
 		snprintf(c->r->error, sizeof(c->r->error), "%s", error);
-	if (code == WF_OK || !c->r->session_id)
+	/* A session the server does not know (404) does not go on anywhere. */
+	if (code == WF_OK || !c->r->session_id || code == WF_ENOTFOUND)
 		c->r->next = WF_NEXT_NONE;
 	else if (code == WF_EWORKFLOW)
 		c->r->next = status == WF_RUN_ERRORED ? WF_NEXT_ALLOW_PARTIAL : WF_NEXT_RERUN;
@@ -335,9 +337,11 @@ cleanup:
 	return out->code;
 }
 
-/* Takes over the run of a process that is gone and was waiting for this
- * session into this table with this mode (run --no-wait, a killed run). */
-static wf_status adopt_pending(run_ctx *c, wf_err *err)
+/* Takes over the unfinished run of this session into this table with this
+ * mode, of this API host (run --no-wait, a killed run, or one that ended
+ * with exit 6, 7, 8 or 130 before it was loaded): same run_id, workflow id
+ * and variables. *out_status is the status it had (caller frees). */
+static wf_status adopt_pending(run_ctx *c, char **out_status, wf_err *err)
 {
 	wf_pending_run *runs = NULL;
 	size_t n = 0, i;
@@ -351,10 +355,13 @@ static wf_status adopt_pending(run_ctx *c, wf_err *err)
 		if (!p->session_id || strcmp(p->session_id, c->r->session_id) != 0 || !p->table ||
 		    strcasecmp(p->table, c->r->table) != 0 || !p->mode || strcmp(p->mode, mode) != 0)
 			continue;
+		if (c->o->api_host && p->api_host && strcasecmp(c->o->api_host, p->api_host) != 0)
+			continue;
 		st = wf_sink_claim_run(c->sink, p, &claimed, err);
 		if (st == WF_OK && claimed) {
 			c->r->run_id = p->run_id;
 			c->adopted = 1;
+			*out_status = p->status ? strdup(p->status) : NULL;
 		}
 	}
 	wf_pending_runs_free(runs, n);
@@ -405,6 +412,8 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	wf_status st;
 	int64_t by = 0;
 
+	char *was = NULL;
+
 	memset(&state, 0, sizeof(state));
 	st = ctx_open(&c, o, out, &err);
 	if (st == WF_OK && set_str(&out->session_id, session_id) != 0)
@@ -429,10 +438,13 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	if (st == WF_OK)
 		st = wf_session_get(o->client, session_id, &state, &err);
 	if (st == WF_OK)
-		st = adopt_pending(&c, &err);
-	if (st == WF_OK && c.adopted)
+		st = adopt_pending(&c, &was, &err);
+	if (st == WF_OK && c.adopted && (!was || strcmp(was, "running") == 0))
 		notice(o, WF_NOTICE_NOTE, "continuing run %lld, whose process is gone",
 		       (long long)out->run_id);
+	else if (st == WF_OK && c.adopted)
+		notice(o, WF_NOTICE_NOTE, "continuing run %lld (it ended %s before its result was "
+		       "loaded): same row, workflow id and variables", (long long)out->run_id, was);
 	else if (st == WF_OK)
 		st = begin_row(&c, NULL, &err);
 	if (st != WF_OK) {
@@ -441,6 +453,7 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	}
 	wait_and_load(&c);
 cleanup:
+	free(was);
 	wf_session_state_clear(&state);
 	wf_sink_close(c.sink);
 	return out->code;
@@ -485,6 +498,15 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 			    set_str(&out->workflow_id, p->workflow_id) != 0 ||
 			    set_str(&out->table, p->table) != 0))
 		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");
+	/* A run belongs to the API host it was started against: asking
+	 * another one would get a 404 and fail a live run for good. */
+	if (st == WF_OK && o->api_host && p->api_host && strcasecmp(o->api_host, p->api_host) != 0) {
+		notice(o, WF_NOTICE_NOTE, "run %lld (session %s) was started against %s, not %s: "
+		       "left alone; resume it with --base-url https://%s/corp-api/compass/api "
+		       "(or the profile of that host)", (long long)p->run_id, p->session_id,
+		       p->api_host, o->api_host, p->api_host);
+		goto cleanup;
+	}
 	/* Of two resumes racing for a run, one takes it over. */
 	if (st == WF_OK)
 		st = wf_sink_claim_run(c.sink, p, &claimed, &err);
@@ -515,9 +537,14 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 	}
 	if (by > 0)
 		goto cleanup;
-	notice(o, WF_NOTICE_NOTE, "run %lld: the process (pid %ld) that started it is gone; "
-	       "waiting for session %s to load it into %s", (long long)p->run_id, (long)p->pid,
-	       p->session_id, p->table);
+	if (!p->status || strcmp(p->status, "running") == 0)
+		notice(o, WF_NOTICE_NOTE, "run %lld: the process (pid %ld) that started it is gone; "
+		       "waiting for session %s to load it into %s", (long long)p->run_id,
+		       (long)p->pid, p->session_id, p->table);
+	else
+		notice(o, WF_NOTICE_NOTE, "run %lld ended %s before its result was loaded; "
+		       "continuing it: waiting for session %s to load it into %s",
+		       (long long)p->run_id, p->status, p->session_id, p->table);
 	wait_and_load(&c);
 cleanup:
 	wf_sink_close(c.sink);

@@ -746,7 +746,8 @@ wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 		" rows_loaded = CASE WHEN ?7 THEN ?12 ELSE rows_loaded END,"
 		" range_start = CASE WHEN ?7 THEN ?13 ELSE range_start END,"
 		" range_end = CASE WHEN ?7 THEN ?14 ELSE range_end END,"
-		" schema_json = CASE WHEN ?7 THEN ?15 ELSE schema_json END"
+		" schema_json = CASE WHEN ?7 THEN ?15 ELSE schema_json END,"
+		" exit_code = coalesce(?16, exit_code)"
 		" WHERE run_id = ?1 AND status NOT IN ('loaded', 'partial')", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -757,7 +758,8 @@ wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 	    (rc = wf_db_bind_text_or_null(st, 4, now)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 5, o->wait_ms)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 6, o->total_ms)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int(st, 7, ld != NULL)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int(st, 7, ld != NULL)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 16, o->exit_code)) != SQLITE_OK)
 		goto fail;
 	if (ld &&
 	    ((rc = wf_db_bind_int_or_null(st, 8, ld->load_ms)) != SQLITE_OK ||
@@ -877,16 +879,19 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 	*out = NULL;
 	*out_n = 0;
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT run_id, session_id, workflow_id, table_name, mode, pid FROM _wf_runs"
-		" WHERE status = 'running' AND session_id IS NOT NULL ORDER BY run_id", -1, &st,
-		NULL);
+		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host"
+		" FROM _wf_runs WHERE session_id IS NOT NULL AND (status = 'running'"
+		" OR (status IN ('timeout', 'interrupted', 'failed') AND exit_code IN (6, 7, 8, 130))"
+		" OR (status IN ('timeout', 'interrupted') AND exit_code IS NULL))"
+		" ORDER BY run_id", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
-		if (pid_alive(pid))
+		const unsigned char *status = sqlite3_column_text(st, 6);
+		if (status && strcmp((const char *)status, "running") == 0 && pid_alive(pid))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
@@ -906,7 +911,9 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 		p->workflow_id = col_dup(st, 2);
 		p->table = col_dup(st, 3);
 		p->mode = col_dup(st, 4);
-		if (!p->session_id || !p->table || !p->mode) {
+		p->status = col_dup(st, 6);
+		p->api_host = col_dup(st, 7);
+		if (!p->session_id || !p->table || !p->mode || !p->status) {
 			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
 			goto cleanup;
 		}
@@ -937,13 +944,16 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 	if (ret != WF_OK)
 		return ret;
 	host_name(host, sizeof(host));
-	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4 WHERE run_id = ?1"
-				" AND pid = ?2 AND status = 'running'", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4,"
+				" status = 'running' WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
+				-1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(st, 2, (int64_t)run->pid)) == SQLITE_OK &&
+	    (rc = run->pid > 0 ? sqlite3_bind_int64(st, 2, (int64_t)run->pid)
+			       : sqlite3_bind_null(st, 2)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 4, host[0] ? host : NULL)) == SQLITE_OK &&
-	    (rc = sqlite3_step(st)) == SQLITE_DONE)
+	    (rc = wf_db_bind_text_or_null(st, 5, run->status ? run->status : "running")) ==
+	    SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {
@@ -1042,6 +1052,8 @@ void wf_pending_runs_free(wf_pending_run *runs, size_t n)
 		free(runs[i].workflow_id);
 		free(runs[i].table);
 		free(runs[i].mode);
+		free(runs[i].status);
+		free(runs[i].api_host);
 	}
 	free(runs);
 }

@@ -109,6 +109,8 @@ WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t 
  * first). */
 typedef struct wf_run_outcome {
 	wf_run_status status;
+	int exit_code;       /* the exit code the run ends with (_wf_runs.exit_code);
+				-1: leave it as it is */
 	const char *error;   /* NULL when none */
 	int64_t wait_ms;     /* -1 when not measured */
 	int64_t total_ms;
@@ -142,17 +144,24 @@ WF_API wf_status wf_sink_session_recorded(wf_sink *s, const char *session_id, wf
  * known, and a pid that is not alive (kill(pid, 0) fails with ESRCH; a pid of
  * another user's process counts as alive; this process's pid counts as alive).
  * *out is the caller's (wf_pending_runs_free). */
+/* A run resume continues (SPEC 7): one with a session id that is `running`
+ * with its process gone, or that ended with exit 6, 7, 8 or 130 before its
+ * result was loaded (status timeout, interrupted or failed; a row of an
+ * older version without exit_code: timeout or interrupted). Never one the
+ * server ended (errored, inactive), one it answered 404 for (exit 4), or a
+ * loaded one. status and api_host are those recorded (api_host may be NULL). */
 typedef struct wf_pending_run {
 	int64_t run_id;
-	char *session_id, *workflow_id, *table, *mode;
+	char *session_id, *workflow_id, *table, *mode, *status, *api_host;
 	pid_t pid;
 } wf_pending_run;
 WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
 WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
 
-/* Takes over a pending run for this process: sets its pid to ours if it is
- * still running with run->pid (one transaction). *out_claimed = 0 when
- * another process claimed or finished it first: leave it alone. */
+/* Takes over a pending run for this process: sets its pid to ours (and its
+ * status back to running) if it still has run->status and run->pid (one
+ * transaction). *out_claimed = 0 when another process claimed or finished it
+ * first: leave it alone. */
 WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 				   wf_err *err);
 
