@@ -259,6 +259,11 @@ int wf_net_report(wf_net *n, const wf_run_result *r)
 		append_quoted(cont, sizeof(cont), r->workflow_id ? r->workflow_id : "WORKFLOW_ID");
 		wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start the "
 			     "workflow again: %s", (long long)r->run_id, status, cont);
+	} else if (r->next == WF_NEXT_ATTACH && r->end_unrecorded) {
+		wf_net_error(n, "run %lld could not be recorded as %s (its row in _wf_runs still "
+			     "says running; resume or attach takes it over); session %s goes on on "
+			     "the server: continue with: %s", (long long)r->run_id, status,
+			     r->session_id ? r->session_id : "", cont);
 	} else if (r->next == WF_NEXT_ATTACH) {
 		wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
 			     "continue with: %s", (long long)r->run_id, status, cont);

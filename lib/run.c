@@ -158,10 +158,12 @@ static void run_end(run_ctx *c, wf_status code, wf_run_status status, const char
 	ro.total_ms = total_ms;
 	ro.cards = cards;
 	ro.ncards = ncards;
-	if (c->r->run_id > 0 && wf_sink_finish_run(c->sink, c->r->run_id, &ro, &err) != WF_OK)
+	if (c->r->run_id > 0 && wf_sink_finish_run(c->sink, c->r->run_id, &ro, &err) != WF_OK) {
 		notice(c->o, WF_NOTICE_ERROR, c->r->session_id ? "recording the end of run %lld: %s"
 			: "also could not record the failure of run %lld: %s",
 			(long long)c->r->run_id, err.msg);
+		c->r->end_unrecorded = 1;
+	}
 	c->r->code = code;
 	c->r->reported = 1;
 	c->r->status = code == WF_OK && c->r->already_loaded_by > 0 ? WF_RUN_NONE : status;
@@ -303,12 +305,18 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 	/* A run is never started that cannot be saved. */
 	if (st == WF_OK)
 		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	/* A started session can always be recorded: the write lock is taken
+	 * before the POST and held across it (a few ms; docs/waiting.md), so
+	 * the row goes in at once. Waiting for it is interruptible. */
+	if (st == WF_OK)
+		st = wf_sink_hold_write(c.sink, &err);
 	if (st != WF_OK) {
 		fail_early(out, st, "%s; the run was not started", err.msg);
 		goto cleanup;
 	}
 	st = wf_session_start(o->client, o->workflow_id, variables_json, &sid, &err);
 	if (st != WF_OK) {
+		wf_sink_release_write(c.sink);
 		fail_early(out, st, "%s", err.msg);
 		goto cleanup;
 	}

@@ -25,6 +25,7 @@ struct wf_sink {
 	int busy_timeout_ms;
 	int busy_default_ms;  /* WF_SINK_BUSY_TIMEOUT_MS or $WF2SQLITE_BUSY_TIMEOUT_MS */
 	volatile sig_atomic_t *interrupted;
+	int holding;  /* wf_sink_hold_write: the write transaction is ours, open */
 };
 
 sqlite3 *wf_sink_db(wf_sink *s)
@@ -152,6 +153,11 @@ wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 	msg = s && s->db && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
 								   : sqlite3_errstr(rc);
 	hint = db_hint(rc);
+	/* The busy handler gave up because of SIGINT/SIGTERM, not the timeout. */
+	if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) && s && s->interrupted &&
+	    *s->interrupted)
+		return wf_err_set(err, WF_EINTERRUPTED, "database %s: %s: interrupted while waiting "
+				  "for another process's lock on the database", s->path, head);
 	/* A full disk often comes as an I/O error (the WAL index cannot grow:
 	 * "disk I/O error (code 4874)"): look at the free space. */
 	if ((rc & 0xff) == SQLITE_IOERR && (left = free_bytes(s ? s->path : NULL)) >= 0 &&
@@ -636,6 +642,22 @@ static void host_name(char *out, size_t cap)
 	out[cap - 1] = '\0';
 }
 
+wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
+{
+	wf_status st = wf_db_begin(s, err);
+
+	s->holding = st == WF_OK;
+	return st;
+}
+
+void wf_sink_release_write(wf_sink *s)
+{
+	if (s && s->holding)
+		wf_db_rollback(s);
+	if (s)
+		s->holding = 0;
+}
+
 wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 			    wf_err *err)
 {
@@ -645,7 +667,11 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 	int rc;
 
 	*out_run_id = 0;
-	ret = wf_db_begin(s, err);
+	if (s->holding && !sqlite3_get_autocommit(s->db))
+		ret = WF_OK;  /* the lock taken before the run was started */
+	else
+		ret = wf_db_begin(s, err);
+	s->holding = 0;
 	if (ret != WF_OK)
 		return ret;
 	rc = sqlite3_prepare_v2(s->db,

@@ -370,6 +370,69 @@ class ResumeTest(EmuTestCase):
         self.assertIn("--base-url %s" % self.emu.base_url, r.err)
 
 
+class LockTest(EmuTestCase):
+    """SPEC 7: a started session is always recorded, and a signal ends every
+    lock wait within a second with exit 130."""
+
+    @staticmethod
+    def scenario():
+        return {"workflows": {"w": workflow("w-s", cards_ms=(3000,))}}
+
+    def hold_lock(self, db):
+        import sqlite3
+        con = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        con.execute("BEGIN IMMEDIATE")
+        self.addCleanup(con.close)
+        return con
+
+    def interrupt(self, p, after):
+        import signal
+        time.sleep(after)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        return time.monotonic() - t0, out, err
+
+    def test_sigint_while_the_database_is_locked_before_the_start_exits_130_at_once(self):
+        db = self.path("l.db")
+        r0 = self.wf(["run", "w", "--db", db, "--no-wait"])  # the audit tables exist
+        self.assertRc(r0, 0)
+        before = len(self.calls(self.emu, "run"))
+        con = self.hold_lock(db)
+        p = spawn_wf(["run", "w", "--db", db], emu=self.emu,
+                     env=wf_env(self.emu, extra={"WF2SQLITE_BUSY_TIMEOUT_MS": "15000"}))
+        took, out, err = self.interrupt(p, 2)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertLess(took, 1.0, err)
+        self.assertIn("interrupted while waiting for another process's lock", err)
+        self.assertNotIn("longer than the busy timeout", err)
+        # No session was started that could not be recorded.
+        self.assertEqual(len(self.calls(self.emu, "run")), before)
+        con.rollback()
+        self.assertEqual(len(db_runs(db)), 1)
+
+    def test_sigint_when_the_end_cannot_be_recorded_says_so(self):
+        db = self.path("m.db")
+        p = spawn_wf(["run", "w", "--db", db], emu=self.emu,
+                     env=wf_env(self.emu, extra={"WF2SQLITE_BUSY_TIMEOUT_MS": "15000"}))
+        wait_for_run(db)
+        con = self.hold_lock(db)
+        took, out, err = self.interrupt(p, 0.3)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertLess(took, 2.0, err)
+        (run,) = db_runs(db)
+        self.assertNotIn("run %d recorded as" % run["run_id"], err)
+        self.assertIn("run %d could not be recorded as interrupted" % run["run_id"], err)
+        self.assertIn("wf2sqlite attach %s" % run["session_id"], err)
+        con.rollback()
+        self.assertEqual(db_runs(db)[0]["status"], "running")
+        # resume takes it over (its process is gone) and loads it once.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual([(x["run_id"], x["status"]) for x in db_runs(db)],
+                         [(run["run_id"], "loaded")])
+
+
 def wide_body(prefix, n):
     cols = [{"id": "%s%d" % (prefix, i), "header": "H", "type": "number"} for i in range(n)]
     return json.dumps({"data": [{c["id"]: 1 for c in cols}], "schema": cols})

@@ -85,6 +85,8 @@ typedef struct wf_run_result {
 	int64_t wait_ms, load_ms, total_ms, execution_ms;   /* -1: not measured */
 	int64_t already_loaded_by;  /* > 0: nothing loaded, this run holds the session */
 	wf_run_next next;         /* what continues a failed run */
+	int end_unrecorded;       /* 1: the run's end could not be written (the database
+				     was locked or failed): its row still says running */
 	char error[WF_ERR_MAX];   /* "" when none */
 } wf_run_result;
 

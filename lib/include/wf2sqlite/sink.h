@@ -96,8 +96,18 @@ typedef struct wf_run_info {
 	const char *api_host;       /* may be NULL */
 } wf_run_info;
 
+/* Takes the database's write lock (BEGIN IMMEDIATE), waiting for another
+ * process's lock up to the busy timeout; a SIGINT/SIGTERM (the sink's
+ * interrupt flag) ends the wait with WF_EINTERRUPTED. `run` holds it across
+ * the POST that starts the run, so that a started session can always be
+ * recorded (wf_sink_begin_run writes and commits the row inside it).
+ * wf_sink_release_write gives it up without writing. */
+WF_API wf_status wf_sink_hold_write(wf_sink *s, wf_err *err);
+WF_API void wf_sink_release_write(wf_sink *s);
+
 /* Inserts the _wf_runs row with status running, started_at now (ISO-8601 UTC
- * with milliseconds), this pid and tool version, and commits it at once. */
+ * with milliseconds), this pid and tool version, and commits it at once
+ * (inside the lock of wf_sink_hold_write when held). */
 WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 				   wf_err *err);
 
