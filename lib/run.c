@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define READ_CHUNK 65536
 
@@ -475,6 +476,16 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 
 	*out = NULL;
 	*out_n = 0;
+	if (o->dry_run) {
+		/* Changes nothing: no file created, no table, no killed load ended. */
+		if (access(o->db_path, F_OK) != 0)
+			return WF_OK;
+		st = wf_sink_open_readonly(&sink, o->db_path, err);
+		if (st == WF_OK)
+			st = wf_sink_pending_runs(sink, out, out_n, err);
+		wf_sink_close(sink);
+		return st;
+	}
 	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
 	if (st == WF_OK)
 		st = wf_sink_end_dead_loads(sink, &ended, err);
@@ -486,6 +497,11 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 		st = wf_sink_pending_runs(sink, out, out_n, err);
 	wf_sink_close(sink);
 	return st;
+}
+
+int wf_run_pending_is_ours(const wf_run_opts *o, const wf_pending_run *run)
+{
+	return !o->api_host || !run->api_host || strcasecmp(o->api_host, run->api_host) == 0;
 }
 
 wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_result *out)
@@ -508,7 +524,7 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");
 	/* A run belongs to the API host it was started against: asking
 	 * another one would get a 404 and fail a live run for good. */
-	if (st == WF_OK && o->api_host && p->api_host && strcasecmp(o->api_host, p->api_host) != 0) {
+	if (st == WF_OK && !wf_run_pending_is_ours(o, p)) {
 		notice(o, WF_NOTICE_NOTE, "run %lld (session %s) was started against %s, not %s: "
 		       "left alone; resume it with --base-url https://%s/corp-api/compass/api "
 		       "(or the profile of that host)", (long long)p->run_id, p->session_id,

@@ -362,6 +362,27 @@ class ResumeTest(EmuTestCase):
         self.assertRc(r, 0)
         self.assertIn("nothing to resume", r.err)
 
+    def test_resume_dry_run_lists_and_changes_nothing(self):
+        import hashlib
+        db = self.path("d.db")
+        r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms"])
+        self.assertRc(r, 6)
+        with open(db, "rb") as f:
+            before = hashlib.sha256(f.read()).hexdigest()
+        runs_before = db_runs(db)
+        calls = len(self.emu.requests())
+        r = self.wf(["resume", "--db", db, "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertIn("would continue run %d: session %s (timeout)" %
+                      (runs_before[0]["run_id"], runs_before[0]["session_id"]), r.out)
+        self.assertEqual(db_runs(db), runs_before)
+        with open(db, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), before)
+        self.assertEqual(len(self.emu.requests()), calls)
+        r = self.wf(["resume", "--db", self.path("none.db"), "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertFalse(os.path.exists(self.path("none.db")))
+
     def test_continue_command_names_a_base_url_given(self):
         db = self.path("b.db")
         r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms",
