@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -17,7 +18,16 @@ typedef struct run_ctx {
 	wf_run_result *r;
 	int64_t t0;
 	int adopted;  /* the row was begun by another process: total_ms from its started_at */
+	/* The heartbeat (SPEC 6): written from the thread that waits (the
+	 * progress reports of the wait reach it at least every slice, 25 s),
+	 * never from the progress watcher's. */
+	pthread_t waiter;
+	int64_t last_beat;
+	wf_wait_opts wait;  /* o->wait with the progress routed through beat() */
 } run_ctx;
+
+/* Under 30 s between beats (SPEC 6), with a slice's margin. */
+#define HEARTBEAT_MS 20000
 
 static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...) WF_PRINTF(3, 4);
 static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...)
@@ -227,6 +237,19 @@ static void loader_opts(const run_ctx *c, wf_loader_opts *lo, int with_progress)
 	lo->force = c->o->force;
 }
 
+static void beat(void *ctx, const wf_progress *p)
+{
+	run_ctx *c = ctx;
+	int64_t now = wf_clock_ms();
+
+	if (pthread_equal(pthread_self(), c->waiter) && now - c->last_beat >= HEARTBEAT_MS) {
+		c->last_beat = now;
+		wf_sink_heartbeat(c->sink, c->r->run_id);
+	}
+	if (c->o->wait->progress)
+		c->o->wait->progress(c->o->wait->progress_ctx, p);
+}
+
 /* Waits for the run's session and loads its result; the run ends loaded or
  * partial with the rows, or with the failure's status. */
 static wf_status wait_and_load(run_ctx *c)
@@ -249,8 +272,16 @@ static wf_status wait_and_load(run_ctx *c)
 	loader_opts(c, &lo, 1);
 	t_wait = wf_clock_ms();
 	st = wf_loader_new(&loader, c->sink, r->run_id, &lo, &err);
+	c->wait = *o->wait;
+	c->wait.progress = beat;
+	c->wait.progress_ctx = c;
+	c->waiter = pthread_self();
+	c->last_beat = wf_clock_ms();
+	if (!o->wait->progress)
+		c->wait.progress_interval_ms = 0;  /* no watcher thread for the beat alone */
+	wf_sink_heartbeat(c->sink, r->run_id);
 	if (st == WF_OK)
-		st = wf_session_wait(o->client, r->session_id, o->wait, wf_loader_consumer(loader),
+		st = wf_session_wait(o->client, r->session_id, &c->wait, wf_loader_consumer(loader),
 				     &state, &err);
 	wait_ms = wf_clock_ms() - t_wait;
 	if (st == WF_OK) {

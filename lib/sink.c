@@ -650,6 +650,24 @@ wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
 	return st;
 }
 
+void wf_sink_heartbeat(wf_sink *s, int64_t run_id)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+
+	if (!s || s->readonly || run_id <= 0 || !sqlite3_get_autocommit(s->db))
+		return;
+	wf_now_iso(now);
+	s->busy_timeout_ms = 1000;
+	if (sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET heartbeat_at = ?2 WHERE run_id = ?1"
+			       " AND status = 'running'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, run_id) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT) == SQLITE_OK)
+		(void)sqlite3_step(st);  /* a missed beat is not a failure */
+	sqlite3_finalize(st);
+	s->busy_timeout_ms = s->busy_default_ms;
+}
+
 void wf_sink_release_write(wf_sink *s)
 {
 	if (s && s->holding)
@@ -676,8 +694,8 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 		return ret;
 	rc = sqlite3_prepare_v2(s->db,
 		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
-		" started_at, api_host, tool_version, pid, hostname)"
-		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL);
+		" started_at, api_host, tool_version, pid, hostname, heartbeat_at)"
+		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?6)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	wf_now_iso(now);

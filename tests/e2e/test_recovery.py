@@ -383,6 +383,21 @@ class ResumeTest(EmuTestCase):
         self.assertRc(r, 0)
         self.assertFalse(os.path.exists(self.path("none.db")))
 
+    def test_running_row_has_hostname_and_heartbeat(self):
+        import socket
+        db = self.path("hb.db")
+        p = spawn_wf(["run", "slow", "--db", db], emu=self.emu)
+        try:
+            wait_for_run(db)
+            time.sleep(0.3)
+            (run,) = db_runs(db)
+            self.assertEqual(run["status"], "running")
+            self.assertEqual(run["hostname"], socket.gethostname())
+            self.assertTrue(run["heartbeat_at"] and run["heartbeat_at"] >= run["started_at"], run)
+        finally:
+            p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0)
+
     def test_continue_command_names_a_base_url_given(self):
         db = self.path("b.db")
         r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms",

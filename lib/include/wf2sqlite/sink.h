@@ -103,6 +103,10 @@ typedef struct wf_run_info {
  * recorded (wf_sink_begin_run writes and commits the row inside it).
  * wf_sink_release_write gives it up without writing. */
 WF_API wf_status wf_sink_hold_write(wf_sink *s, wf_err *err);
+/* Sets the run's heartbeat_at to now if it is still running (SPEC 6: at
+ * least every 30 s while the process waits). Waits at most 1 s for another
+ * process's lock and skips the beat then; best effort, no error. */
+WF_API void wf_sink_heartbeat(wf_sink *s, int64_t run_id);
 WF_API void wf_sink_release_write(wf_sink *s);
 
 /* Inserts the _wf_runs row with status running, started_at now (ISO-8601 UTC
