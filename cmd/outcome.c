@@ -1,5 +1,7 @@
 #include "outcome.h"
 
+#include "progress.h"
+
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +76,11 @@ void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
 	wf_cli_track_json(io);
 }
 
+/* The summary line, in the tool's one format ("wf2sqlite: ..."), with counts
+ * grouped as the progress line shows them ("300,000"). */
 static void print_human(const wf_outcome *o, const wf_cli_io *io)
 {
-	char where[512], server[64] = "";
+	char where[512], server[64] = "", loaded[48], reported[48];
 	double secs = o->total_ms >= 0 ? (double)o->total_ms / 1000.0 : 0.0;
 
 	if (o->execution_ms >= 0)
@@ -87,20 +91,21 @@ static void print_human(const wf_outcome *o, const wf_cli_io *io)
 	else
 		snprintf(where, sizeof(where), "run %lld", (long long)o->run_id);
 	if (o->already_loaded_by > 0) {
-		fprintf(io->err, "session %s is already in %s (run %lld); nothing loaded (use "
-			"--force to load it again)\n", o->session_id ? o->session_id : "?",
+		fprintf(io->err, "wf2sqlite: session %s is already in %s (run %lld); nothing loaded "
+			"(use --force to load it again)\n", o->session_id ? o->session_id : "?",
 			o->table ? o->table : "?", (long long)o->already_loaded_by);
 		return;
 	}
 	if (!o->status || (strcmp(o->status, "loaded") != 0 && strcmp(o->status, "partial") != 0))
 		return;
+	wf_progress_format_count(loaded, sizeof(loaded), o->rows_loaded);
+	wf_progress_format_count(reported, sizeof(reported), o->rows_reported);
 	if (strcmp(o->status, "partial") == 0 && o->rows_reported >= 0)
-		fprintf(io->err, "loaded %lld of %lld rows into %s (partial; %s) in %.2f s%s\n",
-			(long long)o->rows_loaded, (long long)o->rows_reported, o->table, where, secs,
-			server);
+		fprintf(io->err, "wf2sqlite: loaded %s of %s rows into %s (partial; %s) in %.2f s%s\n",
+			loaded, reported, o->table, where, secs, server);
 	else
-		fprintf(io->err, "loaded %lld row%s into %s (%s%s) in %.2f s%s\n",
-			(long long)o->rows_loaded, o->rows_loaded == 1 ? "" : "s", o->table,
+		fprintf(io->err, "wf2sqlite: loaded %s row%s into %s (%s%s) in %.2f s%s\n", loaded,
+			o->rows_loaded == 1 ? "" : "s", o->table,
 			strcmp(o->status, "partial") == 0 ? "partial; " : "", where, secs, server);
 }
 

@@ -374,7 +374,7 @@ class TestAudit(LoadTestBase):
                       "--workflow", "wf9", "--json")
         out = r.json()
         # Rows, table, run, total time and the server's executionDurationMillis.
-        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
+        self.assertRegex(r.err, r"^wf2sqlite: loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
                                 r"\(server 0\.3[45] s\)\n$")
         self.assertEqual(out["timings"]["execution_ms"], 345)
         for key in ("run_id", "session_id", "workflow_id", "table", "mode", "status",
