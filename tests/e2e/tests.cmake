@@ -1,5 +1,6 @@
 # End-to-end tests of the real binary (wf_add_pytest: tests/CMakeLists.txt).
 wf_add_pytest(e2e/test_load.py)
+wf_add_pytest(e2e/test_run_index.py)
 wf_add_pytest(e2e/test_runs.py)
 wf_add_pytest(e2e/test_schema_cmd.py)
 wf_add_pytest(e2e/test_spec_db.py)
