@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libjson-c-dev
-          libsqlite3-dev sqlite3 python3 jq)
+          libsqlite3-dev sqlite3 python3 jq zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
   # Tests also use clang (libFuzzer), valgrind, tmux (the progress line on a
   # terminal), time, openssl (a private CA and a TLS server for the TLS
