@@ -8,6 +8,7 @@
 #include "interrupt.h"
 #include "outcome.h"
 #include "wf2sqlite/loader.h"
+#include "wf2sqlite/save.h"
 
 #define READ_CHUNK 65536
 
@@ -16,12 +17,16 @@ static const enum wf_opt_id load_options[] = {
 	WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0,
 };
 
-/* Feeds the whole input to the consumer; WF_EUSAGE when it cannot be read. */
+/* Feeds the whole input to the consumer and finishes it as final; gzip
+ * input (a --save-result FILE.gz, known by its magic bytes) is un-gzipped on
+ * the way. WF_EUSAGE when it cannot be read. */
 static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer *c,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	char *chunk = malloc(READ_CHUNK);
+	wf_inflate *z = NULL;
 	wf_status st = WF_OK;
+	int first = 1;
 	size_t n;
 
 	if (!chunk)
@@ -33,6 +38,15 @@ static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer 
 			break;
 		}
 		n = fread(chunk, 1, READ_CHUNK, in);
+		if (first && n > 0) {
+			first = 0;
+			if (wf_is_gzip(chunk, n)) {
+				st = wf_inflate_new(&z, c, err);
+				if (st != WF_OK)
+					break;
+				c = wf_inflate_consumer(z);
+			}
+		}
 		if (n > 0 && (st = c->write(c->ctx, chunk, n, err)) != WF_OK)
 			break;
 		if (n < READ_CHUNK) {
@@ -51,6 +65,9 @@ static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer 
 				break;
 		}
 	}
+	if (st == WF_OK)
+		st = c->finish(c->ctx, 1, err);
+	wf_inflate_free(z);
 	free(chunk);
 	return st;
 }
@@ -123,8 +140,6 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	st = c->reset(c->ctx, &err);
 	if (st == WF_OK)
 		st = feed_file(in, name, c, interrupted, &err);
-	if (st == WF_OK)
-		st = c->finish(c->ctx, 1, &err);
 	if (st != WF_OK) {
 		if (st == WF_EBADRESPONSE) {
 			size_t len;
@@ -194,7 +209,8 @@ const wf_command wf_cmd_load = {
 		"run's _wf_runs row (session_id NULL). A body that is not a valid result (exit\n"
 		"9) loads nothing and is recorded as a failed run. The table defaults to the\n"
 		"--workflow id made a valid name, else 'results'. A saved body has no\n"
-		"session, so every load is a new run (--force changes nothing here).",
+		"session, so every load is a new run (--force changes nothing here). A gzip\n"
+		"file (a --save-result FILE.gz) is read as well, known by its first bytes.",
 	.examples =
 		"  wf2sqlite load result.json --db sales.db --table sales\n"
 		"  wf2sqlite load - --workflow abc123 --mode replace --json < result.json",

@@ -272,16 +272,15 @@ void wf_save_free(wf_save *s)
 struct wf_inflate {
 	wf_result_consumer self;
 	const wf_result_consumer *next;  /* borrowed */
-	char *what;
 	int z_ready;
 	int ended;  /* the last member ended; only another member may follow */
 	z_stream z;
 	unsigned char out[OUT_CHUNK];
 };
 
-static wf_status z_broken(wf_inflate *z, const char *why, wf_err *err)
+static wf_status z_broken(const char *why, wf_err *err)
 {
-	return wf_err_set(err, WF_EBADRESPONSE, "%s: not a valid gzip file (%s)", z->what, why);
+	return wf_err_set(err, WF_EBADRESPONSE, "not a valid gzip file (%s)", why);
 }
 
 static wf_status i_reset(void *ctx, wf_err *err)
@@ -306,7 +305,7 @@ static wf_status i_write(void *ctx, const char *p, size_t n, wf_err *err)
 		if (z->ended) {
 			/* Another member (gzip -d reads them all), or garbage. */
 			if (z->z.next_in[0] != 0x1f)
-				return z_broken(z, "bytes after the end of the stream", err);
+				return z_broken("bytes after the end of the stream", err);
 			if (inflateReset(&z->z) != Z_OK)
 				return wf_err_set(err, WF_EINTERNAL, "zlib reset failed");
 			z->ended = 0;
@@ -315,7 +314,7 @@ static wf_status i_write(void *ctx, const char *p, size_t n, wf_err *err)
 		z->z.avail_out = sizeof(z->out);
 		rc = inflate(&z->z, Z_NO_FLUSH);
 		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-			return z_broken(z, z->z.msg ? z->z.msg : "inflate failed", err);
+			return z_broken(z->z.msg ? z->z.msg : "inflate failed", err);
 		if (sizeof(z->out) > z->z.avail_out) {
 			st = z->next->write(z->next->ctx, (const char *)z->out,
 					    sizeof(z->out) - z->z.avail_out, err);
@@ -351,21 +350,18 @@ static wf_status i_finish(void *ctx, int final, wf_err *err)
 		if (rc == Z_STREAM_END)
 			z->ended = 1;
 		else if (rc != Z_OK)
-			return z_broken(z, "the file is cut short", err);
+			return z_broken("the file is cut short", err);
 	}
 	return z->next->finish(z->next->ctx, final, err);
 }
 
-wf_status wf_inflate_new(wf_inflate **out, const wf_result_consumer *next, const char *what,
-			 wf_err *err)
+wf_status wf_inflate_new(wf_inflate **out, const wf_result_consumer *next, wf_err *err)
 {
 	wf_inflate *z = calloc(1, sizeof(*z));
 
 	*out = NULL;
-	if (!z || !(z->what = dup_str(what ? what : "input"))) {
-		free(z);
+	if (!z)
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
-	}
 	/* 15 + 16: gzip only (a zlib or raw stream is not what we wrote). */
 	if (inflateInit2(&z->z, 15 + 16) != Z_OK) {
 		wf_inflate_free(z);
@@ -392,6 +388,5 @@ void wf_inflate_free(wf_inflate *z)
 		return;
 	if (z->z_ready)
 		inflateEnd(&z->z);
-	free(z->what);
 	free(z);
 }

@@ -346,7 +346,7 @@ static void inflate_gives_back_the_body(void)
 	char *body = make_body(2 << 20, &blen);
 	unsigned char *gz = gzip_of(body, blen, &glen), *two;
 
-	T_CHECK(wf_inflate_new(&z, &inner, "x.gz", &err) == WF_OK);
+	T_CHECK(wf_inflate_new(&z, &inner, &err) == WF_OK);
 	c = wf_inflate_consumer(z);
 	T_CHECK(feed(c, (const char *)gz, glen, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
@@ -362,7 +362,7 @@ static void inflate_gives_back_the_body(void)
 		free(g2);
 	}
 	r.len = 0;
-	T_CHECK(wf_inflate_new(&z, &inner, "x.gz", &err) == WF_OK);
+	T_CHECK(wf_inflate_new(&z, &inner, &err) == WF_OK);
 	c = wf_inflate_consumer(z);
 	T_CHECK(feed(c, (const char *)two, glen + g2len, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
@@ -371,22 +371,22 @@ static void inflate_gives_back_the_body(void)
 
 	/* Cut short: exit 9, naming the input. */
 	r.len = 0;
-	T_CHECK(wf_inflate_new(&z, &inner, "cut.gz", &err) == WF_OK);
+	T_CHECK(wf_inflate_new(&z, &inner, &err) == WF_OK);
 	c = wf_inflate_consumer(z);
 	T_CHECK(feed(c, (const char *)gz, glen - 10, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_EBADRESPONSE);
-	T_CHECK(strstr(err.msg, "cut.gz") != NULL);
+	T_CHECK(strstr(err.msg, "cut short") != NULL);
 	wf_inflate_free(z);
 
 	/* Garbage after the stream. */
 	memcpy(two + glen, "<html>", 6);
-	T_CHECK(wf_inflate_new(&z, &inner, "g.gz", &err) == WF_OK);
+	T_CHECK(wf_inflate_new(&z, &inner, &err) == WF_OK);
 	c = wf_inflate_consumer(z);
 	T_CHECK(c->write(c->ctx, (const char *)two, glen + 6, &err) == WF_EBADRESPONSE);
 	wf_inflate_free(z);
 
 	/* Not gzip at all after the magic. */
-	T_CHECK(wf_inflate_new(&z, &inner, "bad.gz", &err) == WF_OK);
+	T_CHECK(wf_inflate_new(&z, &inner, &err) == WF_OK);
 	c = wf_inflate_consumer(z);
 	T_CHECK(c->write(c->ctx, "\x1f\x8bzzzzzzzzzzzzzzzzz", 19, &err) == WF_EBADRESPONSE);
 	wf_inflate_free(z);

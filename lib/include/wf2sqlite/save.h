@@ -53,12 +53,10 @@ WF_API int wf_is_gzip(const void *p, size_t n);
 
 typedef struct wf_inflate wf_inflate;
 
-/* A consumer that un-gzips into next (borrowed). what names the input in
- * messages ("sales.json.gz"; copied). A broken or cut gzip stream, or bytes
+/* A consumer that un-gzips into next (borrowed). A broken or cut gzip stream, or bytes
  * after it that are not another gzip member, fail with WF_EBADRESPONSE.
  * *out is the caller's (wf_inflate_free). */
-WF_API wf_status wf_inflate_new(wf_inflate **out, const wf_result_consumer *next, const char *what,
-				wf_err *err);
+WF_API wf_status wf_inflate_new(wf_inflate **out, const wf_result_consumer *next, wf_err *err);
 WF_API const wf_result_consumer *wf_inflate_consumer(wf_inflate *z);
 WF_API void wf_inflate_free(wf_inflate *z);
 
