@@ -19,6 +19,11 @@ enum wf_opt_id {
 	WF_OPT_VAR,
 	WF_OPT_VARS,
 	WF_OPT_WORKFLOW,
+	WF_OPT_STATUS,
+	WF_OPT_BATCH,
+	WF_OPT_SINCE,
+	WF_OPT_LIMIT,
+	WF_OPT_SAVE_RESULT,
 	WF_OPT_NO_WAIT,
 	WF_OPT_WAIT,
 	WF_OPT_POLL_INTERVAL,
@@ -53,6 +58,8 @@ typedef struct wf_cli_opts {
 	/* The text of each option as given; NULL when absent. */
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries;
+	/* runs' filters and --save-result, as given; NULL when absent. */
+	const char *status, *batch, *since, *limit, *save_result;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
 	int no_wait, force, allow_partial, json, quiet, verbose, help;
@@ -78,6 +85,8 @@ typedef struct wf_cli_opts {
 
 typedef struct wf_cli_track {
 	int json_printed;                     /* a --json object went to out */
+	void *json_list;  /* a json-c array: outcome objects are added to it
+			     instead of printed (resume prints them as one value) */
 	char last_error[WF_CLI_ERROR_MAX];    /* the last error line, without "wf2sqlite: " */
 } wf_cli_track;
 
@@ -96,6 +105,11 @@ typedef struct wf_command {
 	const enum wf_opt_id *options;  /* accepted options, 0-terminated */
 	int min_pos, max_pos;     /* positional arguments */
 	int (*run)(const wf_cli_opts *opts, const wf_cli_io *io);
+	/* With --json, prints the command's JSON value for a failure that
+	 * printed none (a usage or configuration error), in the shape its
+	 * success has (docs/json.md); NULL: the outcome object of outcome.h. */
+	void (*failure_json)(const wf_cli_opts *opts, int rc, const char *error,
+			     const wf_cli_io *io);
 } wf_command;
 
 /* The whole option table, terminated by an entry with id 0. */

@@ -221,4 +221,5 @@ const wf_command wf_cmd_attach = {
 	1,
 	1,
 	run_attach,
+	NULL,
 };

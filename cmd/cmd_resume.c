@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "commands.h"
 #include "netcmd.h"
+#include "outcome.h"
 
 static const enum wf_opt_id resume_options[] = {
 	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
@@ -78,7 +81,60 @@ static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
 	return wf_net_load(n, sink, &job);
 }
 
+/* resume --json: one object whatever happened (docs/json.md):
+ * {"database", "count", "runs": [outcome objects], "error", "exit_code"}.
+ * Takes runs (may be NULL). */
+static void print_resume_json(const char *db, json_object *runs, const char *error, int rc,
+			      const wf_cli_io *io)
+{
+	json_object *j = json_object_new_object();
+
+	if (!runs)
+		runs = json_object_new_array();
+	if (!j || !runs) {
+		json_object_put(j);
+		json_object_put(runs);
+		wf_json_print(NULL, io);
+		return;
+	}
+	json_object_object_add(j, "database", db ? json_object_new_string(db) : NULL);
+	json_object_object_add(j, "count", json_object_new_int((int)json_object_array_length(runs)));
+	json_object_object_add(j, "runs", runs);
+	json_object_object_add(j, "error", error && *error ? json_object_new_string(error) : NULL);
+	json_object_object_add(j, "exit_code", json_object_new_int(rc));
+	wf_json_print(j, io);
+	json_object_put(j);
+}
+
+static void resume_failure_json(const wf_cli_opts *opts, int rc, const char *error,
+				const wf_cli_io *io)
+{
+	print_resume_json(wf_cli_db_path(opts), NULL, error, rc, io);
+}
+
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io);
+
+/* With --json every run's outcome object is gathered (io's track holds the
+ * list), then printed as one value, also when there was nothing to do. */
 static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_cli_track track;
+	wf_cli_io jio = *io;
+	int rc;
+
+	if (!opts->json)
+		return resume_all(opts, io);
+	memset(&track, 0, sizeof(track));
+	track.json_list = json_object_new_array();
+	jio.track = &track;
+	rc = resume_all(opts, &jio);
+	if (rc != 0 && io->track)
+		wf_cli_track_error(io, track.last_error);
+	print_resume_json(opts->db_path, track.json_list, rc ? track.last_error : NULL, rc, io);
+	return rc;
+}
+
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
 	wf_sink *sink = NULL;
@@ -154,4 +210,5 @@ const wf_command wf_cmd_resume = {
 	0,
 	0,
 	run_resume,
+	resume_failure_json,
 };

@@ -134,4 +134,5 @@ const wf_command wf_cmd_run = {
 	1,
 	1,
 	run_run,
+	NULL,
 };

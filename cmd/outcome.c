@@ -37,25 +37,37 @@ static json_object *int_or_null(int64_t v)
 	return v >= 0 ? json_object_new_int64(v) : NULL;
 }
 
-void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
+/* variables is JSON text as sent: given back as JSON (text that does not
+ * parse stays a string). */
+static json_object *variables_of(const char *text)
+{
+	json_object *v;
+
+	if (!text)
+		return NULL;
+	v = json_tokener_parse(text);
+	return v ? v : json_object_new_string(text);
+}
+
+json_object *wf_outcome_to_json(const wf_outcome *o)
 {
 	json_object *j = json_object_new_object(), *t = json_object_new_object();
-	const char *text;
 
 	if (!j || !t) {
 		json_object_put(j);
 		json_object_put(t);
-		fputs("{\"error\": \"out of memory\", \"exit_code\": 1}\n", io->out);
-		return;
+		return NULL;
 	}
 	/* json_object_object_add takes NULL as JSON null. */
 	json_object_object_add(j, "database", str_or_null(o->db));
 	json_object_object_add(j, "run_id", o->run_id > 0 ? json_object_new_int64(o->run_id) : NULL);
 	json_object_object_add(j, "session_id", str_or_null(o->session_id));
 	json_object_object_add(j, "workflow_id", str_or_null(o->workflow_id));
+	json_object_object_add(j, "variables", variables_of(o->variables_json));
 	json_object_object_add(j, "table", str_or_null(o->table));
 	json_object_object_add(j, "mode", str_or_null(o->mode));
 	json_object_object_add(j, "status", str_or_null(o->status));
+	json_object_object_add(j, "started_at", str_or_null(o->started_at));
 	json_object_object_add(j, "rows_loaded", int_or_null(o->rows_loaded));
 	json_object_object_add(j, "rows_reported", int_or_null(o->rows_reported));
 	json_object_object_add(t, "wait_ms", int_or_null(o->wait_ms));
@@ -66,14 +78,35 @@ void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
 	json_object_object_add(j, "already_loaded_by",
 			       o->already_loaded_by > 0 ? json_object_new_int64(o->already_loaded_by)
 							: NULL);
+	json_object_object_add(j, "saved_result", str_or_null(o->saved_result));
 	json_object_object_add(j, "error", str_or_null(o->error));
 	json_object_object_add(j, "exit_code", json_object_new_int(o->exit_code));
-	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	fprintf(io->out, "%s\n", text ? text : "{}");
+	return j;
+}
+
+void wf_json_print(json_object *j, const wf_cli_io *io)
+{
+	const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE)
+			     : NULL;
+
+	fprintf(io->out, "%s\n", text ? text : "{\"error\": \"out of memory\", \"exit_code\": 1}");
 	fflush(io->out);
-	json_object_put(j);
 	wf_cli_track_json(io);
+}
+
+void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
+{
+	json_object *j = wf_outcome_to_json(o);
+
+	/* resume gathers its runs' objects into one value. */
+	if (j && io->track && io->track->json_list) {
+		if (json_object_array_add(io->track->json_list, j) != 0)
+			json_object_put(j);
+		return;
+	}
+	wf_json_print(j, io);
+	json_object_put(j);
 }
 
 /* The summary line, in the tool's one format ("wf2sqlite: ..."), with counts

@@ -978,25 +978,91 @@ void wf_run_records_free(wf_run_record *runs, size_t n)
 wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
 			    wf_err *err)
 {
+	wf_runs_filter f;
+
+	memset(&f, 0, sizeof(f));
+	f.limit = limit;
+	return wf_sink_find_runs(s, &f, out, out_n, err);
+}
+
+/* 1 when _wf_runs has the column (an older layout may lack it). */
+static wf_status runs_has_column(wf_sink *s, const char *column, int *out, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('_wf_runs') WHERE name = ?1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, column, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK) {
+		rc = sqlite3_step(st);
+		*out = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return wf_db_fail(s, rc, err, "reading the columns of _wf_runs");
+	return WF_OK;
+}
+
+wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_record **out,
+			    size_t *out_n, wf_err *err)
+{
 	sqlite3_stmt *st = NULL;
 	wf_run_record *runs = NULL, *p;
+	wf_runs_filter none;
+	const wf_runs_filter *f = filter;
 	size_t n = 0, cap = 0;
 	wf_status ret = WF_OK;
-	char type[16];
-	int rc;
+	char type[16], since[64];
+	int rc, has_batch = 1;
+	wf_buf sql;
 
 	*out = NULL;
 	*out_n = 0;
+	wf_buf_init(&sql, 8192);
+	if (!f) {
+		memset(&none, 0, sizeof(none));
+		f = &none;
+	}
 	ret = object_type(s, "_wf_runs", type, err);
 	if (ret != WF_OK || strcmp(type, "table") != 0)
 		goto cleanup;
-	rc = sqlite3_prepare_v2(s->db,
+	if (f->batch_id) {
+		ret = runs_has_column(s, "batch_id", &has_batch, err);
+		if (ret != WF_OK || !has_batch)
+			goto cleanup;  /* no batch in this layout: no run of any batch */
+	}
+	/* A criterion not given binds NULL and matches every row. */
+	ret = wf_buf_appendf(&sql, err,
 		"SELECT run_id, session_id, workflow_id, table_name, mode, status, error, variables,"
 		" started_at, finished_at, api_host, tool_version, wait_ms, load_ms, total_ms,"
 		" execution_ms, rows_reported, rows_received, rows_loaded, range_start, range_end,"
-		" pid FROM _wf_runs ORDER BY run_id DESC LIMIT ?1", -1, &st, NULL);
+		" pid FROM _wf_runs"
+		" WHERE (?1 IS NULL OR table_name = ?1 COLLATE NOCASE)"
+		" AND (?2 IS NULL OR workflow_id = ?2)"
+		" AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || status || ',') > 0)"
+		" AND (?4 IS NULL OR started_at >= strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', ?4))"
+		"%s ORDER BY run_id DESC LIMIT ?6", f->batch_id ? " AND batch_id = ?5" : "");
+	if (ret != WF_OK)
+		goto cleanup;
+	snprintf(since, sizeof(since), "-%lld.%03lld seconds", (long long)(f->since_ms / 1000),
+		 (long long)(f->since_ms % 1000));
+	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+		rc = wf_db_bind_text_or_null(st, 1, f->table);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 2, f->workflow_id);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 3, f->statuses);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 4, f->since_ms > 0 ? since : NULL);
+	if (rc == SQLITE_OK && f->batch_id)
+		rc = wf_db_bind_text_or_null(st, 5, f->batch_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
 		goto cleanup;
@@ -1040,6 +1106,7 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
 cleanup:
 	sqlite3_finalize(st);
+	wf_buf_free(&sql);
 	if (ret != WF_OK) {
 		wf_run_records_free(runs, n);
 		return ret;

@@ -18,7 +18,7 @@ static const wf_command fake = {
 	"A description whose first line is far too long for the help, as a command's text "
 	"may be when nobody counted\n  and an indented line that is also much too long to fit "
 	"in eighty columns of a terminal\nshort line",
-	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
+	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL, NULL,
 };
 
 static char *help_text(void)
