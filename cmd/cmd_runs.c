@@ -257,6 +257,11 @@ static int print_json(const wf_run_record *runs, size_t n, FILE *f)
 		json_object_object_add(o, "api_host", jstr(r->api_host));
 		json_object_object_add(o, "tool_version", jstr(r->tool_version));
 		json_object_object_add(o, "pid", jint(r->pid));
+		json_object_object_add(o, "hostname", jstr(r->hostname));
+		json_object_object_add(o, "heartbeat_at", jstr(r->heartbeat_at));
+		json_object_object_add(o, "batch_id", jint(r->batch_id));
+		json_object_object_add(o, "batch_index", jint(r->batch_index));
+		json_object_object_add(o, "exit_code", jint(r->exit_code));
 	}
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 					      JSON_C_TO_STRING_SPACED |
@@ -422,8 +427,10 @@ const wf_command wf_cmd_runs = {
 		"runs that match them all; --limit N the newest N (on a terminal the newest 50\n"
 		"unless --limit is given; otherwise all). With --json, always one JSON array\n"
 		"(also [] when nothing matches or on failure) of objects holding every column\n"
-		"of _wf_runs but schema_json. The database is opened read-only and never\n"
-		"created; one that does not exist lists nothing (exit 0).",
+		"of _wf_runs but schema_json. The database is never written or created; one\n"
+		"that does not exist lists nothing (exit 0); one written by an older\n"
+		"wf2sqlite is read as it is (not upgraded), one by a newer wf2sqlite is\n"
+		"refused (exit 7).",
 	.examples =
 		"  wf2sqlite runs --db sales.db --status failed,timeout --since 7d\n"
 		"  wf2sqlite runs --table sales --limit 5\n"

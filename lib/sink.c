@@ -1,5 +1,6 @@
 /* The database file and its audit tables (SPEC sections 6, 7). */
 #include "sink_internal.h"
+#include "sqlite_migrate.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,9 +16,6 @@
 #include "wf2sqlite/buf.h"
 #include "wf2sqlite/schema.h"
 #include "wf_version.h"
-
-/* sql/audit.sql, compiled in by cmake/embed_sql.cmake. */
-extern const char wf_sql_audit[];
 
 struct wf_sink {
 	sqlite3 *db;
@@ -255,6 +253,27 @@ static void dir_of(const char *path, char *out, size_t cap)
 	}
 }
 
+/* 1 when the file and its folder are writable (a writer could remove the
+ * -wal and -shm files beside it). */
+static int may_write(const char *path)
+{
+	char dir[PATH_MAX];
+
+	dir_of(path, dir, sizeof(dir));
+	return access(path, W_OK) == 0 && access(dir, W_OK | X_OK) == 0;
+}
+
+/* 1 when path's -wal file exists and is not empty. */
+static int wal_in_use(const char *path)
+{
+	char wal[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+		return 1;
+	return stat(wal, &sb) == 0 && sb.st_size > 0;
+}
+
 /* The file (when it exists) and its folder must be writable: SQLite creates
  * the -wal and -shm files beside the database. */
 static wf_status check_writable(const char *path, wf_err *err)
@@ -272,61 +291,12 @@ static wf_status check_writable(const char *path, wf_err *err)
 	return WF_OK;
 }
 
-/* 1 when every object sql/audit.sql creates is already there. The objects
- * are learnt by running the DDL on a scratch in-memory database, so the list
- * is never written twice. Lets an open skip the write lock: another process
- * may hold it for minutes while it loads. */
-static wf_status audit_present(wf_sink *s, int *out, wf_err *err)
-{
-	sqlite3 *mem = NULL;
-	sqlite3_stmt *list = NULL, *find = NULL;
-	wf_status ret = WF_OK;
-	int rc, all = 1;
-
-	*out = 0;
-	rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(mem, wf_sql_audit, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(mem, "SELECT type, name FROM sqlite_schema"
-					" WHERE name NOT LIKE 'sqlite^_%' ESCAPE '^'", -1, &list, NULL);
-	if (rc != SQLITE_OK) {
-		ret = wf_err_set(err, WF_EINTERNAL, "the built-in audit DDL fails: %s",
-				 mem ? sqlite3_errmsg(mem) : sqlite3_errstr(rc));
-		goto cleanup;
-	}
-	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
-				-1, &find, NULL);
-	while (rc == SQLITE_OK && all && (rc = sqlite3_step(list)) == SQLITE_ROW) {
-		if ((rc = sqlite3_bind_text(find, 1, (const char *)sqlite3_column_text(list, 0), -1,
-					    SQLITE_TRANSIENT)) != SQLITE_OK ||
-		    (rc = sqlite3_bind_text(find, 2, (const char *)sqlite3_column_text(list, 1), -1,
-					    SQLITE_TRANSIENT)) != SQLITE_OK)
-			break;
-		rc = sqlite3_step(find);
-		if (rc == SQLITE_DONE)
-			all = 0;
-		else if (rc != SQLITE_ROW)
-			break;
-		rc = sqlite3_reset(find);
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_OK)
-		ret = wf_db_fail(s, rc, err, "reading the schema");
-	else
-		*out = all;
-cleanup:
-	sqlite3_finalize(list);
-	sqlite3_finalize(find);
-	sqlite3_close(mem);
-	return ret;
-}
-
 static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	wf_sink *s = NULL;
 	wf_status ret = WF_OK;
-	int rc, flags, present = 0;
+	int rc, flags, version = 0;
 	struct stat sb;
 	wf_buf uri_safe;
 
@@ -346,7 +316,14 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 	}
 	s->readonly = readonly;
 	s->interrupted = interrupted;
-	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* Reading a WAL database read-only leaves a -wal and a -shm file that
+	 * only a writer removes. A connection allowed to write (never to create)
+	 * removes them when it closes, as the last one; query_only (below) keeps
+	 * it from writing anything. */
+	if (readonly)
+		flags = may_write(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	else
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	/* Debian's SQLite reads "file:..." as a URI (SQLITE_USE_URI): --db names
 	 * a file, so such a name is opened as the relative path it is. */
 	if (strncmp(path, "file:", 5) == 0) {
@@ -367,6 +344,17 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 		ret = wf_db_fail(s, rc, err, "configuring the connection");
 		goto cleanup;
 	}
+	if (readonly) {
+		rc = sqlite3_exec(s->db, "PRAGMA query_only=ON", NULL, NULL, NULL);
+		/* A -wal holding commits (its writer was killed) stays as found:
+		 * as the last connection this one would copy it into the file. */
+		if (rc == SQLITE_OK && wal_in_use(path))
+			rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+		if (rc != SQLITE_OK) {
+			ret = wf_db_fail(s, rc, err, "configuring the connection");
+			goto cleanup;
+		}
+	}
 	s->busy_default_ms = busy_timeout_default();
 	s->busy_timeout_ms = s->busy_default_ms;
 	rc = sqlite3_busy_handler(s->db, busy_wait, s);
@@ -374,8 +362,11 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 		ret = wf_db_fail(s, rc, err, "setting the busy timeout");
 		goto cleanup;
 	}
-	/* Reading needs no more; verify the file really is a database. */
+	/* Reading needs no more; verify the file really is a database, and
+	 * refuse one of a newer wf2sqlite before anything is written. */
 	ret = wf_db_exec(s, "SELECT count(*) FROM sqlite_schema", "reading the schema", err);
+	if (ret == WF_OK)
+		ret = wf_sqlite_audit_check(s, &version, err);
 	if (ret != WF_OK || readonly)
 		goto cleanup;
 	ret = pragma_expect(s, "PRAGMA journal_mode=WAL", "wal", err);
@@ -389,17 +380,7 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 			 err);
 	if (ret != WF_OK)
 		goto cleanup;
-	ret = audit_present(s, &present, err);
-	if (ret != WF_OK || present)
-		goto cleanup;
-	ret = wf_db_begin(s, err);
-	if (ret != WF_OK)
-		goto cleanup;
-	ret = wf_db_exec(s, wf_sql_audit, "creating the audit tables", err);
-	if (ret == WF_OK)
-		ret = wf_db_commit(s, err);
-	else
-		wf_db_rollback(s);
+	ret = wf_sqlite_audit_upgrade(s, version, err);
 cleanup:
 	wf_buf_free(&uri_safe);
 	if (ret != WF_OK) {
@@ -584,12 +565,21 @@ wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err)
 			  text ? text : "");
 }
 
+/* This machine's name ("" when unknown): _wf_runs.hostname, the machine of
+ * pid (a pid alone means nothing on another host). */
+static void host_name(char *out, size_t cap)
+{
+	if (gethostname(out, cap) != 0)
+		out[0] = '\0';
+	out[cap - 1] = '\0';
+}
+
 wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 			    wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
-	char now[32];
+	char now[32], host[256];
 	int rc;
 
 	*out_run_id = 0;
@@ -598,11 +588,12 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 		return ret;
 	rc = sqlite3_prepare_v2(s->db,
 		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
-		" started_at, api_host, tool_version, pid)"
-		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+		" started_at, api_host, tool_version, pid, hostname)"
+		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	wf_now_iso(now);
+	host_name(host, sizeof(host));
 	if ((rc = wf_db_bind_text_or_null(st, 1, info->session_id)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 2, info->workflow_id)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 3, info->table)) != SQLITE_OK ||
@@ -611,7 +602,8 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 8, WF2SQLITE_VERSION)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK)
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 10, host[0] ? host : NULL)) != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
@@ -838,17 +830,20 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 {
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
+	char host[256];
 	int rc;
 
 	*out_claimed = 0;
 	ret = wf_db_begin(s, err);
 	if (ret != WF_OK)
 		return ret;
-	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3 WHERE run_id = ?1 AND pid = ?2"
-				" AND status = 'running'", -1, &st, NULL);
+	host_name(host, sizeof(host));
+	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4 WHERE run_id = ?1"
+				" AND pid = ?2 AND status = 'running'", -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(st, 2, (int64_t)run->pid)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
+	    (rc = wf_db_bind_text_or_null(st, 4, host[0] ? host : NULL)) == SQLITE_OK &&
 	    (rc = sqlite3_step(st)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(st);
@@ -965,6 +960,8 @@ static void run_record_clear(wf_run_record *r)
 	free(r->finished_at);
 	free(r->api_host);
 	free(r->tool_version);
+	free(r->hostname);
+	free(r->heartbeat_at);
 }
 
 void wf_run_records_free(wf_run_record *runs, size_t n)
@@ -973,6 +970,29 @@ void wf_run_records_free(wf_run_record *runs, size_t n)
 	for (i = 0; runs && i < n; i++)
 		run_record_clear(&runs[i]);
 	free(runs);
+}
+
+/* *out = 1 when table has a column called column. */
+static wf_status has_column(wf_sink *s, const char *table, const char *column, int *out,
+			    wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+				&st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK && (rc = sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC)) == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		*out = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return wf_db_fail(s, rc, err, "reading the columns of %s", table);
+	return WF_OK;
 }
 
 wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
@@ -985,39 +1005,19 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 	return wf_sink_find_runs(s, &f, out, out_n, err);
 }
 
-/* 1 when _wf_runs has the column (an older layout may lack it). */
-static wf_status runs_has_column(wf_sink *s, const char *column, int *out, wf_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	*out = 0;
-	rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('_wf_runs') WHERE name = ?1",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, column, -1, SQLITE_STATIC)) ==
-	    SQLITE_OK) {
-		rc = sqlite3_step(st);
-		*out = rc == SQLITE_ROW;
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_OK)
-		return wf_db_fail(s, rc, err, "reading the columns of _wf_runs");
-	return WF_OK;
-}
-
 wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_record **out,
 			    size_t *out_n, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
+	static const char *const newer[] = {"hostname", "heartbeat_at", "batch_id", "batch_index",
+					    "exit_code"};
 	wf_run_record *runs = NULL, *p;
 	wf_runs_filter none;
 	const wf_runs_filter *f = filter;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, i;
 	wf_status ret = WF_OK;
 	char type[16], since[64];
-	int rc, has_batch = 1;
+	int rc, has = 0, has_batch = 0;
 	wf_buf sql;
 
 	*out = NULL;
@@ -1030,17 +1030,26 @@ wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_rec
 	ret = object_type(s, "_wf_runs", type, err);
 	if (ret != WF_OK || strcmp(type, "table") != 0)
 		goto cleanup;
-	if (f->batch_id) {
-		ret = runs_has_column(s, "batch_id", &has_batch, err);
-		if (ret != WF_OK || !has_batch)
-			goto cleanup;  /* no batch in this layout: no run of any batch */
+	/* An older layout (read without upgrading it) lacks the newer columns:
+	 * they read as NULL. */
+	ret = wf_buf_appendf(&sql, err, "SELECT run_id, session_id, workflow_id, table_name, mode,"
+			     " status, error, variables, started_at, finished_at, api_host,"
+			     " tool_version, wait_ms, load_ms, total_ms, execution_ms, rows_reported,"
+			     " rows_received, rows_loaded, range_start, range_end, pid");
+	for (i = 0; ret == WF_OK && i < sizeof(newer) / sizeof(newer[0]); i++) {
+		ret = has_column(s, "_wf_runs", newer[i], &has, err);
+		if (ret == WF_OK && strcmp(newer[i], "batch_id") == 0)
+			has_batch = has;
+		if (ret == WF_OK)
+			ret = wf_buf_appendf(&sql, err, ", %s", has ? newer[i] : "NULL");
 	}
+	if (ret != WF_OK)
+		goto cleanup;
+	/* No batch_id in this layout: no run belongs to any batch. */
+	if (f->batch_id && !has_batch)
+		goto cleanup;
 	/* A criterion not given binds NULL and matches every row. */
-	ret = wf_buf_appendf(&sql, err,
-		"SELECT run_id, session_id, workflow_id, table_name, mode, status, error, variables,"
-		" started_at, finished_at, api_host, tool_version, wait_ms, load_ms, total_ms,"
-		" execution_ms, rows_reported, rows_received, rows_loaded, range_start, range_end,"
-		" pid FROM _wf_runs"
+	ret = wf_buf_appendf(&sql, err, " FROM _wf_runs"
 		" WHERE (?1 IS NULL OR table_name = ?1 COLLATE NOCASE)"
 		" AND (?2 IS NULL OR workflow_id = ?2)"
 		" AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || status || ',') > 0)"
@@ -1101,6 +1110,11 @@ wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_rec
 		p->range_start = col_int(st, 19);
 		p->range_end = col_int(st, 20);
 		p->pid = col_int(st, 21);
+		p->hostname = col_dup(st, 22);
+		p->heartbeat_at = col_dup(st, 23);
+		p->batch_id = col_int(st, 24);
+		p->batch_index = col_int(st, 25);
+		p->exit_code = col_int(st, 26);
 	}
 	if (rc != SQLITE_DONE)
 		ret = wf_db_fail(s, rc, err, "reading _wf_runs");

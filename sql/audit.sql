@@ -1,6 +1,10 @@
--- The audit tables of wf2sqlite (SPEC section 6). Every statement is
--- idempotent: the tool runs this file each time it opens a database.
--- See docs/audit-tables.md for what each column holds.
+-- The audit tables of wf2sqlite (SPEC sections 6 and 14), at the newest
+-- audit schema version (WF_AUDIT_SCHEMA_VERSION in lib/sqlite_migrate.h;
+-- recorded in PRAGMA user_version). Every statement is idempotent: the tool
+-- runs this file when it creates the tables, and after an upgrade (to make
+-- any object missing). A database of an older version is first brought here
+-- by sql/audit_v<N>.sql, one step per version: a change here needs a new
+-- step and a new version. See docs/audit-tables.md.
 
 -- One row per run, written as 'running' as soon as the session id is known
 -- and updated in the same transaction as the run's rows.
@@ -11,7 +15,7 @@ CREATE TABLE IF NOT EXISTS _wf_runs (
 	session_id TEXT,
 	workflow_id TEXT,
 	table_name TEXT NOT NULL,
-	mode TEXT NOT NULL CHECK (mode IN ('append', 'replace', 'fail')),
+	mode TEXT NOT NULL CHECK (mode IN ('append', 'replace', 'fail', 'upsert')),
 	status TEXT NOT NULL CHECK (status IN ('running', 'loaded', 'partial', 'errored',
 		'inactive', 'timeout', 'interrupted', 'failed')),
 	error TEXT,
@@ -30,13 +34,37 @@ CREATE TABLE IF NOT EXISTS _wf_runs (
 	schema_json TEXT,
 	api_host TEXT,
 	tool_version TEXT,
-	pid INTEGER
+	pid INTEGER,
+	hostname TEXT,
+	heartbeat_at TEXT,
+	batch_id INTEGER REFERENCES _wf_batches (batch_id),
+	batch_index INTEGER,
+	exit_code INTEGER
 );
 
 -- "Is this session already in this table?" and `resume` look up by these.
 CREATE INDEX IF NOT EXISTS _wf_runs_by_table_session
 	ON _wf_runs (table_name COLLATE NOCASE, session_id);
 CREATE INDEX IF NOT EXISTS _wf_runs_by_status ON _wf_runs (status);
+-- `runs --batch` and `batch --continue` look up the runs of a batch.
+CREATE INDEX IF NOT EXISTS _wf_runs_by_batch ON _wf_runs (batch_id, batch_index);
+
+-- One row per `batch` (SPEC section 14); its runs carry its batch_id.
+-- AUTOINCREMENT for the same reason as run_id.
+CREATE TABLE IF NOT EXISTS _wf_batches (
+	batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
+	workflow_id TEXT NOT NULL,
+	table_name TEXT NOT NULL,
+	matrix TEXT NOT NULL,
+	matrix_sha256 TEXT NOT NULL,
+	total INTEGER NOT NULL,
+	created_at TEXT NOT NULL,
+	finished_at TEXT,
+	status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+	mode TEXT CHECK (mode IN ('append', 'upsert')),
+	api_host TEXT,
+	options TEXT
+);
 
 -- The columns of a run's table: the SQLite name each schema id was given.
 CREATE TABLE IF NOT EXISTS _wf_columns (

@@ -414,7 +414,12 @@ class TestAudit(LoadTestBase):
             "run_id", "session_id", "workflow_id", "table_name", "mode", "status", "error",
             "variables", "started_at", "finished_at", "wait_ms", "load_ms", "total_ms",
             "execution_ms", "rows_reported", "rows_received", "rows_loaded", "range_start",
-            "range_end", "schema_json", "api_host", "tool_version", "pid"])
+            "range_end", "schema_json", "api_host", "tool_version", "pid",
+            # SPEC 6 as amended (audit schema version 2).
+            "hostname", "heartbeat_at", "batch_id", "batch_index", "exit_code"])
+        self.assertEqual(cols("_wf_batches"), [
+            "batch_id", "workflow_id", "table_name", "matrix", "matrix_sha256", "total",
+            "created_at", "finished_at", "status", "mode", "api_host", "options"])
         self.assertEqual(cols("_wf_columns"), ["run_id", "position", "column_name", "source_id",
                                                "header", "source_type", "sql_type"])
         self.assertEqual(cols("_wf_cards"), ["run_id", "position", "card_id", "card_type",

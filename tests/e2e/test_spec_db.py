@@ -65,7 +65,9 @@ ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 RUN_COLUMNS = ["run_id", "session_id", "workflow_id", "table_name", "mode", "status", "error",
                "variables", "started_at", "finished_at", "wait_ms", "load_ms", "total_ms",
                "execution_ms", "rows_reported", "rows_received", "rows_loaded", "range_start",
-               "range_end", "schema_json", "api_host", "tool_version", "pid"]
+               "range_end", "schema_json", "api_host", "tool_version", "pid",
+               # SPEC 6 as amended (audit schema version 2).
+               "hostname", "heartbeat_at", "batch_id", "batch_index", "exit_code"]
 
 
 class SpecDbTest(EmuTestCase):

@@ -4,6 +4,7 @@ wf_add_pytest(e2e/test_run_index.py)
 wf_add_pytest(e2e/test_runs.py)
 wf_add_pytest(e2e/test_schema_cmd.py)
 wf_add_pytest(e2e/test_spec_db.py)
+wf_add_pytest(e2e/test_audit_versions.py)
 
 # --- network side (branch net): waiting, client, run/attach/resume/status ---
 foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd test_run_attach)

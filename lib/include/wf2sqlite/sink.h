@@ -20,8 +20,11 @@ typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } 
 
 /* Opens (creating if missing) the database with WAL, synchronous=FULL, a busy
  * timeout (WF_SINK_BUSY_TIMEOUT_MS), DQS off, and creates the audit tables
- * when any is missing (in BEGIN IMMEDIATE; when all exist, no write lock is
- * taken, so opening never waits for another process's load).
+ * when any is missing, or upgrades them when the file has an older audit
+ * schema version (SPEC 13; one BEGIN IMMEDIATE transaction; when all exist at
+ * the newest version, no write lock is taken, so opening never waits for
+ * another process's load). A database of a newer audit schema version is
+ * refused before anything is written (WF_EDB naming both versions).
  * *out is the caller's (wf_sink_close). WF_EDB with the file named on failure. */
 WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
 /* The same, with the flag of wf_sink_set_interrupt set from the start (the
@@ -29,8 +32,10 @@ WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
 WF_API wf_status wf_sink_open_ex(wf_sink **out, const char *path,
 				 volatile sig_atomic_t *interrupted, wf_err *err);
 /* Opens an existing database read-only, for reading the audit history: never
- * creates the file or any table. WF_EDB when it does not exist or is not a
- * database. */
+ * creates the file or any table, never upgrades an older audit schema version
+ * (it is read as it is), leaves no -wal or -shm file behind when the folder is
+ * writable. WF_EDB when it does not exist, is not a database, or has a newer
+ * audit schema version than this binary knows. */
 WF_API wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err);
 /* The flag a signal handler sets: a wait for another process's lock ends
  * early when it is set (the caller then sees WF_EDB "locked" and should check
@@ -130,10 +135,14 @@ typedef struct wf_run_record {
 	char *started_at, *finished_at, *api_host, *tool_version;  /* NULL when NULL */
 	int64_t wait_ms, load_ms, total_ms, execution_ms;
 	int64_t rows_reported, rows_received, rows_loaded, range_start, range_end, pid;
+	/* Audit schema version 2; NULL / -1 in a database of version 1. */
+	char *hostname, *heartbeat_at;
+	int64_t batch_id, batch_index, exit_code;
 } wf_run_record;
 
 /* The audit history, newest first; limit <= 0 for all. An empty list when the
- * database has no _wf_runs table. *out is the caller's (wf_run_records_free). */
+ * database has no _wf_runs table; a database of an older audit schema version
+ * is read as it is (columns it lacks read as NULL). *out is the caller's (wf_run_records_free). */
 WF_API wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
 				   wf_err *err);
 WF_API void wf_run_records_free(wf_run_record *runs, size_t n);
