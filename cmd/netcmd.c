@@ -243,11 +243,18 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 	char reason[WF_ERR_MAX];
 	char cont[4096];
 	char note[1024];
+	char *started_at = NULL, *variables = NULL;
 	int failed_state = 0;
 
 	memset(&state, 0, sizeof(state));
 	memset(&stats, 0, sizeof(stats));
 	outcome_for(n, job, &o);
+	/* For --json: when the run began and with which variables (an adopted
+	 * run keeps the ones it was started with). */
+	if (wf_sink_run_meta(sink, job->run_id, &started_at, &variables, &err) == WF_OK) {
+		o.started_at = started_at;
+		o.variables_json = variables;
+	}
 	memset(&lo, 0, sizeof(lo));
 	lo.table = job->table;
 	lo.mode = job->mode;
@@ -339,5 +346,7 @@ int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
 				     "continue with: %s", (long long)job->run_id, o.status, cont);
 	}
 	wf_session_state_clear(&state);
+	free(started_at);
+	free(variables);
 	return o.exit_code;
 }

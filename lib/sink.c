@@ -1005,6 +1005,35 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 	return wf_sink_find_runs(s, &f, out, out_n, err);
 }
 
+wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
+			   char **out_variables, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out_started_at = NULL;
+	*out_variables = NULL;
+	rc = sqlite3_prepare_v2(s->db, "SELECT started_at, variables FROM _wf_runs WHERE run_id = ?1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out_started_at = col_dup(st, 0);
+			*out_variables = col_dup(st, 1);
+		}
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		free(*out_started_at);
+		free(*out_variables);
+		*out_started_at = *out_variables = NULL;
+		return wf_db_fail(s, rc, err, "reading run %lld", (long long)run_id);
+	}
+	return WF_OK;
+}
+
 wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_record **out,
 			    size_t *out_n, wf_err *err)
 {

@@ -147,6 +147,12 @@ WF_API wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **ou
 				   wf_err *err);
 WF_API void wf_run_records_free(wf_run_record *runs, size_t n);
 
+/* The started_at and variables (JSON text as sent) of a run, for the --json
+ * outcome; each NULL when the column is NULL or the run does not exist.
+ * *out_started_at and *out_variables are the caller's (free). */
+WF_API wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
+				  char **out_variables, wf_err *err);
+
 /* Which runs `runs` lists (SPEC 18); every criterion is optional and they
  * all apply. Strings are borrowed. */
 typedef struct wf_runs_filter {
