@@ -88,7 +88,7 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_load_mode mode = opts->load_mode;
 	wf_status st = WF_OK;
 	wf_err err, err2;
-	char *table = NULL;
+	char *table = NULL, *started_at = NULL, *variables = NULL;
 	FILE *in = NULL;
 	int64_t t0 = wf_clock_ms(), run_id = 0;
 
@@ -123,6 +123,8 @@ static int load_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (st != WF_OK)
 		goto done;
 	out.run_id = run_id;
+	if (wf_sink_run_meta(sink, run_id, &started_at, &variables, &err2) == WF_OK)
+		out.started_at = started_at;
 	if (opts->verbose)
 		fprintf(io->err, "wf2sqlite: loading %s into table %s of %s (run %lld, mode %s)\n",
 			name, table, out.db, (long long)run_id, out.mode);
@@ -195,6 +197,8 @@ done:
 		fclose(in);
 	wf_sink_close(sink);
 	free(table);
+	free(started_at);
+	free(variables);
 	return (int)st;
 }
 

@@ -2,6 +2,7 @@
 wf_add_pytest(e2e/test_load.py)
 wf_add_pytest(e2e/test_run_index.py)
 wf_add_pytest(e2e/test_runs.py)
+wf_add_pytest(e2e/test_json.py)
 wf_add_pytest(e2e/test_schema_cmd.py)
 wf_add_pytest(e2e/test_spec_db.py)
 wf_add_pytest(e2e/test_audit_versions.py)
