@@ -183,7 +183,7 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 	l->schema = NULL;
 	l->ncols = 0;
 	l->state = L_IDLE;
-	l->started = l->skip = l->had_schema = 0;
+	l->started = l->skip = l->had_schema = l->run_index_pending = 0;
 	l->already_loaded_by = 0;
 	l->rows_received = l->rows_loaded = l->mismatches = l->extra_keys = l->warnings_n = 0;
 	l->meta_start = l->meta_end = l->meta_total = l->meta_exec = -1;
@@ -422,6 +422,12 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		expected = l->meta_end - l->meta_start;
 	partial = expected >= 0 && l->rows_loaded < expected;
 	status = (partial || (o->status && strcmp(o->status, "partial") == 0)) ? "partial" : "loaded";
+	if (l->run_index_pending) {
+		ret = wf_ld_ensure_run_index(l, err);
+		if (ret != WF_OK)
+			return ret;
+		l->run_index_pending = 0;
+	}
 
 	rc = sqlite3_prepare_v2(l->db,
 		"UPDATE _wf_runs SET status = ?2, error = ?3, finished_at = ?4, wait_ms = ?5,"

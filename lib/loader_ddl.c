@@ -165,10 +165,11 @@ static wf_status create_table(wf_loader *l, wf_err *err)
 /* An index on "_run_id" (SPEC 18), so that the _latest view, diff and
  * per-run queries do not scan the whole history. Created with the table, and
  * added to a table of an older wf2sqlite at its next write (append or
- * replace, in the run's transaction). Any index whose first column is
+ * replace, in the run's transaction). A table this run creates gets it at
+ * commit, after its rows (run_index_pending). Any index whose first column is
  * _run_id will do; a new one is named "<table>__run_id" (with "_2", "_3"...
  * when another object holds that name). */
-static wf_status ensure_run_index(wf_loader *l, wf_err *err)
+wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	wf_buf name;
@@ -510,6 +511,7 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 
 	if (!*type) {
 		ret = create_table(l, err);
+		l->run_index_pending = 1;
 	} else if (l->mode == WF_MODE_FAIL) {
 		ret = wf_ld_failed(l, wf_err_set(err, WF_EDB,
 			"database %s: table '%s' exists and --mode fail was given; use --mode "
@@ -531,8 +533,8 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 		if (ret == WF_OK)
 			ret = ensure_column(l, "_row", "INTEGER", err);
 	}
-	if (ret == WF_OK)
-		ret = ensure_run_index(l, err);
+	if (ret == WF_OK && !l->run_index_pending)
+		ret = wf_ld_ensure_run_index(l, err);
 	if (ret != WF_OK)
 		return ret;
 	ret = refresh_view(l, err);

@@ -122,6 +122,10 @@ struct wf_loader {
 	int started;  /* the schema step has run (the transaction is open unless skip) */
 	int skip;     /* the session is already in the table: rows are ignored */
 	int had_schema;
+	/* The table was created by this run: its _run_id index is made at
+	 * commit, after the rows (building it once costs less than keeping it
+	 * up to date row by row). */
+	int run_index_pending;
 	int64_t already_loaded_by;
 	int64_t t_start;
 
@@ -162,6 +166,8 @@ void wf_ld_warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
 /* The reader's on_schema: opens the transaction and runs the schema step
  * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none. */
 wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err);
+/* Creates the table's _run_id index unless it has one (loader_ddl.c). */
+wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err);
 /* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows. */
 wf_status wf_ld_prepare_insert(wf_loader *l, wf_err *err);
 /* Room for n values in the per-row scratch. */

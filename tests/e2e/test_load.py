@@ -239,8 +239,10 @@ class TestModes(LoadTestBase):
         self.assertEqual(self.q("SELECT count(*) FROM sales"), [(2,)])
         cols = [c[1] for c in self.q("PRAGMA table_info(sales)")]
         self.assertNotIn("old", cols)  # replace: the table has exactly this run's columns
+        # The user's index, and the _run_id index every data table has (SPEC 18).
         self.assertEqual(self.q("SELECT name FROM sqlite_schema WHERE type = 'index' "
-                                "AND tbl_name = 'sales'"), [("sales_region",)])
+                                "AND tbl_name = 'sales' ORDER BY name"),
+                         [("sales__run_id",), ("sales_region",)])
         self.assertEqual(self.q("SELECT count(*) FROM sales_latest"), [(2,)])
         self.assertIntegrity()
 
