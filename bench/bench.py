@@ -3,7 +3,9 @@
 
 One command: builds a Release build in build-bench/, generates the bench8
 result (N rows x 8 columns: 4 text, 4 numbers) in compass-emu on loopback,
-saves its body to a file, then times, RUNS times each, in turn:
+in both orders of the top-level keys (schema first, and data first as the
+API's documented example sends it), saves each body to a file, then times,
+RUNS times each, in turn:
   ceiling  bench/ceiling: the same rows, parsed into memory beforehand (untimed),
            inserted with prepared statements in one transaction on a
            connection opened like wf2sqlite's (WAL, synchronous=FULL, same
@@ -11,12 +13,15 @@ saves its body to a file, then times, RUNS times each, in turn:
            timed BEGIN..COMMIT plus the close. The same with one row per
            INSERT (the textbook loop) is timed too, for reference
   run      `wf2sqlite run` end to end (process start, POST, wait, download,
-           parse, insert, commit, close)
-  load     `wf2sqlite load FILE` of the saved body (process start to exit)
-It prints every time, the medians, the ratios of the medians to the ceiling,
-and the peak RSS (/usr/bin/time), checks that the three databases hold the
-same rows (a checksum of every value and its type, ordered by _row), and
-measures the peak RSS of `run` and `load` at 100k, 1M and 4M rows.
+           parse, insert, commit, close), schema first (`run`) and data
+           first (`run-df`)
+  load     `wf2sqlite load FILE` of the saved body (process start to exit),
+           schema first (`load`) and data first (`load-df`)
+It prints every time, the medians, the ratios of the medians to the ceiling
+(the same ceiling for both orders), the data-first/schema-first ratios, and
+the peak RSS (/usr/bin/time), checks that the five databases hold the same
+rows (a checksum of every value and its type, ordered by _row), and measures
+the peak RSS of `run` and `load`, in both orders, at 100k, 1M and 4M rows.
 
 usage: bench/bench.py [--rows N] [--runs K] [--no-sweep] [--no-build] [--build DIR]
                       [--boost NICE]
@@ -42,6 +47,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 KEY, ACCOUNT = "bench-key", "bench-account"
 TABLE = "bench"
+# The benchmark's workflows: name -> data first (the key order of the body).
+WORKFLOWS = {"bench": False, "bench-df": True}
+# What is timed besides the ceilings: name -> (command, workflow).
+CMDS = (("run", "run", "bench"), ("load", "load", "bench"),
+        ("run-df", "run", "bench-df"), ("load-df", "load", "bench-df"))
+# Data first within this factor of schema first (SPEC section 11).
+ORDER_LIMIT = 1.1
 SWEEP = (100000, 1000000, 4000000)
 RSS_LIMIT_MIB = 32.0
 
@@ -54,13 +66,15 @@ def build(build_dir):
 
 
 class Emu:
-    """compass-emu serving one workflow `bench` of `rows` generated bench8 rows."""
+    """compass-emu serving `rows` generated bench8 rows as two workflows:
+    `bench` (schema first) and `bench-df` (data first)."""
 
     def __init__(self, exe, work, rows):
-        scen = {"api_key": KEY, "account_id": ACCOUNT,
-                "workflows": {"bench": {"start_ms": 0, "pending_ms": 0, "cards": [],
-                                        "final_status": "idle",
-                                        "generate": {"rows": rows, "shape": "bench8"}}}}
+        wfs = {}
+        for name, data_first in WORKFLOWS.items():
+            wfs[name] = {"start_ms": 0, "pending_ms": 0, "cards": [], "final_status": "idle",
+                         "generate": {"rows": rows, "shape": "bench8", "data_first": data_first}}
+        scen = {"api_key": KEY, "account_id": ACCOUNT, "workflows": wfs}
         self.scenario = os.path.join(work, "scenario-%d.json" % rows)
         with open(self.scenario, "w") as f:
             json.dump(scen, f)
@@ -80,13 +94,14 @@ class Emu:
             sys.exit("compass-emu did not start")
         self.base = "http://127.0.0.1:%s/corp-api/compass/api" % open(port_file).read().strip()
 
-    def save_body(self, path):
-        """Downloads one result (this also renders the body once in the
-        emulator, so that later runs only pay for sending it)."""
+    def save_body(self, workflow, path):
+        """Downloads one result of workflow (this also renders the body once
+        in the emulator, so that later runs only pay for sending it)."""
         hdr = {"x-scale-api-key": KEY, "x-selected-account-id": ACCOUNT,
                "Content-Type": "application/json"}
         req = urllib.request.Request(self.base + "/v1/workflow/run", method="POST",
-                                     data=b'{"workflowId":"bench"}', headers=hdr)
+                                     data=json.dumps({"workflowId": workflow}).encode(),
+                                     headers=hdr)
         sid = json.load(urllib.request.urlopen(req))["sessionId"]
         req = urllib.request.Request(self.base + "/v1/sessions/%s/result" % sid, headers=hdr)
         with urllib.request.urlopen(req) as r, open(path, "wb") as f:
@@ -193,17 +208,21 @@ def loadavg():
         return "?"
 
 
-def measure(a, body, base, dbs, wf, ceiling):
-    """RUNS rounds of ceiling, run and load; returns (times, peak RSS)."""
+def measure(a, bodies, base, dbs, wf, ceiling):
+    """RUNS rounds of the ceilings and of run and load in both orders;
+    returns (times, peak RSS, CPU seconds). Within a round the two orders
+    take turns going first, so that neither is always timed right after a
+    ceiling."""
     env = dict(os.environ, SCALE_API_KEY=KEY, SCALE_ACCOUNT_ID=ACCOUNT,
                SGP_BASE_URL=base)
-    times = {"ceiling": [], "ceiling+close": [], "ceiling1": [], "run": [], "load": []}
-    rss = {"run": [], "load": []}
-    cpu = {"ceiling+close": [], "ceiling1": [], "run": [], "load": []}
-    for _ in range(a.runs):
+    times = {"ceiling": [], "ceiling+close": [], "ceiling1": []}
+    rss, cpu = {}, {"ceiling+close": [], "ceiling1": []}
+    for k, _, _ in CMDS:
+        times[k], rss[k], cpu[k] = [], [], []
+    for i in range(a.runs):
         for k, extra in (("ceiling", []), ("ceiling1", ["1"])):
             fresh(dbs["ceiling"])
-            out = subprocess.run([ceiling, body, dbs["ceiling"], TABLE] + extra,
+            out = subprocess.run([ceiling, bodies["bench"], dbs["ceiling"], TABLE] + extra,
                                  capture_output=True, text=True)
             if out.returncode != 0:
                 sys.exit("ceiling failed: %s" % out.stderr)
@@ -215,8 +234,10 @@ def measure(a, body, base, dbs, wf, ceiling):
             else:
                 times["ceiling1"].append(with_close)
                 cpu["ceiling1"].append(c)
-        for k, cmd in (("run", [wf, "run", "bench"]), ("load", [wf, "load", body])):
+        order = CMDS if i % 2 == 0 else CMDS[2:] + CMDS[:2]
+        for k, verb, workflow in order:
             fresh(dbs[k])
+            cmd = [wf, "run", workflow] if verb == "run" else [wf, "load", bodies[workflow]]
             t, m, c = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
             times[k].append(t)
             rss[k].append(m)
@@ -256,7 +277,8 @@ def bench(a, boosted):
     emu_exe = os.path.join(a.build, "cmd", "compass-emu")
     ceiling = os.path.join(a.build, "bench", "ceiling")
     work = tempfile.mkdtemp(prefix="wfbench-", dir=os.environ.get("TMPDIR", "/tmp"))
-    dbs = {k: os.path.join(work, k + ".db") for k in ("ceiling", "run", "load")}
+    names = ["ceiling"] + [k for k, _, _ in CMDS]
+    dbs = {k: os.path.join(work, k + ".db") for k in names}
     print("machine: %s; load average %s; CPUs %.0f%% busy before the start (2 s sample)%s" % (
         machine(), loadavg(), busy_percent(),
         "; autogroup nice %d" % a.boost if boosted else ""))
@@ -264,52 +286,64 @@ def bench(a, boosted):
     try:
         emu = Emu(emu_exe, work, a.rows)
         try:
-            body = os.path.join(work, "body.json")
-            emu.save_body(body)
-            times, rss, cpu = measure(a, body, emu.base, dbs, wf, ceiling)
+            bodies = {w: os.path.join(work, w + ".json") for w in WORKFLOWS}
+            for w, path in bodies.items():
+                emu.save_body(w, path)
+            times, rss, cpu = measure(a, bodies, emu.base, dbs, wf, ceiling)
         finally:
             emu.stop()
-        size_mb = os.path.getsize(body) / 1e6
+        size_mb = os.path.getsize(bodies["bench"]) / 1e6
         env = dict(os.environ, SCALE_API_KEY=KEY, SCALE_ACCOUNT_ID=ACCOUNT)
 
         med = {k: statistics.median(v) for k, v in times.items()}
         ref = med["ceiling+close"]
         print("rows: %d  body: %.1f MB  runs: %d  load average now %s" % (
             a.rows, size_mb, a.runs, loadavg()))
-        for k in ("ceiling", "ceiling+close", "ceiling1", "run", "load"):
+        print("(run, load: schema first; run-df, load-df: data first, the API's documented order)")
+        for k in ("ceiling", "ceiling+close", "ceiling1") + tuple(k for k, _, _ in CMDS):
             print("  %-14s %s" % (k, " ".join("%.3f" % x for x in times[k])))
         print("medians (seconds), ratio = median / median of ceiling+close:")
         print("  ceiling        %6.3f  (BEGIN..COMMIT; %.3f with the close; 16 rows per INSERT)" % (
             med["ceiling"], ref))
         print("  ceiling1       %6.3f  (with the close; 1 row per INSERT, for reference)" % (
             med["ceiling1"]))
-        for k in ("run", "load"):
-            print("  wf2sqlite %-4s %6.3f  ratio %.2f  (%.2f to BEGIN..COMMIT; %.2f to ceiling1)"
+        for k, _, _ in CMDS:
+            print("  wf2sqlite %-7s %6.3f  ratio %.2f  (%.2f to BEGIN..COMMIT; %.2f to ceiling1)"
                   "  peak RSS %.1f MiB" % (k, med[k], med[k] / ref, med[k] / med["ceiling"],
                                            med[k] / med["ceiling1"], max(rss[k]) / 1024))
         mc = {k: statistics.median(v) for k, v in cpu.items()}
-        print("CPU seconds (user + system; medians): ceiling %.3f (ceiling1 %.3f), run %.3f (%.2fx),"
-              " load %.3f (%.2fx)" % (mc["ceiling+close"], mc["ceiling1"], mc["run"],
-                                      mc["run"] / mc["ceiling+close"], mc["load"],
-                                      mc["load"] / mc["ceiling+close"]))
+        print("CPU seconds (user + system; medians): ceiling %.3f (ceiling1 %.3f), %s" % (
+            mc["ceiling+close"], mc["ceiling1"],
+            ", ".join("%s %.3f (%.2fx)" % (k, mc[k], mc[k] / mc["ceiling+close"])
+                      for k, _, _ in CMDS)))
 
         sums = {k: checksum(v) for k, v in dbs.items()}
-        same = sums["run"] == sums["ceiling"] and sums["load"] == sums["ceiling"]
-        print("same rows in all three databases: %s (%d rows, sha256 %s...)" % (
-            "yes" if same else "NO", sums["ceiling"][1], sums["ceiling"][2][:16]))
+        same = all(sums[k] == sums["ceiling"] for k in names)
+        print("same rows in all %d databases: %s (%d rows, sha256 %s...)" % (
+            len(names), "yes" if same else "NO", sums["ceiling"][1], sums["ceiling"][2][:16]))
         if not same:
             for k, v in sums.items():
                 print("  %s: %s" % (k, v))
         ok = ok and same and sums["ceiling"][1] == a.rows
 
-        ratio_ok = med["run"] / ref <= 1.3
+        for sf, df in (("run", "run-df"), ("load", "load-df")):
+            r = med[df] / med[sf]
+            print("target: %s data first within %.1fx of schema first: %s (ratio of medians"
+                  " %.2f: %.3f s / %.3f s)" % (sf, ORDER_LIMIT, "yes" if r <= ORDER_LIMIT else "NO",
+                                               r, med[df], med[sf]))
+            ok = ok and r <= ORDER_LIMIT
+        for k in ("run", "run-df"):
+            ratio_ok = med[k] / ref <= 1.3
+            print("target: %s within 1.3x of the ceiling: %s (%.2f)" % (
+                k, "yes" if ratio_ok else "NO", med[k] / ref))
+            ok = ok and ratio_ok
         # Both wait on SQLite, so their medians are often equal within the
         # noise: "at least as fast" allows 5% (docs/performance.md).
-        load_ok = med["load"] <= med["run"] * 1.05
-        print("target: run within 1.3x of the ceiling: %s" % ("yes" if ratio_ok else "NO"))
-        print("target: load from a file at least as fast as run (median within 5%%): %s"
-              " (load %.3f s, run %.3f s)" % ("yes" if load_ok else "NO", med["load"], med["run"]))
-        ok = ok and ratio_ok and load_ok
+        for ld, rn in (("load", "run"), ("load-df", "run-df")):
+            load_ok = med[ld] <= med[rn] * 1.05
+            print("target: %s from a file at least as fast as %s (median within 5%%): %s"
+                  " (%.3f s, %.3f s)" % (ld, rn, "yes" if load_ok else "NO", med[ld], med[rn]))
+            ok = ok and load_ok
 
         if not a.no_sweep:
             print("peak RSS by rows (one run each):")
@@ -319,14 +353,19 @@ def bench(a, boosted):
                 path = os.path.join(work, "sweep.json")
                 line = []
                 try:
-                    e.save_body(path)
                     env["SGP_BASE_URL"] = e.base
-                    for k, cmd in (("run", [wf, "run", "bench"]), ("load", [wf, "load", path])):
-                        fresh(dbs[k])
-                        t, m, _ = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"], env)
-                        peaks.append(m / 1024)
-                        line.append("%s %.2f s %.1f MiB" % (k, t, m / 1024))
-                        fresh(dbs[k])
+                    for w in WORKFLOWS:
+                        e.save_body(w, path)
+                        sfx = "-df" if WORKFLOWS[w] else ""
+                        for k, cmd in (("run" + sfx, [wf, "run", w]),
+                                       ("load" + sfx, [wf, "load", path])):
+                            fresh(dbs[k])
+                            t, m, _ = timed(cmd + ["--db", dbs[k], "--table", TABLE, "--quiet"],
+                                            env)
+                            peaks.append(m / 1024)
+                            line.append("%s %.2f s %.1f MiB" % (k, t, m / 1024))
+                            fresh(dbs[k])
+                        os.unlink(path)
                 finally:
                     e.stop()
                     if os.path.exists(path):

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 		"{\"id\":\"ts\",\"type\":\"number\"}]";
 	wf_buf body;
 	wf_err err;
-	wf_reader_handler h;
+	wf_reader_handler h = { 0 };
 	wf_reader *r = NULL;
 	sink s;
 	long i;

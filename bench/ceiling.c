@@ -211,7 +211,7 @@ static int bind_row(sqlite3_stmt *ins, int base, const table *t, size_t row)
 int main(int argc, char **argv)
 {
 	table t;
-	wf_reader_handler h = {&t, on_schema, on_row};
+	wf_reader_handler h = {&t, on_schema, on_row, NULL};
 	wf_reader *r = NULL;
 	wf_sink *sink = NULL;
 	wf_err err;

@@ -49,7 +49,7 @@ static int schema_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	const char *file = opts->pos[0];
 	const char *name = strcmp(file, "-") == 0 ? "standard input" : file;
 	const wf_result_meta *meta = NULL;
-	wf_reader_handler h;
+	wf_reader_handler h = { 0 };
 	wf_reader *r = NULL;
 	schema_ctx sc = {NULL};
 	wf_status st;

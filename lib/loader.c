@@ -45,6 +45,11 @@ wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
 void wf_ld_warn(wf_loader *l, const char *fmt, ...)
 {
 	va_list ap;
+	if (l->spec_state == SPEC_ON) {
+		/* Said again, if still true, when the schema-first path runs. */
+		l->spec_warned = 1;
+		return;
+	}
 	l->warnings_n++;
 	if (!l->warnings)
 		return;
@@ -84,16 +89,18 @@ static int same_bytes(const char *a, const char *b, size_t n)
 	return memcmp(a, b, n) == 0;
 }
 
-static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
+wf_status wf_ld_on_row(void *ctx, const wf_row *row, wf_err *err)
 {
 	wf_loader *l = ctx;
+	const rec_row *rec;
 	wf_status st;
 	size_t k, count;
-	int reprepare = 0;
+	int reprepare = 0, plain = 1;
+	uint32_t marks = 0;
 
 	if (l->state == L_FAILED)
 		return l->fail_status;
-	if (!l->started && (st = wf_ld_on_schema(l, NULL, 0, err)) != WF_OK)
+	if (!l->applied && (st = wf_ld_on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;
 	l->rows_received++;
 	if (l->skip)
@@ -121,6 +128,8 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 		}
 		if (st != WF_OK)
 			return wf_ld_failed(l, st, err);
+		if (added && l->spec_state == SPEC_ON)
+			return wf_ld_guess_give_up(l, err);  /* a key the guess lacks */
 		if (added) {
 			/* The rows before this one go in with the old statement;
 			 * then the table changes on this thread. */
@@ -135,6 +144,15 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 mapped:
 		if (!(l->cols[idx].fits & (1u << v->kind)))
 			l->mismatches++;
+		if (l->spec_state == SPEC_ON) {
+			/* In the guess's key order, and read back as it was? */
+			int p = wf_spec_plain(&l->spec, idx, v);
+			wf_spec_count(&l->spec, idx, v->kind);
+			if (idx != k || !p)
+				plain = 0;
+			else if (p == 2)
+				l->spec.marks[marks++] = (uint32_t)idx;
+		}
 	}
 	count = l->ncols;
 	if (reprepare || !l->insert || l->insert_cols != count) {
@@ -143,7 +161,12 @@ mapped:
 		if ((st = wf_ld_prepare_insert(l, err)) != WF_OK)
 			return st;
 	}
-	if ((st = wf_ld_queue_row(l, row, err)) != WF_OK)
+	if ((st = wf_ld_queue_row(l, row, &rec, err)) != WF_OK)
+		return wf_ld_failed(l, st, err);
+	/* A row the table cannot give back exactly is kept aside, in case the
+	 * guess is given up. */
+	if (l->spec_state == SPEC_ON && (!plain || row->n != l->ncols || marks) &&
+	    (st = wf_ld_guess_aside(l, rec, marks, !plain || row->n != l->ncols, err)) != WF_OK)
 		return wf_ld_failed(l, st, err);
 	if (l->rows_received % CHECK_EVERY == 0) {
 		if (l->interrupted && *l->interrupted)
@@ -157,6 +180,24 @@ mapped:
 			l->progress(l->progress_ctx, &p);
 		}
 	}
+	return WF_OK;
+}
+
+/* A row before the schema: into the guessed table, or left to the
+ * reader's spool. */
+static wf_status on_early_row(void *ctx, const wf_row *row, int *spool, wf_err *err)
+{
+	wf_loader *l = ctx;
+	wf_status st;
+
+	if (l->state == L_FAILED)
+		return l->fail_status;
+	if (l->spec_state == SPEC_NONE && (st = wf_ld_guess_start(l, row, err)) != WF_OK)
+		return st;
+	if (l->spec_state == SPEC_ON && (st = wf_ld_on_row(l, row, err)) != WF_OK)
+		return st;
+	/* Not taken (no guess, or given up at this row): spooled. */
+	*spool = l->spec_state != SPEC_ON;
 	return WF_OK;
 }
 
@@ -183,7 +224,10 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 	l->schema = NULL;
 	l->ncols = 0;
 	l->state = L_IDLE;
-	l->started = l->skip = l->had_schema = l->run_index_pending = 0;
+	l->started = l->skip = l->had_schema = l->applied = l->run_index_pending = 0;
+	l->spec_state = SPEC_NONE;
+	l->spec_warned = 0;
+	wf_spec_free(&l->spec);
 	l->already_loaded_by = 0;
 	l->rows_received = l->rows_loaded = l->mismatches = l->extra_keys = l->warnings_n = 0;
 	l->meta_start = l->meta_end = l->meta_total = l->meta_exec = -1;
@@ -243,7 +287,7 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 			"the result body has no \"data\" array (%llu bytes; not a result); nothing "
 			"was loaded", (unsigned long long)meta->bytes), err);
 	/* A body without schema and rows still makes (or keeps) the table. */
-	if (!l->started && (st = wf_ld_on_schema(l, NULL, 0, err)) != WF_OK)
+	if (!l->applied && (st = wf_ld_on_schema(l, NULL, 0, err)) != WF_OK)
 		return st;
 	/* Every row stepped, the writer gone: the connection is this thread's. */
 	st = wf_ld_pipe_drain(l, err);
@@ -315,7 +359,8 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->pipe_init = 1;
 	l->handler.ctx = l;
 	l->handler.on_schema = wf_ld_on_schema;
-	l->handler.on_row = on_row;
+	l->handler.on_row = wf_ld_on_row;
+	l->handler.on_early_row = on_early_row;
 	st = wf_reader_new(&l->reader, &l->handler, NULL, err);
 	if (st != WF_OK)
 		goto fail;
@@ -356,6 +401,7 @@ void wf_loader_free(wf_loader *l)
 	sqlite3_finalize(l->col_insert);
 	wf_reader_free(l->reader);
 	wf_schema_free(l->schema);
+	wf_spec_free(&l->spec);
 	wf_buf_free(&l->sql);
 	wf_buf_free(&l->schema_json);
 	free(l->slots);

@@ -50,7 +50,7 @@ static wf_status exec_sql(wf_loader *l, const char *what, wf_err *err)
 
 /* Per column: its source id, and which value kinds fit it
  * (wf_schema_value_mismatch asked once per kind, not once per value). */
-static wf_status refresh_cols(wf_loader *l, wf_err *err)
+wf_status wf_ld_refresh_cols(wf_loader *l, wf_err *err)
 {
 	size_t n = wf_schema_count(l->schema), i;
 	if (n > l->cols_cap) {
@@ -80,7 +80,7 @@ static wf_status refresh_cols(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
-static wf_status record_column(wf_loader *l, size_t index, wf_err *err)
+wf_status wf_ld_record_column(wf_loader *l, size_t index, wf_err *err)
 {
 	const wf_column *c = wf_schema_column(l->schema, index);
 	sqlite3_stmt *st;
@@ -374,7 +374,7 @@ fail:
 	return wf_ld_failed(l, st, err);
 }
 
-static wf_status build_schema_json(wf_loader *l, const wf_field *fields, size_t n, wf_err *err)
+wf_status wf_ld_schema_json(wf_loader *l, const wf_field *fields, size_t n, wf_err *err)
 {
 	json_object *arr = NULL, *o;
 	wf_status st = WF_OK;
@@ -448,19 +448,10 @@ static wf_status read_session(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
-wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err)
+wf_status wf_ld_begin(wf_loader *l, wf_err *err)
 {
-	wf_loader *l = ctx;
-	char type[16] = "";
-	sqlite3_stmt *st = NULL;
 	wf_status ret;
-	size_t i, count;
-	int rc;
 
-	if (l->state == L_FAILED)
-		return l->fail_status;
-	if (l->started)
-		return WF_OK;
 	l->started = 1;
 	/* The write lock is taken here, not before: waiting holds no lock. */
 	ret = wf_db_begin(l->sink, err);
@@ -478,17 +469,17 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 		if (l->already_loaded_by > 0) {
 			wf_db_rollback(l->sink);
 			l->skip = 1;
-			return WF_OK;
 		}
 	}
-	l->had_schema = n > 0;
-	ret = wf_schema_add_fields(l->schema, fields, n, err);
-	if (ret != WF_OK)
-		return wf_ld_failed(l, ret, err);
-	ret = build_schema_json(l, fields, n, err);
-	if (ret != WF_OK)
-		return ret;
+	return WF_OK;
+}
 
+wf_status wf_ld_table_type(wf_loader *l, char type[16], wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*type = '\0';
 	rc = sqlite3_prepare_v2(l->db, "SELECT type FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC)) ==
@@ -496,7 +487,7 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			const char *t = (const char *)sqlite3_column_text(st, 0);
-			snprintf(type, sizeof(type), "%s", t ? t : "");
+			snprintf(type, 16, "%s", t ? t : "");
 		}
 		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 			rc = SQLITE_OK;
@@ -504,6 +495,26 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK)
 		return wf_ld_db_failed(l, rc, err, "looking up the table");
+	return WF_OK;
+}
+
+wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_err *err)
+{
+	char type[16] = "";
+	wf_status ret;
+	size_t i, count;
+
+	l->applied = 1;
+	l->had_schema = n > 0;
+	ret = wf_schema_add_fields(l->schema, fields, n, err);
+	if (ret != WF_OK)
+		return wf_ld_failed(l, ret, err);
+	ret = wf_ld_schema_json(l, fields, n, err);
+	if (ret != WF_OK)
+		return ret;
+	ret = wf_ld_table_type(l, type, err);
+	if (ret != WF_OK)
+		return ret;
 	if (*type && strcmp(type, "table") != 0)
 		return wf_ld_failed(l, wf_err_set(err, WF_EUSAGE,
 			"database %s: the name '%s' is taken by a %s; choose another --table",
@@ -540,14 +551,39 @@ wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *e
 	ret = refresh_view(l, err);
 	if (ret != WF_OK)
 		return ret;
-	count = wf_schema_count(l->schema);
+	/* A guess's columns are recorded once the schema confirms them (at the
+	 * end: a page written early and again at the end would make SQLite
+	 * rewrite the checksum of every WAL frame between the two). */
+	count = l->spec_state == SPEC_ON ? 0 : wf_schema_count(l->schema);
 	for (i = 0; ret == WF_OK && i < count; i++)
-		ret = record_column(l, i, err);
+		ret = wf_ld_record_column(l, i, err);
 	if (ret == WF_OK)
-		ret = refresh_cols(l, err);
+		ret = wf_ld_refresh_cols(l, err);
 	if (ret == WF_OK && !l->had_schema && l->warnings)
 		wf_ld_warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
+}
+
+wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err)
+{
+	wf_loader *l = ctx;
+	wf_status st;
+
+	if (l->state == L_FAILED)
+		return l->fail_status;
+	/* After rows that went into a table made from a guess. */
+	if (l->spec_state == SPEC_ON)
+		return wf_ld_guess_settle(l, fields, n, err);
+	if (!l->started && (st = wf_ld_begin(l, err)) != WF_OK)
+		return st;
+	st = WF_OK;
+	if (!l->skip && !l->applied)
+		st = wf_ld_apply_schema(l, fields, n, err);
+	/* Rows taken before a guess was given up go in (or are counted, when
+	 * skipped) before the spooled ones. */
+	if (st == WF_OK)
+		st = wf_ld_guess_replay(l, err);
+	return st;
 }
 
 
@@ -662,10 +698,10 @@ wf_status wf_ld_columns_added(wf_loader *l, size_t first, const wf_row *row, wf_
 		l->extra_keys++;
 		st = ensure_column(l, c->name, c->sql_type, err);
 		if (st == WF_OK)
-			st = record_column(l, i, err);
+			st = wf_ld_record_column(l, i, err);
 	}
 	if (st == WF_OK)
-		st = refresh_cols(l, err);
+		st = wf_ld_refresh_cols(l, err);
 	return st;
 }
 

@@ -4,7 +4,9 @@
  *                queued, the commit with the run's audit update
  * loader_ddl.c   the schema step: CREATE/ALTER/replace the table, the
  *                _latest view, _wf_columns, the prepared INSERTs
- * loader_ring.c  the writer thread and the ring of batches it steps */
+ * loader_ring.c  the writer thread and the ring of batches it steps
+ * loader_guess.c rows before their schema: the table made from a guess,
+ *                kept or rolled back (speculate.h) */
 #ifndef WF_LOADER_INTERNAL_H
 #define WF_LOADER_INTERNAL_H
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 
 #include "sink_internal.h"
+#include "speculate.h"
 #include "wf2sqlite/buf.h"
 #include "wf2sqlite/loader.h"
 #include "wf2sqlite/reader.h"
@@ -91,6 +94,14 @@ enum loader_state {
 	L_FAILED     /* an error; only reset() or free() from here */
 };
 
+/* Rows before the schema (loader_guess.c). */
+enum spec_state {
+	SPEC_NONE = 0,  /* no row before the schema (yet) */
+	SPEC_ON,        /* early rows go into the table made from the guess */
+	SPEC_OFF,       /* no guess, or given up: later early rows are spooled */
+	SPEC_KEPT       /* the schema made the guessed columns: the rows stay */
+};
+
 /* What the row loop needs of a column, without calls into schema.c. */
 typedef struct colinfo {
 	const char *src;  /* its source id (borrowed from the schema) */
@@ -119,7 +130,11 @@ struct wf_loader {
 	enum loader_state state;
 	wf_status fail_status;
 	wf_err fail_err;
-	int started;  /* the schema step has run (the transaction is open unless skip) */
+	int started;  /* the transaction was begun (it is open unless skip) */
+	int applied;  /* the table step has run (from the schema or a guess) */
+	enum spec_state spec_state;
+	int spec_warned;  /* a warning came up while guessing: give the guess up */
+	wf_spec spec;
 	int skip;     /* the session is already in the table: rows are ignored */
 	int had_schema;
 	/* The table was created by this run: its _run_id index is made at
@@ -162,12 +177,29 @@ wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what);
 /* Counts a warning and writes it to l->warnings (when set). */
 void wf_ld_warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
 
+/* The reader's on_row (also the replay of rows taken before the schema). */
+wf_status wf_ld_on_row(void *ctx, const wf_row *row, wf_err *err);
+
 /* loader_ddl.c */
 /* The reader's on_schema: opens the transaction and runs the schema step
- * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none. */
+ * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none.
+ * After rows taken into a guessed table: wf_ld_guess_settle. */
 wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err);
 /* Creates the table's _run_id index unless it has one (loader_ddl.c). */
 wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err);
+/* BEGIN IMMEDIATE and the check that the session is not in the table yet
+ * (else l->skip, rolled back). */
+wf_status wf_ld_begin(wf_loader *l, wf_err *err);
+/* What the table's name is taken by ("table", "view", ...; "" nothing). */
+wf_status wf_ld_table_type(wf_loader *l, char type[16], wf_err *err);
+/* The table step for fields: the table made, replaced or given the new
+ * columns, the view, _wf_columns, the column info of the row loop. */
+wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
+/* schema_json from fields; a column of l->schema into _wf_columns; the row
+ * loop's column info from l->schema. */
+wf_status wf_ld_schema_json(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
+wf_status wf_ld_record_column(wf_loader *l, size_t index, wf_err *err);
+wf_status wf_ld_refresh_cols(wf_loader *l, wf_err *err);
 /* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows. */
 wf_status wf_ld_prepare_insert(wf_loader *l, wf_err *err);
 /* Room for n values in the per-row scratch. */
@@ -177,8 +209,9 @@ wf_status wf_ld_grow_slots(wf_loader *l, size_t n, wf_err *err);
 wf_status wf_ld_columns_added(wf_loader *l, size_t first, const wf_row *row, wf_err *err);
 
 /* loader_ring.c */
-/* Copies a mapped row (values to l->slots) into the batch being filled. */
-wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, wf_err *err);
+/* Copies a mapped row (values to l->slots) into the batch being filled;
+ * *out is its record there (valid until the batch is handed on). */
+wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, wf_err *err);
 /* Every row handed on is stepped (or failed): the caller may use the
  * connection until the next submit. */
 wf_status wf_ld_pipe_drain(wf_loader *l, wf_err *err);
@@ -186,5 +219,23 @@ wf_status wf_ld_pipe_drain(wf_loader *l, wf_err *err);
  * Returns the writer's failure (err may be NULL); afterwards the connection
  * is the caller's. */
 wf_status wf_ld_pipe_stop(wf_loader *l, int abort, wf_err *err);
+
+/* loader_guess.c */
+/* The first row before the schema: the table made from its guess inside the
+ * run's transaction (SPEC_ON), or no guess (SPEC_OFF: the rows are spooled). */
+wf_status wf_ld_guess_start(wf_loader *l, const wf_row *row, wf_err *err);
+/* The schema after rows taken into the guessed table: kept when it makes
+ * the same columns (SPEC_KEPT), else given up and the schema's table made
+ * and loaded with the rows. */
+wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
+/* Gives the guess up: the rows taken so far stashed, the transaction rolled
+ * back and begun again (SPEC_OFF). */
+wf_status wf_ld_guess_give_up(wf_loader *l, wf_err *err);
+/* The stashed rows (if any) through wf_ld_on_row, in order. */
+wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err);
+/* A taken row that the table cannot give back exactly, into the side file:
+ * whole, or only its whole reals (marks of them in l->spec.marks). */
+wf_status wf_ld_guess_aside(wf_loader *l, const rec_row *rec, uint32_t marks, int whole,
+			    wf_err *err);
 
 #endif

@@ -300,7 +300,7 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 }
 
 /* Copies a mapped row (values to l->slots) into the batch. */
-wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, wf_err *err)
+wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, wf_err *err)
 {
 	size_t size = sizeof(rec_row) + row->n * sizeof(rec_val), text = 0, k;
 	rec_row *r;
@@ -349,6 +349,7 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, wf_err *err)
 	}
 	b->len += size;
 	b->rows++;
+	*out = r;
 	return WF_OK;
 }
 

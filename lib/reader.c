@@ -40,6 +40,29 @@ int wf_rd_emit_row(wf_reader *r, int obj)
 	return P_OK;
 }
 
+/* A row read before the schema, to on_early_row: taken (*spool = 0, it
+ * counts as handed on) or left to the spool. */
+static int emit_early(wf_reader *r, int obj, int *spool)
+{
+	wf_row row;
+	wf_status st;
+
+	row.n = r->nvals;
+	row.values = r->vals;
+	row.keys = obj ? r->keys : NULL;
+	row.key_lens = obj ? r->klens : NULL;
+	row.index = r->meta.rows;
+	*spool = 0;
+	st = r->h->on_early_row(r->h->ctx, &row, spool, &r->saved);
+	if (st != WF_OK) {
+		r->status = st;
+		return P_ERR;
+	}
+	if (!*spool)
+		r->meta.rows++;
+	return P_OK;
+}
+
 /* ---- the schema and the summary ---- */
 
 static int sstore_put(wf_reader *r, const char *s, size_t n, size_t *off)
@@ -470,10 +493,17 @@ static int unit_run(wf_reader *r, const pin *in, const char **pp)
 		if ((size_t)(*pp - start) > r->lim.max_value_bytes)
 			return PERR(r, in, start, "a row larger than the limit of %zu bytes",
 				    r->lim.max_value_bytes);
-		if (r->streaming)
+		if (r->streaming) {
 			rc = wf_rd_emit_row(r, *start == '{');
-		else
-			rc = wf_rd_spool_row(r, *start == '{');
+		} else {
+			int spool = 1;
+			if (r->h->on_early_row && !r->early_spooled)
+				rc = emit_early(r, *start == '{', &spool);
+			if (rc == P_OK && spool) {
+				r->early_spooled = 1;
+				rc = wf_rd_spool_row(r, *start == '{');
+			}
+		}
 		if (rc != P_OK)
 			return rc;
 		r->data_index++;
@@ -656,6 +686,7 @@ void wf_reader_reset(wf_reader *r)
 	r->seen = 0;
 	r->streaming = 0;
 	r->schema_called = 0;
+	r->early_spooled = 0;
 	r->finished = 0;
 	for (i = 0; i < r->nukeys; i++)
 		free(r->ukeys[i]);

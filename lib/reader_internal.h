@@ -79,6 +79,7 @@ struct wf_reader {
 	unsigned seen;     /* bit per K_* seen */
 	int streaming;     /* rows go straight to on_row */
 	int schema_called;
+	int early_spooled;  /* a row before the schema was spooled: so are the later ones */
 	int finished;
 
 	/* unknown top-level keys seen, for the duplicate check */

@@ -2,7 +2,11 @@
  * pick the chunk sizes, byte 1 >= 0xC0 also small limits) is a result body. It is parsed three ways (one feed,
  * chunks of the picked sizes, single bytes) and the three must agree on the
  * status and on every schema and row handed on. Rows must come after the
- * schema, keys never hold a NUL, text is valid UTF-8. Any disagreement aborts. */
+ * schema, keys never hold a NUL, text is valid UTF-8. A fourth parse (chunks)
+ * takes the rows that come before the schema as they are read
+ * (on_early_row), the first few of them (byte 0 picks how many) for good and
+ * the rest left to the spool: the rows taken and replayed, in order, must be
+ * the rows of the other parses. Any disagreement aborts. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +16,27 @@
 #include "wf2sqlite/reader.h"
 
 typedef struct digest {
-	uint64_t h;
+	uint64_t h;       /* the rows */
+	uint64_t hs;      /* the schema */
 	int64_t rows;
 	int schema_calls;
+	int64_t take;     /* on_early_row: rows taken before leaving the rest to the spool */
+	int spooling;
 } digest;
 
-static void mix(digest *d, const void *p, size_t n)
+static void mixh(uint64_t *h, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		d->h = (d->h ^ s[i]) * 1099511628211ULL;
-	d->h = (d->h ^ n) * 1099511628211ULL;
+		*h = (*h ^ s[i]) * 1099511628211ULL;
+	*h = (*h ^ n) * 1099511628211ULL;
+}
+
+static void mix(digest *d, const void *p, size_t n)
+{
+	mixh(&d->h, p, n);
 }
 
 static int valid_utf8(const unsigned char *s, size_t n)
@@ -70,27 +82,55 @@ static wf_status on_schema(void *ctx, const wf_field *f, size_t n, wf_err *err)
 	size_t i;
 
 	(void)err;
-	if (d->schema_calls++ || d->rows)
+	/* Rows before the schema only when taken early. */
+	if (d->schema_calls++ || (d->rows && !d->take))
 		abort();
-	mix(d, &n, sizeof(n));
+	mixh(&d->hs, &n, sizeof(n));
 	for (i = 0; i < n; i++) {
 		if (!f[i].id || memchr(f[i].id, '\0', f[i].id_len) || f[i].id[f[i].id_len] != '\0')
 			abort();
-		mix(d, f[i].id, f[i].id_len);
-		mix(d, f[i].header ? f[i].header : "\1", f[i].header ? strlen(f[i].header) : 1);
-		mix(d, f[i].type ? f[i].type : "\1", f[i].type ? strlen(f[i].type) : 1);
+		mixh(&d->hs, f[i].id, f[i].id_len);
+		mixh(&d->hs, f[i].header ? f[i].header : "\1", f[i].header ? strlen(f[i].header) : 1);
+		mixh(&d->hs, f[i].type ? f[i].type : "\1", f[i].type ? strlen(f[i].type) : 1);
 	}
 	return WF_OK;
 }
 
+static void mix_row(digest *d, const wf_row *row);
+
 static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 {
 	digest *d = ctx;
-	size_t i;
 
 	(void)err;
 	if (!d->schema_calls || row->index != d->rows)
 		abort();
+	mix_row(d, row);
+	return WF_OK;
+}
+
+/* Before the schema: the first d->take rows are taken, then every row is
+ * left to the spool (the reader must not ask again once one was). */
+static wf_status on_early_row(void *ctx, const wf_row *row, int *spool, wf_err *err)
+{
+	digest *d = ctx;
+
+	(void)err;
+	if (d->schema_calls || d->spooling || row->index != d->rows)
+		abort();
+	if (d->rows >= d->take - 1) {
+		d->spooling = 1;
+		*spool = 1;
+		return WF_OK;
+	}
+	mix_row(d, row);
+	return WF_OK;
+}
+
+static void mix_row(digest *d, const wf_row *row)
+{
+	size_t i;
+
 	d->rows++;
 	mix(d, &row->n, sizeof(row->n));
 	for (i = 0; i < row->n; i++) {
@@ -127,15 +167,14 @@ static wf_status on_row(void *ctx, const wf_row *row, wf_err *err)
 			abort();
 		}
 	}
-	return WF_OK;
 }
 
 /* chunk: 0 one feed; else sizes from an LCG seeded with seed, 1..chunk.
  * tight: small limits, so that every limit is hit in both parse paths. */
 static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, int tight,
-		     digest *d)
+		     int64_t take, digest *d)
 {
-	wf_reader_handler h;
+	wf_reader_handler h = { 0 };
 	wf_reader_limits lim;
 	wf_reader *r = NULL;
 	wf_err err;
@@ -144,7 +183,8 @@ static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, 
 	size_t pos = 0, k;
 
 	memset(d, 0, sizeof(*d));
-	d->h = 1469598103934665603ULL;
+	d->h = d->hs = 1469598103934665603ULL;
+	d->take = take;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_value_bytes = tight ? 96 : 1 << 20;
 	if (tight) {
@@ -154,6 +194,8 @@ static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, 
 	h.ctx = d;
 	h.on_schema = on_schema;
 	h.on_row = on_row;
+	if (take)
+		h.on_early_row = on_early_row;
 	st = wf_reader_new(&r, &h, &lim, &err);
 	if (st != WF_OK)
 		abort();
@@ -181,8 +223,8 @@ static wf_status run(const uint8_t *p, size_t n, unsigned chunk, unsigned seed, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	digest a, b, c;
-	wf_status sa, sb, sc;
+	digest a, b, c, e;
+	wf_status sa, sb, sc, se;
 	unsigned chunk;
 	int tight;
 
@@ -190,13 +232,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	chunk = (unsigned)data[0] + 1;
 	tight = data[1] >= 0xC0;
-	sa = run(data + 2, size - 2, 0, 0, tight, &a);
-	sb = run(data + 2, size - 2, chunk, data[1], tight, &b);
-	if (sa != sb || a.h != b.h || a.rows != b.rows)
+	sa = run(data + 2, size - 2, 0, 0, tight, 0, &a);
+	sb = run(data + 2, size - 2, chunk, data[1], tight, 0, &b);
+	if (sa != sb || a.h != b.h || a.hs != b.hs || a.rows != b.rows)
+		abort();
+	/* take 1..8: 1 spools from the first row. */
+	se = run(data + 2, size - 2, chunk, data[1], tight, 1 + data[0] % 8, &e);
+	if (sa != se || (sa == WF_OK && (a.h != e.h || a.hs != e.hs || a.rows != e.rows)))
 		abort();
 	if (size < 65536) {
-		sc = run(data + 2, size - 2, 1, 0, tight, &c);
-		if (sa != sc || a.h != c.h)
+		sc = run(data + 2, size - 2, 1, 0, tight, 0, &c);
+		if (sa != sc || a.h != c.h || a.hs != c.hs)
 			abort();
 	}
 	return 0;

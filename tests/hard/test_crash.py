@@ -112,5 +112,17 @@ class Crash(HardCase):
         self.assertNoKeyAnywhere(db)
 
 
+def scenario_data_first():
+    s = scenario()
+    s["workflows"]["big"]["generate"]["data_first"] = True
+    return s
+
+
+class CrashDataFirst(Crash):
+    """The same with `data` before `schema`: the rows stream into the table
+    guessed from the first row (docs/performance.md, "Data first")."""
+    scenario = staticmethod(scenario_data_first)
+
+
 if __name__ == "__main__":
     unittest.main()

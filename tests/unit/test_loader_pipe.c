@@ -2,7 +2,9 @@
  * many batches, so that rows are stepped by the writer thread while the
  * caller's thread parses. Every value kind, rows missing keys, a key that
  * appears mid-stream, and failures on either side (disk full in the writer,
- * a bad body or an interrupt in the parser, a non-final attempt). */
+ * a bad body or an interrupt in the parser, a non-final attempt). Also data
+ * before schema: rows inserted into the table guessed from the first row
+ * while the writer runs, the guess kept or given up (lib/loader_guess.c). */
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -435,6 +437,118 @@ static void free_mid_stream_rolls_back(void)
 	wf_sink_close(s);
 }
 
+/* A data-first body of NROWS rows (ids i, s, r, x; x a whole real "N.0"
+ * every 1000th row, else an integer), then schema. */
+static wf_status feed_data_first(const wf_result_consumer *c, const char *schema, wf_err *err)
+{
+	wf_buf b;
+	wf_status st = WF_OK;
+	int i;
+
+	wf_buf_init(&b, (size_t)1 << 24);
+	wf_buf_append(&b, "{\"data\":[", 9, NULL);
+	for (i = 0; st == WF_OK && i < NROWS; i++) {
+		wf_buf_appendf(&b, NULL, "%s{\"i\":%d,\"s\":\"row-%d\",\"r\":%d.5,\"x\":%d%s}",
+			       i ? "," : "", i, i, i, i, i % 1000 == 999 ? ".0" : "");
+		if (b.len >= 65536) {
+			st = c->write(c->ctx, b.data, b.len, err);
+			wf_buf_reset(&b);
+		}
+	}
+	if (st == WF_OK)
+		wf_buf_appendf(&b, NULL, "],\"schema\":%s}", schema);
+	if (st == WF_OK)
+		st = c->write(c->ctx, b.data, b.len, err);
+	wf_buf_free(&b);
+	return st;
+}
+
+/* Data first, the schema as guessed (kept) or with x a string (given up:
+ * the rows read back, rolled back, loaded again): every row arrives once,
+ * in order, typed by the schema. */
+static void data_first_guess_kept_or_given_up(void)
+{
+	static const char *const schemas[2] = {
+		"[{\"id\":\"i\",\"type\":\"number\"},{\"id\":\"s\",\"type\":\"string\"},"
+		"{\"id\":\"r\",\"type\":\"number\"},{\"id\":\"x\",\"type\":\"number\"}]",
+		"[{\"id\":\"i\",\"type\":\"number\"},{\"id\":\"s\",\"type\":\"string\"},"
+		"{\"id\":\"r\",\"type\":\"number\"},{\"id\":\"x\",\"type\":\"string\"}]"};
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		char name[32];
+		wf_sink *s;
+		sqlite3 *db;
+		int64_t run, n = NROWS;
+		wf_loader *l;
+		const wf_result_consumer *c;
+		wf_run_outcome o = {0};
+		wf_load_stats stats;
+		wf_err err;
+
+		snprintf(name, sizeof(name), "df%d.db", k);
+		s = open_ok(name);
+		db = other(db_path(name));
+		run = begin(s, "sess-df");
+		l = new_loader(s, run, NULL);
+		c = wf_loader_consumer(l);
+		T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+		T_CHECK(feed_data_first(c, schemas[k], &err) == WF_OK);
+		T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
+		o.status = "loaded";
+		o.wait_ms = -1;
+		o.total_ms = -1;
+		T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
+		T_CHECK(stats.rows_loaded == n && stats.rows_received == n && !stats.partial);
+		T_CHECK(stats.mismatches == (k ? n : 0));
+		T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE i = _row AND s = 'row-' || i"
+				  " AND r = i + 0.5 AND typeof(i) = 'integer'") == n);
+		if (k == 0) {
+			T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE x = i AND typeof(x) ="
+					  " 'integer'") == n);
+		} else {
+			T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE typeof(x) = 'text' AND x ="
+					  " CAST(i AS TEXT) || CASE WHEN i % 1000 = 999 THEN '.0'"
+					  " ELSE '' END") == n);
+		}
+		T_CHECK(q_int(db, k ? "SELECT count(*) FROM pragma_table_info('t') WHERE name = 'x'"
+				      " AND type = 'TEXT'"
+				    : "SELECT count(*) FROM pragma_table_info('t') WHERE name = 'x'"
+				      " AND type = 'NUMERIC'") == 1);
+		wf_loader_free(l);
+		sqlite3_close(db);
+		wf_sink_close(s);
+	}
+}
+
+/* Data first, the disk full while the writer steps guessed rows: the whole
+ * transaction rolled back, the connection free. */
+static void data_first_disk_full_rolls_back(void)
+{
+	wf_sink *s = open_ok("dffull.db");
+	sqlite3 *db = other(db_path("dffull.db"));
+	int64_t run = begin(s, "sess-dffull");
+	wf_loader *l = new_loader(s, run, NULL);
+	const wf_result_consumer *c = wf_loader_consumer(l);
+	wf_status st;
+	wf_err err;
+	char sql[128];
+	int pages = (int)q_int(wf_sink_db(s), "PRAGMA page_count");
+
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", pages + 200);
+	T_CHECK(sqlite3_exec(wf_sink_db(s), sql, NULL, NULL, NULL) == SQLITE_OK);
+	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
+	st = feed_data_first(c, "[]", &err);
+	if (st == WF_OK)
+		st = c->finish(c->ctx, 1, &err);
+	T_CHECK(st == WF_EDB);
+	T_CHECK(sqlite3_get_autocommit(wf_sink_db(s)) == 1);
+	wf_loader_free(l);
+	T_CHECK(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'") == 0);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
 int main(void)
 {
 	int rc;
@@ -450,6 +564,8 @@ int main(void)
 	T_RUN(a_bad_value_after_many_rows_rolls_back);
 	T_RUN(only_the_final_attempt_is_kept);
 	T_RUN(free_mid_stream_rolls_back);
+	T_RUN(data_first_guess_kept_or_given_up);
+	T_RUN(data_first_disk_full_rolls_back);
 	rc = t_done();
 	db_t_rmdir();
 	return rc;

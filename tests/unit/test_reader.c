@@ -123,7 +123,7 @@ typedef struct result {
 static result run_ex(const char *body, size_t len, long chunk, unsigned seed,
 		     const wf_reader_limits *lim, int64_t fail_index)
 {
-	wf_reader_handler h;
+	wf_reader_handler h = { 0 };
 	wf_reader *r = NULL;
 	rec c;
 	result res;

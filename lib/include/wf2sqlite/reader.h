@@ -3,7 +3,9 @@
  * Bytes are pushed in chunks of any size; the reader hands on the schema and
  * then each row, one at a time, whatever the order of the top-level keys.
  * When `data` comes before `schema`, the rows are spooled to a temporary file
- * and replayed at the end, so memory never grows with the number of rows.
+ * and replayed at the end, so memory never grows with the number of rows; a
+ * handler may also take them as they come (on_early_row), and only the rows
+ * it leaves are spooled.
  * Strict JSON only: NaN/Infinity, comments, single quotes, trailing commas,
  * bad UTF-8, a NUL in a key, duplicate top-level keys, trailing garbage,
  * nesting beyond the depth limit or a value beyond the size limit give
@@ -63,6 +65,16 @@ typedef struct wf_reader_handler {
 	 * than WF_OK stops the reader and is returned as it is. */
 	wf_status (*on_schema)(void *ctx, const wf_field *fields, size_t n, wf_err *err);
 	wf_status (*on_row)(void *ctx, const wf_row *row, wf_err *err);
+	/* Optional (NULL: rows before `schema` are spooled). When `data` comes
+	 * before `schema`, each row is handed here as soon as it is read and
+	 * validated (before the schema is known and before the rest of the
+	 * body is validated), with row->index as on_row would give it. Leave
+	 * *spool 0 to take the row for good: it counts in meta->rows and is
+	 * not handed on again. Set *spool to 1 to have the reader spool it
+	 * instead: that row and every later one are spooled, and replayed
+	 * through on_row after on_schema. A status other than WF_OK stops the
+	 * reader. */
+	wf_status (*on_early_row)(void *ctx, const wf_row *row, int *spool, wf_err *err);
 } wf_reader_handler;
 
 /* A field left 0 takes its default. Depth counts every object and array from
