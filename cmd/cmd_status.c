@@ -87,7 +87,11 @@ static void print_json(const wf_cli_io *io, const char *sid, const wf_session_st
 		return;
 	}
 	json_object_object_add(j, "session_id", sid ? json_object_new_string(sid) : NULL);
-	json_object_object_add(j, "status", known ? json_object_new_string(s->status) : NULL);
+	/* A failure has no session status: "failed" (or "interrupted"),
+	 * which no session status is, as the other commands' objects say. */
+	json_object_object_add(j, "status", known ? json_object_new_string(s->status)
+					   : json_object_new_string(exit_code == 130 ? "interrupted"
+								    : "failed"));
 	json_object_object_add(j, "terminal", known ? json_object_new_boolean(
 				       wf_session_status_is_terminal(s->status)) : NULL);
 	json_object_object_add(j, "cards_done",

@@ -469,7 +469,15 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	partial = expected >= 0 && l->rows_loaded < expected;
 	status = (partial || (o->status && strcmp(o->status, "partial") == 0)) ? "partial" : "loaded";
 	if (l->run_index_pending) {
-		ret = wf_ld_ensure_run_index(l, err);
+		/* CREATE INDEX sorts in memory up to the page cache's size, on top
+		 * of the cache: a small cache for the sort keeps the peak RSS flat
+		 * (the sort spills to a temporary file beyond it). */
+		rc = sqlite3_exec(l->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
+		ret = rc != SQLITE_OK ? wf_ld_db_failed(l, rc, err, "setting the cache size")
+				      : wf_ld_ensure_run_index(l, err);
+		if (ret == WF_OK && (rc = sqlite3_exec(l->db, LOAD_CACHE_PRAGMA, NULL, NULL, NULL)) !=
+		    SQLITE_OK)
+			ret = wf_ld_db_failed(l, rc, err, "setting the cache size");
 		if (ret != WF_OK)
 			return ret;
 		l->run_index_pending = 0;

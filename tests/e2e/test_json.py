@@ -158,7 +158,8 @@ class JsonShapes(EmuTestCase):
         self.assertIsNone(v["error"])
         v = self.one(self.wf(["status", "no-such-session", "--json"]), 4)
         self.assertEqual(set(v), STATUS_KEYS)
-        self.assertEqual((v["status"], v["cards"], v["exit_code"]), (None, [], 4))
+        self.assertEqual((v["status"], v["terminal"], v["cards"], v["exit_code"]),
+                         ("failed", None, [], 4))
         self.assertTrue(v["error"])
         v = self.one(self.wf(["status", "--json"]), 2)
         self.assertEqual(set(v), STATUS_KEYS)
