@@ -7,33 +7,56 @@
 #include <wf2sqlite/config.h>
 
 const wf_cli_option wf_cli_options[] = {
-	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
-	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)"},
-	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists (default: " WF_DEFAULT_MODE ")"},
-	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable"},
-	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object"},
-	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after"},
-	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status: running, loaded, partial, errored, inactive, timeout, interrupted, failed"},
-	{WF_OPT_BATCH, "batch", 0, "BATCH_ID", "(runs) only the runs of this batch"},
-	{WF_OPT_SINCE, "since", 0, "DUR", "(runs) only runs started within DUR of now (e.g. 2h, 7d is 168h)"},
-	{WF_OPT_LIMIT, "limit", 0, "N", "(runs) the newest N runs; 0 for all (default: 50 on a terminal, else all)"},
-	{WF_OPT_SAVE_RESULT, "save-result", 0, "PATH", "also keep the final result body in PATH (gzip if it ends in .gz); resume: a folder of <run_id>.json.gz"},
-	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit"},
-	{WF_OPT_WAIT, "wait", 0, "block|poll", "block: long-poll the result; poll: poll the session, then fetch the result (default: " WF_DEFAULT_WAIT ")"},
-	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: " WF_DEFAULT_POLL_INTERVAL ")"},
-	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: " WF_DEFAULT_TIMEOUT ")"},
-	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)"},
-	{WF_OPT_ACCOUNT_ID, "account-id", 0, "ID", "account id (default: $SCALE_ACCOUNT_ID)"},
-	{WF_OPT_API_KEY_FILE, "api-key-file", 0, "FILE", "read the API key from FILE (default: $SCALE_API_KEY)"},
-	{WF_OPT_CACERT, "cacert", 0, "FILE", "extra CA bundle for a private TLS host"},
-	{WF_OPT_RETRIES, "retries", 0, "N", "retries of a transient failure (default: " WF_DEFAULT_RETRIES_TEXT ")"},
-	{WF_OPT_FORCE, "force", 0, NULL, "load a session that this table already holds"},
-	{WF_OPT_ALLOW_PARTIAL, "allow-partial", 0, NULL, "load the rows of an errored session (recorded as partial)"},
-	{WF_OPT_JSON, "json", 0, NULL, "print one JSON object on stdout describing the outcome"},
-	{WF_OPT_QUIET, "quiet", 'q', NULL, "print only errors on stderr"},
-	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)"},
-	{WF_OPT_HELP, "help", 'h', NULL, "show this help"},
-	{0, NULL, 0, NULL, NULL},
+	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
+	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)", NULL, 0},
+	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists (default: " WF_DEFAULT_MODE ")", "append replace fail", 0},
+	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
+	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object", NULL, 1},
+	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after", NULL, 0},
+	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status: running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
+	{WF_OPT_BATCH, "batch", 0, "BATCH_ID", "(runs) only the runs of this batch", NULL, 0},
+	{WF_OPT_SINCE, "since", 0, "DUR", "(runs) only runs started within DUR of now (e.g. 2h, 7d)", NULL, 0},
+	{WF_OPT_LIMIT, "limit", 0, "N", "(runs) the newest N runs; 0 for all (default: 50 on a terminal, else all)", NULL, 0},
+	{WF_OPT_SAVE_RESULT, "save-result", 0, "PATH", "also keep the final result body in PATH (gzip if it ends in .gz); resume: a folder of <run_id>.json.gz", NULL, 1},
+	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit", NULL, 0},
+	{WF_OPT_WAIT, "wait", 0, "block|poll", "block: long-poll the result; poll: poll the session, then fetch the result (default: " WF_DEFAULT_WAIT ")", "block poll", 0},
+	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: " WF_DEFAULT_POLL_INTERVAL ")", NULL, 0},
+	{WF_OPT_TIMEOUT, "timeout", 0, "DUR", "longest total wait for the session (default: " WF_DEFAULT_TIMEOUT ")", NULL, 0},
+	{WF_OPT_BASE_URL, "base-url", 0, "URL", "API base URL, or a host name (default: $SGP_BASE_URL)", NULL, 0},
+	{WF_OPT_ACCOUNT_ID, "account-id", 0, "ID", "account id (default: $SCALE_ACCOUNT_ID)", NULL, 0},
+	{WF_OPT_API_KEY_FILE, "api-key-file", 0, "FILE", "read the API key from FILE (default: $SCALE_API_KEY)", NULL, 1},
+	{WF_OPT_CACERT, "cacert", 0, "FILE", "extra CA bundle for a private TLS host", NULL, 1},
+	{WF_OPT_RETRIES, "retries", 0, "N", "retries of a transient failure (default: " WF_DEFAULT_RETRIES_TEXT ")", NULL, 0},
+	{WF_OPT_FORCE, "force", 0, NULL, "load a session that this table already holds", NULL, 0},
+	{WF_OPT_ALLOW_PARTIAL, "allow-partial", 0, NULL, "load the rows of an errored session (recorded as partial)", NULL, 0},
+	{WF_OPT_JSON, "json", 0, NULL, "print one JSON object on stdout describing the outcome", NULL, 0},
+	{WF_OPT_QUIET, "quiet", 'q', NULL, "print only errors on stderr", NULL, 0},
+	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)", NULL, 0},
+	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
+	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
+	{0, NULL, 0, NULL, NULL, NULL, 0},
+};
+
+/* Where an option means something else for one command, its text there (a
+ * NULL text: the command accepts the option, which changes nothing for it,
+ * and its help does not list it). */
+static const struct {
+	enum wf_opt_id id;
+	const char *command;
+	const char *help;
+} option_texts[] = {
+	{WF_OPT_DB, "runs", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_DB, "check", "the database to report; it is not opened (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_JSON, "check", "print the settings and the answer as one JSON object on stdout"},
+	{WF_OPT_JSON, "runs", "print the runs as one JSON array on stdout"},
+	{WF_OPT_JSON, "status", "print the session and its cards as one JSON object on stdout"},
+	/* A saved body has no session: every load is a new run. */
+	{WF_OPT_FORCE, "load", NULL},
+	{WF_OPT_VERBOSE, "load", "print more on stderr: what is loaded where, and the counts of columns, rows and warnings"},
+	{WF_OPT_TABLE, "schema", "the table name in the CREATE TABLE (default: the --workflow id made a valid name; results when unknown)"},
+	{WF_OPT_WORKFLOW, "schema", "the workflow id to name the table after"},
+	{WF_OPT_WORKFLOW, "load", "the workflow id to record and to name the table after"},
+	{WF_OPT_WORKFLOW, "attach", "the workflow id to record and to name the table after"},
 };
 
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
@@ -43,6 +66,93 @@ const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
 		if (o->id == id)
 			return o;
 	return NULL;
+}
+
+const char *wf_cli_option_help(const wf_command *cmd, const wf_cli_option *o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(option_texts) / sizeof(option_texts[0]); i++)
+		if (option_texts[i].id == o->id && strcmp(option_texts[i].command, cmd->name) == 0)
+			return option_texts[i].help;
+	return o->help;
+}
+
+const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq)
+{
+	const wf_cli_option *o;
+
+	*out_eq = NULL;
+	if (arg[0] != '-' || arg[1] == '\0')
+		return NULL;
+	if (arg[1] == '-') {
+		const char *eq = strchr(arg + 2, '=');
+		size_t n = eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2);
+		*out_eq = eq;
+		for (o = wf_cli_options; o->id; o++)
+			if (strlen(o->long_name) == n && strncmp(o->long_name, arg + 2, n) == 0)
+				return o;
+		return NULL;
+	}
+	if (arg[2] != '\0')
+		return NULL;
+	for (o = wf_cli_options; o->id; o++)
+		if (o->short_name && o->short_name == arg[1])
+			return o;
+	return NULL;
+}
+
+/* Optimal string alignment distance (Levenshtein plus the swap of two
+ * neighbours, the usual typo), for words of at most 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t d[64][64];
+
+	if (la > 63 || lb > 63)
+		return (size_t)-1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *wf_cli_closest(const char *word, const char *const *candidates, size_t n)
+{
+	const char *best = NULL, *prefixed = NULL;
+	size_t i, best_d = (size_t)-1, len = strlen(word), nprefixed = 0;
+	/* One typo in a short word, two in a longer one. */
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+
+	for (i = 0; i < n; i++) {
+		size_t d = edit_distance(word, candidates[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+		if (len >= 3 && strncmp(candidates[i], word, len) == 0) {
+			prefixed = candidates[i];
+			nprefixed++;
+		}
+	}
+	if (best && best_d <= limit && best_d < len)
+		return best;
+	/* An abbreviation of exactly one of them. */
+	return nprefixed == 1 ? prefixed : NULL;
 }
 
 void wf_cli_track_error(const wf_cli_io *io, const char *msg)
@@ -74,11 +184,41 @@ void wf_cli_error(const wf_cli_io *io, const char *fmt, ...)
 	wf_cli_track_error(io, msg);
 }
 
+static const enum wf_opt_id setting_opts[WF_SET__COUNT] = {
+	[WF_SET_BASE_URL] = WF_OPT_BASE_URL, [WF_SET_ACCOUNT_ID] = WF_OPT_ACCOUNT_ID,
+	[WF_SET_API_KEY_FILE] = WF_OPT_API_KEY_FILE, [WF_SET_DB] = WF_OPT_DB,
+	[WF_SET_CACERT] = WF_OPT_CACERT, [WF_SET_WAIT] = WF_OPT_WAIT,
+	[WF_SET_TIMEOUT] = WF_OPT_TIMEOUT, [WF_SET_RETRIES] = WF_OPT_RETRIES,
+};
+
+static int cmd_lists(const wf_command *cmd, enum wf_opt_id id)
+{
+	const enum wf_opt_id *p;
+
+	for (p = cmd->options; p && *p; p++)
+		if (*p == id)
+			return 1;
+	return 0;
+}
+
+int wf_cli_takes_settings(const wf_command *cmd)
+{
+	int i;
+
+	for (i = 0; i < WF_SET__COUNT; i++)
+		if (cmd_lists(cmd, setting_opts[i]))
+			return 1;
+	return 0;
+}
+
+/* Every command that takes a setting takes --profile too. */
 static int cmd_accepts(const wf_command *cmd, enum wf_opt_id id)
 {
 	const enum wf_opt_id *p;
 	if (id == WF_OPT_HELP)
 		return 1;
+	if (id == WF_OPT_PROFILE)
+		return wf_cli_takes_settings(cmd);
 	for (p = cmd->options; p && *p; p++)
 		if (*p == id)
 			return 1;
@@ -106,6 +246,7 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_API_KEY_FILE: return &o->api_key_file;
 	case WF_OPT_CACERT: return &o->cacert;
 	case WF_OPT_RETRIES: return &o->retries;
+	case WF_OPT_PROFILE: return &o->profile;
 	default: return NULL;
 	}
 }
@@ -135,6 +276,32 @@ static int usage_fail(const wf_command *cmd, const wf_cli_io *io, const char *wh
 	fprintf(io->err, "usage: wf2sqlite %s (see 'wf2sqlite %s --help')\n", cmd->usage,
 		cmd->name);
 	return 2;
+}
+
+/* "unknown option: --tabel; did you mean --table?" among the options cmd
+ * takes, then the usage. */
+static int unknown_option(const wf_command *cmd, const wf_cli_io *io, const char *name)
+{
+	const char *names[2 * WF_OPT__COUNT + 2];
+	char what[160];
+	const enum wf_opt_id *p;
+	const char *best;
+	size_t n = 0;
+
+	for (p = cmd->options; p && *p; p++) {
+		const wf_cli_option *o = wf_cli_option_by_id(*p);
+		if (o && wf_cli_option_help(cmd, o))
+			names[n++] = o->long_name;
+	}
+	if (wf_cli_takes_settings(cmd))
+		names[n++] = "profile";
+	names[n++] = "help";
+	best = name[1] == '-' ? wf_cli_closest(name + 2, names, n) : NULL;
+	if (best)
+		snprintf(what, sizeof(what), "unknown option: %s; did you mean --%s?", name, best);
+	else
+		snprintf(what, sizeof(what), "unknown option: %s", name);
+	return usage_fail(cmd, io, what, "");
 }
 
 /* "wf2sqlite: run needs WORKFLOW_ID" (the n-th argument of the usage line),
@@ -175,6 +342,8 @@ const char *wf_cli_db_path(const wf_cli_opts *opts)
 {
 	const char *env;
 
+	if (opts->db_path)
+		return opts->db_path;
 	if (opts->db && *opts->db)
 		return opts->db;
 	env = getenv("WF2SQLITE_DB");
@@ -183,13 +352,19 @@ const char *wf_cli_db_path(const wf_cli_opts *opts)
 	return WF_DEFAULT_DB;
 }
 
-/* A duration setting: given (what names it) or the default; longer than 0. */
-static int resolve_duration(const char *given, const char *def, const char *what,
-			    const char *examples, int64_t *out, const wf_cli_io *io)
+void wf_cli_opts_clear(wf_cli_opts *opts)
+{
+	wf_settings_clear(&opts->settings);
+	opts->db_path = NULL;
+}
+
+/* A duration setting (what names where it comes from); longer than 0. */
+static int resolve_duration(const char *text, const char *what, const char *examples,
+			    int64_t *out, const wf_cli_io *io)
 {
 	wf_err err;
 
-	if (wf_parse_duration(given ? given : def, what, out, &err) != WF_OK) {
+	if (wf_parse_duration(text, what, out, &err) != WF_OK) {
 		wf_cli_error(io, "%s", err.msg);
 		return 2;
 	}
@@ -202,29 +377,65 @@ static int resolve_duration(const char *given, const char *def, const char *what
 
 /* Every setting typed, in the order the messages have always come:
  * --wait, --timeout, --poll-interval, --mode, --retries. The defaults go
- * through the same parsers, so they are written once, as text. */
-static int resolve_settings(wf_cli_opts *o, const wf_cli_io *io)
+ * through the same parsers, so they are written once, as text. A command
+ * that takes no setting (schema) reads no config file. */
+static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_io *io)
 {
-	const char *wait = o->wait ? o->wait : WF_DEFAULT_WAIT;
+	wf_settings_input in;
+	const wf_setting_value *v = o->settings.v;
+	const char *wait, *wait_from, *timeout, *timeout_from, *retries, *retries_from;
 	wf_err err;
+	int i;
 
-	o->db_path = wf_cli_db_path(o);
+	memset(&in, 0, sizeof(in));
+	if (wf_cli_takes_settings(cmd)) {
+		for (i = 0; i < WF_SET__COUNT; i++)
+			in.flags[i] = *opt_string_slot(o, setting_opts[i]);
+		in.profile = o->profile;
+		if (wf_settings_resolve(&o->settings, &in, &err) != WF_OK) {
+			wf_cli_error(io, "%s", err.msg);
+			return 2;
+		}
+		o->db_path = v[WF_SET_DB].value;
+		wait = v[WF_SET_WAIT].value;
+		wait_from = v[WF_SET_WAIT].from;
+		timeout = v[WF_SET_TIMEOUT].value;
+		timeout_from = v[WF_SET_TIMEOUT].from;
+		retries = v[WF_SET_RETRIES].value;
+		retries_from = v[WF_SET_RETRIES].from;
+	} else {
+		o->db_path = WF_DEFAULT_DB;
+		wait = WF_DEFAULT_WAIT;
+		timeout = WF_DEFAULT_TIMEOUT;
+		retries = WF_DEFAULT_RETRIES_TEXT;
+		wait_from = "--wait";
+		timeout_from = "--timeout";
+		retries_from = "--retries";
+	}
+	/* A setting the command does not use is not checked: a profile's bad
+	 * timeout does not stop `runs`. */
+	if (!cmd_lists(cmd, WF_OPT_WAIT))
+		wait = WF_DEFAULT_WAIT;
+	if (!cmd_lists(cmd, WF_OPT_TIMEOUT))
+		timeout = WF_DEFAULT_TIMEOUT;
+	if (!cmd_lists(cmd, WF_OPT_RETRIES))
+		retries = WF_DEFAULT_RETRIES_TEXT;
+	if (o->wait)
+		wait_from = "--wait";
 	if (strcmp(wait, "block") == 0) {
 		o->wait_mode = WF_WAIT_BLOCK;
 	} else if (strcmp(wait, "poll") == 0) {
 		o->wait_mode = WF_WAIT_POLL;
 	} else {
-		wf_cli_error(io, "--wait must be block or poll, not '%s'", wait);
+		wf_cli_error(io, "%s must be block or poll, not '%s'", wait_from, wait);
 		return 2;
 	}
-	if (resolve_duration(o->timeout, WF_DEFAULT_TIMEOUT, "--timeout", "30s, 10m",
-			     &o->timeout_ms, io) != 0 ||
-	    resolve_duration(o->poll_interval, WF_DEFAULT_POLL_INTERVAL, "--poll-interval",
-			     "5s, 500ms", &o->poll_interval_ms, io) != 0)
+	if (resolve_duration(timeout, timeout_from, "30s, 10m", &o->timeout_ms, io) != 0 ||
+	    resolve_duration(o->poll_interval ? o->poll_interval : WF_DEFAULT_POLL_INTERVAL,
+			     "--poll-interval", "5s, 500ms", &o->poll_interval_ms, io) != 0)
 		return 2;
 	if (wf_load_mode_parse(o->mode ? o->mode : WF_DEFAULT_MODE, &o->load_mode, &err) != WF_OK ||
-	    wf_parse_retries(o->retries ? o->retries : WF_DEFAULT_RETRIES_TEXT, "--retries",
-			     &o->retry_count, &err) != WF_OK) {
+	    wf_parse_retries(retries, retries_from, &o->retry_count, &err) != WF_OK) {
 		wf_cli_error(io, "%s", err.msg);
 		return 2;
 	}
@@ -234,7 +445,7 @@ static int resolve_settings(wf_cli_opts *o, const wf_cli_io *io)
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io)
 {
-	int i, only_positional = 0;
+	int i, rc, only_positional = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < argc; i++) {
@@ -253,32 +464,21 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			only_positional = 1;
 			continue;
 		}
-		if (a[1] == '-') {
-			size_t n;
-			const wf_cli_option *o;
-			eq = strchr(a + 2, '=');
-			n = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-			for (o = wf_cli_options; o->id; o++)
-				if (strlen(o->long_name) == n && strncmp(o->long_name, a + 2, n) == 0)
-					opt = o;
-			if (!opt && is_key_option(a + 2, n)) {
-				wf_cli_error(io, "the API key is never accepted on the command line "
-					     "(it would show in ps); set SCALE_API_KEY or use "
-					     "--api-key-file FILE");
-				return 2;
-			}
-		} else if (a[2] == '\0') {
-			const wf_cli_option *o;
-			for (o = wf_cli_options; o->id; o++)
-				if (o->short_name && o->short_name == a[1])
-					opt = o;
+		opt = wf_cli_find_option(a, &eq);
+		if (!opt && a[1] == '-' &&
+		    is_key_option(a + 2, eq ? (size_t)(eq - (a + 2)) : strlen(a + 2))) {
+			wf_cli_error(io, "the API key is never accepted on the command line "
+				     "(it would show in ps); set SCALE_API_KEY or use "
+				     "--api-key-file FILE");
+			return 2;
 		}
 		if (!opt || !cmd_accepts(cmd, opt->id)) {
 			/* The name only: a mistyped option's value may be a secret. */
 			char name[64];
 			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-			return usage_fail(cmd, io, opt ? "this command does not take the option "
-							: "unknown option: ", name);
+			if (opt)
+				return usage_fail(cmd, io, "this command does not take the option ", name);
+			return unknown_option(cmd, io, name);
 		}
 		if (opt->arg) {
 			if (eq)
@@ -305,7 +505,10 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		return 0;
 	if (out->npos < cmd->min_pos)
 		return missing_argument(cmd, io, out->npos);
-	return resolve_settings(out, io);
+	rc = resolve_settings(cmd, out, io);
+	if (rc != 0)
+		wf_cli_opts_clear(out);
+	return rc;
 }
 
 /* Help columns: options from column 2, their text from column 32, lines cut
@@ -399,8 +602,9 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 	fputs("\noptions:\n", f);
 	for (p = cmd->options; p && *p; p++) {
 		const wf_cli_option *o = wf_cli_option_by_id(*p);
+		const char *text = o ? wf_cli_option_help(cmd, o) : NULL;
 		char left[64];
-		if (!o || o->id == WF_OPT_HELP)
+		if (!o || !text || o->id == WF_OPT_HELP)
 			continue;
 		if (o->short_name)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->long_name,
@@ -408,7 +612,11 @@ void wf_cli_print_command_help(const wf_command *cmd, FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
-		wf_cli_print_columns(f, left, o->help);
+		wf_cli_print_columns(f, left, text);
+	}
+	if (wf_cli_takes_settings(cmd)) {
+		const wf_cli_option *o = wf_cli_option_by_id(WF_OPT_PROFILE);
+		wf_cli_print_columns(f, "    --profile NAME", wf_cli_option_help(cmd, o));
 	}
 	wf_cli_print_columns(f, "-h, --help", "show this help");
 	if (cmd->examples && *cmd->examples)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <wf2sqlite/config.h>
 #include <wf2sqlite/session.h>
 #include <wf2sqlite/sink.h>
 
@@ -38,6 +39,7 @@ enum wf_opt_id {
 	WF_OPT_JSON,
 	WF_OPT_QUIET,
 	WF_OPT_VERBOSE,
+	WF_OPT_PROFILE,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -47,7 +49,9 @@ typedef struct wf_cli_option {
 	const char *long_name;  /* without the leading "--" */
 	char short_name;        /* 0 when none */
 	const char *arg;        /* metavariable, NULL for a flag */
-	const char *help;       /* one line */
+	const char *help;       /* one line; a command may say otherwise (wf_cli_option_help) */
+	const char *choices;    /* the values completion offers ("block poll"); NULL */
+	int file_arg;           /* completion offers file names */
 } wf_cli_option;
 
 #define WF_CLI_MAX_VARS 256
@@ -57,7 +61,7 @@ typedef struct wf_cli_option {
 typedef struct wf_cli_opts {
 	/* The text of each option as given; NULL when absent. */
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
-		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries;
+		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
 	const char *status, *batch, *since, *limit, *save_result;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
@@ -68,9 +72,12 @@ typedef struct wf_cli_opts {
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */
 
 	/* The settings, resolved once and typed by wf_cli_parse: the option,
-	 * else its environment variable, else the built-in default of
-	 * wf2sqlite/config.h. Valid when wf_cli_parse returned 0 without
-	 * --help. */
+	 * else the profile, else the environment, else [default], else the
+	 * built-in default of wf2sqlite/config.h (wf_settings_resolve). Valid
+	 * when wf_cli_parse returned 0 without --help; freed by
+	 * wf_cli_opts_clear. */
+	wf_settings settings;      /* where each came from (empty for a command
+				      that takes no setting: schema) */
 	const char *db_path;       /* --db, $WF2SQLITE_DB, else workflows.db (borrowed) */
 	wf_load_mode load_mode;    /* --mode, else append */
 	wf_wait_mode wait_mode;    /* --wait, else block */
@@ -116,11 +123,31 @@ typedef struct wf_command {
 extern const wf_cli_option wf_cli_options[];
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
 
+/* The option named by arg ("--db", "--db=x", "-v"), or NULL; *out_eq points
+ * at the '=' of "--name=value", else NULL. */
+const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq);
+
+/* What `cmd --help` says of o, or NULL when cmd takes o but it changes
+ * nothing there (then help, man page and completion do not list it). */
+const char *wf_cli_option_help(const wf_command *cmd, const wf_cli_option *o);
+
+/* The candidate closest to word (a typo or two away, or the one it
+ * abbreviates), or NULL when none is close. */
+const char *wf_cli_closest(const char *word, const char *const *candidates, size_t n);
+
 /* Parses argv (after the command name) for cmd and resolves the settings
  * (db_path, load_mode, ...). Returns 0, or 2 after printing a usage message
  * or what is wrong with a value to io->err. */
 int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		 const wf_cli_io *io);
+
+/* Frees what wf_cli_parse resolved (the settings). Accepts a zeroed or
+ * cleared opts. */
+void wf_cli_opts_clear(wf_cli_opts *opts);
+
+/* 1 when cmd takes a setting that may come from a profile (then it takes
+ * --profile too). */
+int wf_cli_takes_settings(const wf_command *cmd);
 
 /* The database of a command line parsed or not: --db, else $WF2SQLITE_DB,
  * else workflows.db (borrowed). */

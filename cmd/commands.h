@@ -11,9 +11,14 @@ extern const wf_command wf_cmd_status;
 extern const wf_command wf_cmd_load;
 extern const wf_command wf_cmd_schema;
 extern const wf_command wf_cmd_runs;
+extern const wf_command wf_cmd_check;
+extern const wf_command wf_cmd_completion;
 
 /* NULL-terminated, in the order --help lists them. */
 extern const wf_command *const wf_commands[];
+
+/* The command of that name, or NULL. */
+const wf_command *wf_find_command(const char *name);
 
 /* The program's own help and version text. */
 void wf_print_main_help(FILE *f);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <json-c/json_c_version.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "outcome.h"
@@ -16,6 +17,8 @@ const wf_command *const wf_commands[] = {
 	&wf_cmd_load,
 	&wf_cmd_schema,
 	&wf_cmd_runs,
+	&wf_cmd_check,
+	&wf_cmd_completion,
 	NULL,
 };
 
@@ -38,7 +41,7 @@ void wf_print_main_help(FILE *f)
 		wf_cli_print_columns(f, (*c)->usage, (*c)->summary);
 	fputc('\n', f);
 	wf_cli_print_columns(f, "--help, -h", "show this help");
-	wf_cli_print_columns(f, "<command> --help", "show one command's options and examples");
+	wf_cli_print_columns(f, "help COMMAND", "show one command's options and examples (as COMMAND --help)");
 	wf_cli_print_columns(f, "--version", "show the version and the library versions");
 	fputs("\n"
 	      "environment:\n"
@@ -46,6 +49,8 @@ void wf_print_main_help(FILE *f)
 	      "  SCALE_ACCOUNT_ID   the account id (or --account-id)\n"
 	      "  SGP_BASE_URL       the API base URL or host name (or --base-url)\n"
 	      "  WF2SQLITE_DB       the database file (or --db; default workflows.db)\n"
+	      "  WF2SQLITE_PROFILE  the profile of the config file to use (or --profile)\n"
+	      "  WF2SQLITE_CONFIG   the config file (default ~/.config/wf2sqlite/config)\n"
 	      "  WF2SQLITE_BUSY_TIMEOUT_MS\n"
 	      "                     how long to wait for another process's lock on the\n"
 	      "                     database, in ms (default 300000: 5 minutes)\n\n"
@@ -122,14 +127,90 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	wf_outcome_print_json(&o, io);
 }
 
-int wf_main(int argc, char **argv, const wf_cli_io *io_in)
+const wf_command *wf_find_command(const char *name)
 {
 	const wf_command *const *c;
+
+	for (c = wf_commands; *c; c++)
+		if (strcmp((*c)->name, name) == 0)
+			return *c;
+	return NULL;
+}
+
+/* "unknown command 'rnus'; did you mean 'runs'? ..." */
+static int unknown_command(const char *name, const wf_cli_io *io)
+{
+	const char *names[64];
+	const wf_command *const *c;
+	const char *best;
+	size_t n = 0;
+
+	for (c = wf_commands; *c && n < 63; c++)
+		names[n++] = (*c)->name;
+	names[n++] = "help";
+	best = wf_cli_closest(name, names, n);
+	if (best)
+		wf_cli_error(io, "unknown command '%s'; did you mean '%s'? see 'wf2sqlite --help' for "
+			     "the list", name, best);
+	else
+		wf_cli_error(io, "unknown command '%s'; see 'wf2sqlite --help' for the list", name);
+	return 2;
+}
+
+/* wf2sqlite [options] COMMAND [arguments]: the options before the command
+ * are moved after it (in front of the command's own, which win when given
+ * twice). Returns the index of the command word in argv (argc when there is
+ * none), or -1 after printing what is wrong with an option. */
+static int find_command_word(int argc, char **argv, const wf_cli_io *io)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		const wf_cli_option *o;
+
+		if (a[0] != '-' || strcmp(a, "-") == 0)
+			return i;
+		if (strcmp(a, "--") == 0 || strcmp(a, "--version") == 0)
+			return i;
+		o = wf_cli_find_option(a, &eq);
+		if (!o) {
+			const char *names[WF_OPT__COUNT + 2];
+			const wf_cli_option *p;
+			const char *best;
+			size_t n = 0;
+			char name[64];
+
+			for (p = wf_cli_options; p->id && n < WF_OPT__COUNT; p++)
+				names[n++] = p->long_name;
+			names[n++] = "version";
+			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			best = name[1] == '-' ? wf_cli_closest(name + 2, names, n) : NULL;
+			if (best)
+				wf_cli_error(io, "unknown option: %s; did you mean --%s? see 'wf2sqlite "
+					     "--help'", name, best);
+			else
+				wf_cli_error(io, "unknown option: %s; see 'wf2sqlite --help'", name);
+			return -1;
+		}
+		if (o->id == WF_OPT_HELP)
+			return i;
+		if (o->arg && !eq)
+			i++;
+	}
+	return argc;
+}
+
+int wf_main(int argc, char **argv, const wf_cli_io *io_in)
+{
+	const wf_command *cmd;
 	wf_cli_opts opts;
 	wf_cli_track track;
 	wf_cli_io tio = *io_in;
 	const wf_cli_io *io = &tio;
-	int rc;
+	char **args = NULL;
+	const char *word;
+	int rc, at, nargs = 0;
 
 	memset(&track, 0, sizeof(track));
 	if (!tio.track)
@@ -139,29 +220,56 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 		wf_print_main_help(io->err);
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	at = find_command_word(argc, argv, io);
+	if (at < 0)
+		return 2;
+	if (at == argc) {
+		wf_cli_error(io, "no command given; see 'wf2sqlite --help' for the list");
+		return 2;
+	}
+	word = argv[at];
+	if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 ||
+	    (strcmp(word, "help") == 0 && at + 1 >= argc)) {
 		wf_print_main_help(io->out);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+	if (strcmp(word, "--version") == 0 || strcmp(word, "version") == 0) {
 		wf_print_version(io->out);
 		return 0;
 	}
-	for (c = wf_commands; *c; c++) {
-		if (strcmp((*c)->name, argv[1]) != 0)
-			continue;
-		rc = wf_cli_parse(*c, argc - 2, argv + 2, &opts, io);
-		if (rc == 0 && opts.help) {
-			wf_cli_print_command_help(*c, io->out);
-			return 0;
-		}
-		if (rc == 0)
-			rc = (*c)->run(&opts, io);
-		if (rc != 0 && !io->track->json_printed && json_requested(*c, argc - 2, argv + 2))
-			print_failure_json(*c, &opts, rc, io);
-		return rc;
+	if (strcmp(word, "help") == 0) {
+		/* wf2sqlite help COMMAND is wf2sqlite COMMAND --help. */
+		cmd = wf_find_command(argv[at + 1]);
+		if (!cmd)
+			return unknown_command(argv[at + 1], io);
+		wf_cli_print_command_help(cmd, io->out);
+		return 0;
 	}
-	wf_cli_error(io, "unknown command '%s'; see 'wf2sqlite --help' for the list", argv[1]);
-	return 2;
+	cmd = wf_find_command(word);
+	if (!cmd)
+		return unknown_command(word, io);
+	/* The command's arguments: the options given before it, then the rest. */
+	args = malloc(sizeof(*args) * (size_t)(argc + 1));
+	if (!args) {
+		wf_cli_error(io, "out of memory");
+		return 1;
+	}
+	memcpy(args, argv + 1, sizeof(*args) * (size_t)(at - 1));
+	memcpy(args + at - 1, argv + at + 1, sizeof(*args) * (size_t)(argc - at - 1));
+	nargs = argc - 2;
+	args[nargs] = NULL;
+	rc = wf_cli_parse(cmd, nargs, args, &opts, io);
+	if (rc == 0 && opts.help) {
+		wf_cli_print_command_help(cmd, io->out);
+		wf_cli_opts_clear(&opts);
+		free(args);
+		return 0;
+	}
+	if (rc == 0)
+		rc = cmd->run(&opts, io);
+	if (rc != 0 && !io->track->json_printed && json_requested(cmd, nargs, args))
+		print_failure_json(cmd, &opts, rc, io);
+	wf_cli_opts_clear(&opts);
+	free(args);
+	return rc;
 }

@@ -81,17 +81,15 @@ int wf_net_connect(wf_net *n)
 	wf_err err;
 	wf_status st;
 
-	memset(&in, 0, sizeof(in));
-	in.base_url = n->opts->base_url;
-	in.account_id = n->opts->account_id;
-	in.api_key_file = n->opts->api_key_file;
-	in.cacert = n->opts->cacert;
-	in.retries = n->opts->retries;
+	/* Flags, profile, environment: the parser resolved them. */
+	wf_settings_config_input(&n->opts->settings, &in);
 	st = wf_config_resolve(&n->cfg, &in, &err);
 	if (st != WF_OK) {
 		wf_net_error(n, "%s", err.msg);
 		return (int)st;
 	}
+	if (n->cfg.warning)
+		wf_net_note(n, "warning: %s", n->cfg.warning);
 	if (!n->ui)
 		n->ui = wf_progress_ui_new(n->io->err, wf_progress_ui_is_tty(n->io->err),
 					   n->opts->quiet, n->opts->verbose);

@@ -7,7 +7,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <ini.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +33,7 @@ void wf_config_clear(wf_config *c)
 	free(c->api_host);
 	free(c->account_id);
 	free(c->cacert);
+	free(c->warning);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -213,8 +216,10 @@ cleanup:
 	return st;
 }
 
-/* Reads the key file: one line, a trailing LF or CRLF removed. */
-static wf_status read_key_file(const char *path, char **out, wf_err *err)
+/* Reads the key file: one line, a trailing LF or CRLF removed. source names
+ * it in messages; *out_warning is set when group or others may read it. */
+static wf_status read_key_file(const char *path, const char *source, char **out,
+			       char **out_warning, wf_err *err)
 {
 	FILE *f = NULL;
 	char *data = NULL;
@@ -225,14 +230,25 @@ static wf_status read_key_file(const char *path, char **out, wf_err *err)
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f) {
-		st = wf_err_set(err, WF_EUSAGE, "cannot read the API key file '%s' (--api-key-file): "
-				"%s; check the path and that this user may read it", path, strerror(errno));
+		st = wf_err_set(err, WF_EUSAGE, "cannot read the API key file '%s' (%s): "
+				"%s; check the path and that this user may read it", path, source,
+				strerror(errno));
 		goto cleanup;
 	}
 	if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
 		st = wf_err_set(err, WF_EUSAGE,
-			"the API key file '%s' (--api-key-file) is not a readable file", path);
+			"the API key file '%s' (%s) is not a readable file", path, source);
 		goto cleanup;
+	}
+	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
+		wf_buf b;
+		wf_buf_init(&b, 8192);
+		if (wf_buf_appendf(&b, err, "the API key file '%s' (%s) may be read by %s; "
+				   "make it private: chmod 600 '%s'", path, source,
+				   (sb.st_mode & S_IRWXG) && (sb.st_mode & S_IRWXO) ? "group and others"
+				   : (sb.st_mode & S_IRWXG) ? "its group" : "others", path) == WF_OK)
+			*out_warning = wf_buf_detach(&b);
+		wf_buf_free(&b);
 	}
 	data = malloc(KEY_FILE_MAX + 1);
 	if (!data) {
@@ -304,12 +320,12 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 
 	memset(out, 0, sizeof(*out));
 	out->retries = WF_DEFAULT_RETRIES;
-	if (in->retries &&
-	    (st = wf_parse_retries(in->retries, "--retries", &out->retries, err)) != WF_OK)
+	if (in->retries && (st = wf_parse_retries(in->retries, in->retries_from ? in->retries_from
+						  : "--retries", &out->retries, err)) != WF_OK)
 		goto fail;
 
 	url = nonempty(in->base_url);
-	url_source = "--base-url";
+	url_source = in->base_url_from ? in->base_url_from : "--base-url";
 	if (!url) {
 		url = nonempty(getenv("SGP_BASE_URL"));
 		url_source = "SGP_BASE_URL";
@@ -325,7 +341,7 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 		goto fail;
 
 	account = nonempty(in->account_id);
-	account_source = "--account-id";
+	account_source = in->account_id_from ? in->account_id_from : "--account-id";
 	if (!account) {
 		account = nonempty(getenv("SCALE_ACCOUNT_ID"));
 		account_source = "SCALE_ACCOUNT_ID";
@@ -349,8 +365,11 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 	}
 
 	if (in->api_key_file) {
+		const char *from = in->api_key_file_from ? in->api_key_file_from : "--api-key-file";
 		key_source = "the file given by --api-key-file";
-		st = read_key_file(in->api_key_file, &key, err);
+		if (in->api_key_file_from)
+			key_source = in->api_key_file_from;
+		st = read_key_file(in->api_key_file, from, &key, &out->warning, err);
 		if (st != WF_OK)
 			goto fail;
 	} else {
@@ -365,8 +384,9 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 		}
 	}
 	if (!key || !*key) {
-		st = wf_err_set(err, WF_EUSAGE, in->api_key_file ?
-			"the API key file given by --api-key-file is empty; put the key in it" :
+		st = in->api_key_file ? wf_err_set(err, WF_EUSAGE,
+			"the API key file given by %s is empty; put the key in it", in->api_key_file_from ?
+			in->api_key_file_from : "--api-key-file") : wf_err_set(err, WF_EUSAGE,
 			"no API key: set SCALE_API_KEY or pass --api-key-file FILE "
 			"(the key is never accepted as an argument)");
 		goto fail;
@@ -384,17 +404,18 @@ wf_status wf_config_resolve(wf_config *out, const wf_config_input *in, wf_err *e
 	key = NULL;
 
 	if (in->cacert) {
+		const char *from = in->cacert_from ? in->cacert_from : "--cacert";
 		FILE *f = fopen(in->cacert, "rb");
 		struct stat sb;
 		if (!f) {
-			st = wf_err_set(err, WF_EUSAGE, "cannot read the CA bundle '%s' (--cacert): %s; "
-					"check the path (a PEM file)", in->cacert, strerror(errno));
+			st = wf_err_set(err, WF_EUSAGE, "cannot read the CA bundle '%s' (%s): %s; "
+					"check the path (a PEM file)", in->cacert, from, strerror(errno));
 			goto fail;
 		}
 		if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
 			fclose(f);
 			st = wf_err_set(err, WF_EUSAGE,
-				"the CA bundle '%s' (--cacert) is not a readable file", in->cacert);
+				"the CA bundle '%s' (%s) is not a readable file", in->cacert, from);
 			goto fail;
 		}
 		fclose(f);
@@ -529,4 +550,431 @@ void wf_format_duration(int64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%" PRId64 "m%" PRId64 "s", m, s);
 	else
 		snprintf(buf, size, "%" PRId64 "s", s);
+}
+
+/* ---- Settings and profiles ----------------------------------------------- */
+
+static const struct {
+	const char *key, *flag, *env, *def;
+} setting_info[WF_SET__COUNT] = {
+	[WF_SET_BASE_URL] = {"base_url", "--base-url", "SGP_BASE_URL", NULL},
+	[WF_SET_ACCOUNT_ID] = {"account_id", "--account-id", "SCALE_ACCOUNT_ID", NULL},
+	[WF_SET_API_KEY_FILE] = {"api_key_file", "--api-key-file", "SCALE_API_KEY", NULL},
+	[WF_SET_DB] = {"db", "--db", "WF2SQLITE_DB", WF_DEFAULT_DB},
+	[WF_SET_CACERT] = {"cacert", "--cacert", NULL, NULL},
+	[WF_SET_WAIT] = {"wait", "--wait", NULL, WF_DEFAULT_WAIT},
+	[WF_SET_TIMEOUT] = {"timeout", "--timeout", NULL, WF_DEFAULT_TIMEOUT},
+	[WF_SET_RETRIES] = {"retries", "--retries", NULL, WF_DEFAULT_RETRIES_TEXT},
+};
+
+const char *wf_setting_key(wf_setting s)
+{
+	return s < WF_SET__COUNT ? setting_info[s].key : "?";
+}
+
+const char *wf_source_name(wf_source s)
+{
+	switch (s) {
+	case WF_SOURCE_FLAG: return "flag";
+	case WF_SOURCE_PROFILE: return "profile";
+	case WF_SOURCE_ENV: return "environment";
+	case WF_SOURCE_DEFAULT: return "default";
+	default: return "unset";
+	}
+}
+
+/* One key = value of the config file. */
+typedef struct ini_entry {
+	char *section, *value;
+	int key, line;
+} ini_entry;
+
+typedef struct ini_state {
+	FILE *f;
+	const char *path;
+	char *line_buf;
+	size_t line_cap;
+	int line;
+	ini_entry *entries;
+	size_t n, cap;
+	char **sections;  /* in order, as the reader saw their headers */
+	size_t nsections, sections_cap;
+	int err_line;     /* the first error this code found (0: none) */
+	wf_err *err;
+	int oom;
+} ini_state;
+
+static void ini_fail(ini_state *st, int line, const char *fmt, ...) WF_PRINTF(3, 4);
+static void ini_fail(ini_state *st, int line, const char *fmt, ...)
+{
+	char msg[WF_ERR_MAX];
+	va_list ap;
+
+	if (st->err_line && st->err_line <= line)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->err_line = line;
+	wf_err_set(st->err, WF_EUSAGE, "%s line %d: %s", st->path, line, msg);
+}
+
+static int ini_add_section(ini_state *st, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < st->nsections; i++)
+		if (strlen(st->sections[i]) == len && strncmp(st->sections[i], name, len) == 0)
+			return 0;
+	if (st->nsections == st->sections_cap) {
+		size_t cap = st->sections_cap ? 2 * st->sections_cap : 8;
+		char **p = realloc(st->sections, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		st->sections = p;
+		st->sections_cap = cap;
+	}
+	st->sections[st->nsections] = strndup(name, len);
+	if (!st->sections[st->nsections])
+		return -1;
+	st->nsections++;
+	return 0;
+}
+
+/* libinih's line reader: counts lines (the handler learns its line from
+ * here) and notes the section headers, including those without keys. */
+static char *config_line_reader(char *str, int num, void *stream)
+{
+	ini_state *st = stream;
+	ssize_t n = getline(&st->line_buf, &st->line_cap, st->f);
+	const char *p;
+	size_t len;
+
+	if (n < 0)
+		return NULL;
+	st->line++;
+	if (n >= num) {
+		ini_fail(st, st->line, "the line is longer than %d characters", num - 2);
+		n = num - 1;
+	}
+	memcpy(str, st->line_buf, (size_t)n);
+	str[n] = '\0';
+	p = str;
+	if (st->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	p += strspn(p, " \t");
+	if (*p == '[' && (len = strcspn(p + 1, "]")) > 0 && p[1 + len] == ']' &&
+	    ini_add_section(st, p + 1, len) != 0)
+		st->oom = 1;
+	return str;
+}
+
+static int config_key_handler(void *user, const char *section, const char *name, const char *value)
+{
+	ini_state *st = user;
+	int key = -1, i;
+	size_t j;
+
+	if (!*section) {
+		ini_fail(st, st->line, "'%s' is outside any section; put it under [default] or "
+			 "a [PROFILE] header", name);
+		return 0;
+	}
+	if (strcmp(name, "api_key") == 0) {
+		ini_fail(st, st->line, "api_key is not allowed: the API key never goes into the "
+			 "config file; put it in a file of its own (chmod 600) and name that file "
+			 "with api_key_file");
+		return 0;
+	}
+	for (i = 0; i < WF_SET__COUNT; i++)
+		if (strcmp(name, setting_info[i].key) == 0)
+			key = i;
+	if (key < 0) {
+		ini_fail(st, st->line, "unknown key '%s' in [%s]; the keys are base_url, account_id, "
+			 "api_key_file, db, cacert, wait, timeout, retries", name, section);
+		return 0;
+	}
+	if (!*value) {
+		ini_fail(st, st->line, "%s in [%s] has no value; give one or remove the line", name,
+			 section);
+		return 0;
+	}
+	for (j = 0; j < st->n; j++)
+		if (st->entries[j].key == key && strcmp(st->entries[j].section, section) == 0) {
+			/* libinih reads an indented line as the continuation of the
+			 * previous value. */
+			ini_fail(st, st->line, "%s is set twice in [%s] (first on line %d; an "
+				 "indented line continues the previous value)", name, section,
+				 st->entries[j].line);
+			return 0;
+		}
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 16;
+		ini_entry *p = realloc(st->entries, cap * sizeof(*p));
+		if (!p) {
+			st->oom = 1;
+			return 0;
+		}
+		st->entries = p;
+		st->cap = cap;
+	}
+	st->entries[st->n].section = strdup(section);
+	st->entries[st->n].value = strdup(value);
+	st->entries[st->n].key = key;
+	st->entries[st->n].line = st->line;
+	st->n++;
+	if (!st->entries[st->n - 1].section || !st->entries[st->n - 1].value)
+		st->oom = 1;
+	return !st->oom;
+}
+
+static void ini_state_free(ini_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++) {
+		free(st->entries[i].section);
+		free(st->entries[i].value);
+	}
+	free(st->entries);
+	for (i = 0; i < st->nsections; i++)
+		free(st->sections[i]);
+	free(st->sections);
+	free(st->line_buf);
+}
+
+static const ini_entry *ini_find(const ini_state *st, const char *section, int key)
+{
+	size_t i;
+
+	for (i = 0; section && i < st->n; i++)
+		if (st->entries[i].key == key && strcmp(st->entries[i].section, section) == 0)
+			return &st->entries[i];
+	return NULL;
+}
+
+/* Reads the config file into st. *exists is 0 when there is none. */
+static wf_status ini_read(ini_state *st, const char *path, int must_exist, int *exists,
+			  wf_err *err)
+{
+	int rc;
+
+	*exists = 0;
+	st->path = path;
+	st->err = err;
+	st->f = fopen(path, "r");
+	if (!st->f) {
+		if (errno == ENOENT && !must_exist)
+			return WF_OK;
+		return wf_err_set(err, WF_EUSAGE, "cannot read the config file '%s'%s: %s; check "
+				  "the path", path, must_exist ? " (WF2SQLITE_CONFIG)" : "",
+				  strerror(errno));
+	}
+	*exists = 1;
+	rc = ini_parse_stream(config_line_reader, st, config_key_handler, st);
+	if (ferror(st->f) && !st->err_line) {
+		fclose(st->f);
+		st->f = NULL;
+		return wf_err_set(err, WF_EUSAGE, "cannot read the config file '%s': %s", path,
+				  strerror(errno));
+	}
+	fclose(st->f);
+	st->f = NULL;
+	if (st->oom || rc == -2)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory reading the config file");
+	if (rc > 0 && (!st->err_line || rc < st->err_line)) {
+		st->err_line = rc;
+		return wf_err_set(err, WF_EUSAGE, "%s line %d: malformed line; expected 'key = "
+				  "value', a [PROFILE] header or a comment (# or ;)", path, rc);
+	}
+	if (st->err_line)
+		return WF_EUSAGE;
+	return WF_OK;
+}
+
+static char *dup_printf(const char *fmt, ...) WF_PRINTF(1, 2);
+static char *dup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(s = malloc((size_t)n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* A path in the config file: "~/" is the home folder. */
+static char *expand_home(const char *value, int is_path)
+{
+	const char *home = getenv("HOME");
+
+	if (is_path && value[0] == '~' && value[1] == '/' && home && *home)
+		return dup_printf("%s%s", home, value + 1);
+	return strdup(value);
+}
+
+void wf_settings_clear(wf_settings *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < WF_SET__COUNT; i++) {
+		free(s->v[i].value);
+		free(s->v[i].from);
+	}
+	free(s->config_path);
+	free(s->profile);
+	memset(s, 0, sizeof(*s));
+}
+
+/* "default, prod, staging" */
+static void list_sections(const ini_state *st, char *buf, size_t size)
+{
+	size_t i, len;
+
+	buf[0] = '\0';
+	for (i = 0; i < st->nsections; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s", i ? ", " : "", st->sections[i]);
+	}
+}
+
+wf_status wf_settings_resolve(wf_settings *out, const wf_settings_input *in, wf_err *err)
+{
+	ini_state st;
+	const char *cfg_env = nonempty(getenv("WF2SQLITE_CONFIG"));
+	const char *home = nonempty(getenv("HOME"));
+	const char *profile = nonempty(in->profile), *named = NULL;
+	int exists = 0, i;
+	size_t k;
+	wf_status st_rc = WF_OK;
+
+	memset(out, 0, sizeof(*out));
+	memset(&st, 0, sizeof(st));
+	out->profile_from = "--profile";
+	if (!profile) {
+		profile = nonempty(getenv("WF2SQLITE_PROFILE"));
+		out->profile_from = "WF2SQLITE_PROFILE";
+	}
+	if (!profile)
+		out->profile_from = NULL;
+	if (cfg_env)
+		out->config_path = strdup(cfg_env);
+	else if (home)
+		out->config_path = dup_printf("%s/.config/wf2sqlite/config", home);
+	if ((cfg_env || home) && !out->config_path) {
+		st_rc = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto fail;
+	}
+	if (out->config_path) {
+		st_rc = ini_read(&st, out->config_path, cfg_env != NULL, &exists, err);
+		if (st_rc != WF_OK)
+			goto fail;
+		if (!exists) {
+			free(out->config_path);
+			out->config_path = NULL;
+		}
+	}
+	if (profile) {
+		int found = 0;
+		for (k = 0; k < st.nsections; k++)
+			if (strcmp(st.sections[k], profile) == 0)
+				found = 1;
+		if (!exists) {
+			st_rc = wf_err_set(err, WF_EUSAGE, "profile '%s' (%s) not found: there is no "
+					   "config file (%s%s); create it with a [%s] section",
+					   profile, out->profile_from, cfg_env ? cfg_env : home ? home : "~",
+					   cfg_env ? "" : "/.config/wf2sqlite/config", profile);
+			goto fail;
+		}
+		if (!found) {
+			char names[1024];
+			list_sections(&st, names, sizeof(names));
+			st_rc = wf_err_set(err, WF_EUSAGE, "profile '%s' (%s) is not in %s; %s%s",
+					   profile, out->profile_from, out->config_path,
+					   *names ? "its profiles: " : "it has no [PROFILE] sections",
+					   names);
+			goto fail;
+		}
+		named = profile;
+		out->profile = strdup(profile);
+		if (!out->profile) {
+			st_rc = wf_err_set(err, WF_EINTERNAL, "out of memory");
+			goto fail;
+		}
+	}
+	for (i = 0; i < WF_SET__COUNT; i++) {
+		wf_setting_value *v = &out->v[i];
+		const char *flag = in->flags[i];
+		const char *env = setting_info[i].env ? nonempty(getenv(setting_info[i].env)) : NULL;
+		const ini_entry *e = NULL;
+		int is_path = i == WF_SET_API_KEY_FILE || i == WF_SET_CACERT || i == WF_SET_DB;
+
+		/* An empty --db, --base-url or --account-id counts as not given,
+		 * as an empty variable does. */
+		if (flag && !*flag && (i == WF_SET_DB || i == WF_SET_BASE_URL || i == WF_SET_ACCOUNT_ID))
+			flag = NULL;
+		if (flag) {
+			v->source = WF_SOURCE_FLAG;
+			v->value = strdup(flag);
+			v->from = strdup(setting_info[i].flag);
+		} else if (named && (e = ini_find(&st, named, i)) != NULL) {
+			v->source = WF_SOURCE_PROFILE;
+		} else if (env) {
+			v->source = WF_SOURCE_ENV;
+			/* SCALE_API_KEY holds the key itself, not a file name. */
+			v->value = i == WF_SET_API_KEY_FILE ? NULL : strdup(env);
+			v->from = strdup(setting_info[i].env);
+			if (i == WF_SET_API_KEY_FILE && !v->from)
+				goto oom;
+		} else if ((e = ini_find(&st, "default", i)) != NULL) {
+			v->source = WF_SOURCE_PROFILE;
+		} else if (setting_info[i].def) {
+			v->source = WF_SOURCE_DEFAULT;
+			v->value = strdup(setting_info[i].def);
+			v->from = strdup("the built-in default");
+		}
+		if (e) {
+			v->value = expand_home(e->value, is_path);
+			v->from = dup_printf("%s in [%s] (%s line %d)", setting_info[i].key,
+					     e->section, out->config_path, e->line);
+		}
+		if ((v->source != WF_SOURCE_NONE && !v->from) ||
+		    (v->source != WF_SOURCE_NONE && !v->value && i != WF_SET_API_KEY_FILE))
+			goto oom;
+	}
+	ini_state_free(&st);
+	return WF_OK;
+oom:
+	st_rc = wf_err_set(err, WF_EINTERNAL, "out of memory");
+fail:
+	ini_state_free(&st);
+	wf_settings_clear(out);
+	return st_rc;
+}
+
+void wf_settings_config_input(const wf_settings *s, wf_config_input *out)
+{
+	/* A flag is named as the library always names it. */
+#define FROM(i) (s->v[i].source == WF_SOURCE_FLAG ? NULL : s->v[i].from)
+	memset(out, 0, sizeof(*out));
+	out->base_url = s->v[WF_SET_BASE_URL].value;
+	out->base_url_from = FROM(WF_SET_BASE_URL);
+	out->account_id = s->v[WF_SET_ACCOUNT_ID].value;
+	out->account_id_from = FROM(WF_SET_ACCOUNT_ID);
+	out->api_key_file = s->v[WF_SET_API_KEY_FILE].value;
+	out->api_key_file_from = out->api_key_file ? FROM(WF_SET_API_KEY_FILE) : NULL;
+	out->cacert = s->v[WF_SET_CACERT].value;
+	out->cacert_from = FROM(WF_SET_CACERT);
+	out->retries = s->v[WF_SET_RETRIES].value;
+	out->retries_from = FROM(WF_SET_RETRIES);
+#undef FROM
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +84,10 @@ void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
 	s->interrupted = interrupted;
 }
 
+/* Less free space than this on the database's filesystem after an I/O
+ * error: the disk is full. */
+#define WF_DISK_FULL_BELOW (4LL << 20)
+
 static const char *db_hint(int rc)
 {
 	switch (rc & 0xff) {
@@ -111,10 +116,32 @@ static const char *db_hint(int rc)
 	}
 }
 
+/* Free bytes on the filesystem of path (or of its folder), -1 when unknown. */
+static long long free_bytes(const char *path)
+{
+	struct statvfs v;
+	char dir[4096];
+	const char *slash;
+
+	if (!path || !*path || strcmp(path, ":memory:") == 0)
+		return -1;
+	if (statvfs(path, &v) != 0) {
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+		if (statvfs(dir, &v) != 0)
+			return -1;
+	}
+	return (long long)v.f_bavail * (long long)v.f_frsize;
+}
+
 wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 {
-	char head[512];
+	char head[512], full[160];
 	const char *msg, *hint;
+	long long left;
 	va_list ap;
 
 	va_start(ap, what);
@@ -125,6 +152,14 @@ wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 	msg = s && s->db && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
 								   : sqlite3_errstr(rc);
 	hint = db_hint(rc);
+	/* A full disk often comes as an I/O error (the WAL index cannot grow:
+	 * "disk I/O error (code 4874)"): look at the free space. */
+	if ((rc & 0xff) == SQLITE_IOERR && (left = free_bytes(s ? s->path : NULL)) >= 0 &&
+	    left < WF_DISK_FULL_BELOW) {
+		snprintf(full, sizeof(full), "the disk is full (%lld KiB free on the database's "
+			 "filesystem); free some space and retry", left / 1024);
+		hint = full;
+	}
 	return wf_err_set(err, WF_EDB, "database %s: %s: %s (code %d)%s%s",
 			  s && s->path ? s->path : "?", head, msg, rc, hint ? "; " : "",
 			  hint ? hint : "");

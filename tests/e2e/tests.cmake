@@ -9,7 +9,8 @@ wf_add_pytest(e2e/test_spec_db.py)
 wf_add_pytest(e2e/test_audit_versions.py)
 
 # --- network side (branch net): waiting, client, run/attach/resume/status ---
-foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd test_run_attach)
+foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd test_run_attach
+        test_recovery)
   wf_add_pytest(e2e/${t}.py)
   set_property(TEST e2e.${t} APPEND PROPERTY ENVIRONMENT
     "WF_SESSION_DRIVER=$<TARGET_FILE:session_driver>")
@@ -17,4 +18,5 @@ endforeach()
 # --- end network side ---
 # SPEC sections 1-4, 8, 9 sentence by sentence (the audit's checks).
 wf_add_pytest(e2e/test_spec_cli.py)
+wf_add_pytest(e2e/test_everyday.py)
 wf_add_pytest(e2e/test_memory.py)

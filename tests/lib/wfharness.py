@@ -121,7 +121,10 @@ class Run:
 
 def wf_env(emu=None, key=API_KEY, account=ACCOUNT_ID, extra=None):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SCALE_API_KEY", "SCALE_ACCOUNT_ID", "SGP_BASE_URL", "WF2SQLITE_DB")}
+           if k not in ("SCALE_API_KEY", "SCALE_ACCOUNT_ID", "SGP_BASE_URL", "WF2SQLITE_DB",
+                        "WF2SQLITE_PROFILE")}
+    # No profile of the user's own config file (~/.config/wf2sqlite/config).
+    env["WF2SQLITE_CONFIG"] = os.devnull
     if emu is not None:
         env["SGP_BASE_URL"] = emu.base_url
     if key is not None:

@@ -208,10 +208,12 @@ static void options_take_values_both_ways(void)
 	T_CHECK(o.quiet == 1);
 	T_CHECK_STR(o.pos[0], "x");
 	free(e);
+	wf_cli_opts_clear(&o);
 }
 
 int main(void)
 {
+	setenv("WF2SQLITE_CONFIG", "/dev/null", 1);
 	T_RUN(help_lists_every_option_once);
 	T_RUN(help_lines_fit_80_columns_and_align);
 	T_RUN(help_wraps_long_description_lines);

@@ -16,6 +16,14 @@ static const wf_command fake = {
 	NULL,
 };
 
+static wf_cli_opts kept;
+
+static void t_keep(wf_cli_opts *o)
+{
+	wf_cli_opts_clear(&kept);
+	kept = *o;
+}
+
 /* Parses the NULL-terminated words; *out_err is what was printed (freed by
  * the caller). */
 static int parse_words(const char *const *words, wf_cli_opts *o, char **out_err)
@@ -36,6 +44,9 @@ static int parse_words(const char *const *words, wf_cli_opts *o, char **out_err)
 	io.err = f;
 	rc = wf_cli_parse(&fake, argc, argv, o, &io);
 	fclose(f);
+	/* The settings' strings stay readable for the checks (db_path);
+	 * t_keep frees the previous ones. */
+	t_keep(o);
 	return rc;
 }
 
@@ -160,12 +171,50 @@ static void help_states_the_defaults(void)
 	free(buf);
 }
 
+static void closest_names_the_typo(void)
+{
+	static const char *const names[] = {"db", "table", "mode", "timeout", "poll-interval",
+					    "workflow", "verbose", "version"};
+	size_t n = sizeof(names) / sizeof(names[0]);
+
+	T_CHECK_STR(wf_cli_closest("tabel", names, n), "table");
+	T_CHECK_STR(wf_cli_closest("dbb", names, n), "db");
+	T_CHECK_STR(wf_cli_closest("timout", names, n), "timeout");
+	T_CHECK_STR(wf_cli_closest("poll-intervall", names, n), "poll-interval");
+	T_CHECK_STR(wf_cli_closest("workf", names, n), "workflow");
+	/* Nothing close, or an abbreviation of two. */
+	T_CHECK(wf_cli_closest("frobnicate", names, n) == NULL);
+	T_CHECK(wf_cli_closest("x", names, n) == NULL);
+	T_CHECK(wf_cli_closest("ver", names, n) == NULL);
+}
+
+static void unknown_option_suggests_one_the_command_takes(void)
+{
+	const char *w[] = {"--timout", "5m", NULL}, *w2[] = {"--tabel", "t", NULL};
+	wf_cli_opts o;
+	char *e;
+
+	T_CHECK(parse_words(w, &o, &e) == 2);
+	T_CHECK(strncmp(e, "wf2sqlite: unknown option: --timout; did you mean --timeout?\n", 61) == 0);
+	free(e);
+	/* fake takes no --table: nothing to suggest. */
+	T_CHECK(parse_words(w2, &o, &e) == 2);
+	T_CHECK(strncmp(e, "wf2sqlite: unknown option: --tabel\n", 35) == 0);
+	free(e);
+}
+
 int main(void)
 {
+	/* No config file of the user's. */
+	setenv("WF2SQLITE_CONFIG", "/dev/null", 1);
+	unsetenv("WF2SQLITE_PROFILE");
+	T_RUN(closest_names_the_typo);
+	T_RUN(unknown_option_suggests_one_the_command_takes);
 	T_RUN(defaults_are_the_documented_ones);
 	T_RUN(options_are_typed);
 	T_RUN(db_flag_beats_environment_beats_default);
 	T_RUN(bad_values_are_usage_errors);
 	T_RUN(help_states_the_defaults);
+	wf_cli_opts_clear(&kept);
 	return t_done();
 }

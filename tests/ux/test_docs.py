@@ -39,16 +39,20 @@ SPEC_COMMANDS = {
     "load": "load FILE|-",
     "schema": "schema FILE|-",
     "runs": "runs",
+    "check": "check",
+    "completion": "completion bash|zsh|fish",
 }
 # SPEC section 3's option table, as long names.
 SPEC_OPTIONS = {
     "--db", "--table", "--mode", "--var", "--vars", "--workflow", "--no-wait", "--wait",
     "--poll-interval", "--timeout", "--base-url", "--account-id", "--api-key-file",
     "--cacert", "--retries", "--force", "--allow-partial", "--json", "--quiet", "--verbose",
+    "--profile",
 }
 # SPEC section 8.
 EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130}
-ENV_VARS = {"SCALE_API_KEY", "SCALE_ACCOUNT_ID", "SGP_BASE_URL", "WF2SQLITE_DB"}
+ENV_VARS = {"SCALE_API_KEY", "SCALE_ACCOUNT_ID", "SGP_BASE_URL", "WF2SQLITE_DB",
+            "WF2SQLITE_CONFIG", "WF2SQLITE_PROFILE"}
 
 
 def run_plain(args):
@@ -325,6 +329,67 @@ class DocsTest(h.WfTestCase):
         self.assertEqual(lines[2].split(), ["append", "replace", "fail"])
         self.assertEqual(lines[3], "block")
         self.assertEqual(lines[4], "complete -F _wf2sqlite wf2sqlite")
+
+    def test_installed_bash_completion_is_what_the_program_generates(self):
+        r = run_plain(["completion", "bash"])
+        self.assertRc(r, 0)
+        self.assertEqual(r.out, read(COMPLETION),
+                         "regenerate it: wf2sqlite completion bash > docs/wf2sqlite.bash-completion")
+
+    def test_zsh_and_fish_completion_list_the_options_help_lists(self):
+        zsh = run_plain(["completion", "zsh"])
+        fish = run_plain(["completion", "fish"])
+        self.assertRc(zsh, 0)
+        self.assertRc(fish, 0)
+        for cmd in SPEC_COMMANDS:
+            with self.subTest(cmd=cmd):
+                want = help_options(self.command_help(cmd))
+                body = re.search(r"(?ms)^\t%s\)\n(.*?)^\t\t;;$" % cmd, zsh.out).group(1)
+                got = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[A-Za-z])(?=[=+,\[}])", body))
+                self.assertEqual(got, want, "zsh")
+                got = set()
+                for m in re.finditer(r"(?m)^complete -c wf2sqlite -n '__fish_seen_subcommand_from "
+                                     r"%s'(?: -s (\w))? -l ([a-z-]+)" % cmd, fish.out):
+                    if m.group(1):
+                        got.add("-" + m.group(1))
+                    got.add("--" + m.group(2))
+                self.assertEqual(got, want, "fish")
+        for shell, text in (("zsh", zsh.out), ("fish", fish.out)):
+            exe = shutil.which(shell)
+            if not exe:
+                continue
+            with self.subTest(shell=shell):
+                path = self.path("completion." + shell)
+                with open(path, "w") as f:
+                    f.write(text)
+                p = subprocess.run([exe, "-n", path], capture_output=True, text=True)
+                self.assertEqual((p.returncode, p.stderr), (0, ""))
+
+    def test_completion_of_an_unknown_shell_is_exit_2(self):
+        r = run_plain(["completion", "tcsh"])
+        self.assertRc(r, 2)
+        self.assertIn("bash, zsh and fish", r.err)
+
+    def test_completion_knows_options_before_the_command_and_profiles(self):
+        bash = shutil.which("bash")
+        if not bash:
+            self.skipTest("bash is not installed")
+        cfg = self.path("config")
+        with open(cfg, "w") as f:
+            f.write("[default]\ndb = a.db\n[staging]\n[prod]\n")
+        script = (
+            '. "$1"\n'
+            't() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); '
+            'COMPREPLY=(); _wf2sqlite; echo "${COMPREPLY[*]}"; }\n'
+            't wf2sqlite --db x.db ru\n'
+            't wf2sqlite --db x.db runs --j\n'
+            't wf2sqlite run w --profile ""\n'
+            't wf2sqlite help chec\n')
+        p = subprocess.run([bash, "-c", script, "bash", COMPLETION], capture_output=True,
+                           text=True, cwd=self.dir, env=dict(os.environ, WF2SQLITE_CONFIG=cfg))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), ["run runs", "--json", "default staging prod",
+                                                 "check"])
 
     def test_version_prints_the_three_library_versions(self):
         r = run_plain(["--version"])

@@ -21,6 +21,10 @@ typedef struct wf_config_input {
 	const char *api_key_file;  /* --api-key-file, else $SCALE_API_KEY */
 	const char *cacert;
 	const char *retries;       /* text, validated; NULL = 5 */
+	/* How messages name each value; NULL: the flag ("--base-url"). A value
+	 * from a config file says where it is written (wf_settings_resolve). */
+	const char *base_url_from, *account_id_from, *api_key_file_from, *cacert_from,
+		*retries_from;
 } wf_config_input;
 
 typedef struct wf_config {
@@ -31,6 +35,8 @@ typedef struct wf_config {
 	char *cacert;      /* owned; NULL for system CAs */
 	int retries;
 	int plain_http;    /* 1 when the base URL is http:// (loopback only) */
+	char *warning;     /* owned; NULL, or a line for the user (a key file that
+			      group or others may read) */
 } wf_config;
 
 #define WF_DEFAULT_RETRIES 5
