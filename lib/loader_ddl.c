@@ -615,7 +615,7 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 		ret = wf_ld_record_column(l, i, err);
 	if (ret == WF_OK)
 		ret = wf_ld_refresh_cols(l, err);
-	if (ret == WF_OK && !l->had_schema && l->warnings)
+	if (ret == WF_OK && !l->had_schema && l->warn)
 		wf_ld_warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
 }

@@ -237,6 +237,27 @@ cleanup:
 	return WF_OK;
 }
 
+wf_status wf_save_check(const char *path, wf_err *err)
+{
+	static const wf_result_consumer none = {NULL, NULL, NULL, NULL};
+	wf_save *s = NULL;
+	wf_status st = wf_save_new(&s, path, &none, err);
+
+	wf_save_free(s);
+	return st;
+}
+
+char *wf_save_run_path(const char *dir, int64_t run_id)
+{
+	size_t n = strlen(dir) + 48;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s%s%lld.json.gz", dir,
+			 *dir && dir[strlen(dir) - 1] == '/' ? "" : "/", (long long)run_id);
+	return p;
+}
+
 const wf_result_consumer *wf_save_consumer(wf_save *s)
 {
 	return &s->self;

@@ -18,6 +18,7 @@
 #define WF2SQLITE_SAVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "result.h"
 
@@ -44,6 +45,15 @@ WF_API const char *wf_save_path(const wf_save *s);
 /* Removes the temporary file unless the body was saved, then frees.
  * Accepts NULL. */
 WF_API void wf_save_free(wf_save *s);
+
+/* Checks before a run starts that wf_save_new(path) will succeed: path is
+ * not a folder and a file can be created in its folder (one is created and
+ * removed). WF_EUSAGE naming path otherwise. */
+WF_API wf_status wf_save_check(const char *path, wf_err *err);
+
+/* The file of one run in a --save-result folder: "<dir>/<run_id>.json.gz",
+ * malloc'd (caller frees), NULL when out of memory. */
+WF_API char *wf_save_run_path(const char *dir, int64_t run_id);
 
 /* 1 when name ends in ".gz" (any case): --save-result compresses. */
 WF_API int wf_save_name_is_gzip(const char *name);
