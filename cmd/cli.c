@@ -57,6 +57,12 @@ static const struct {
 	{WF_OPT_WORKFLOW, "schema", "the workflow id to name the table after"},
 	{WF_OPT_WORKFLOW, "load", "the workflow id to record and to name the table after"},
 	{WF_OPT_WORKFLOW, "attach", "the workflow id to record and to name the table after"},
+	{WF_OPT_TABLE, "runs", "only the runs of this table (names compare case-insensitively)"},
+	{WF_OPT_WORKFLOW, "runs", "only the runs of this workflow"},
+	{WF_OPT_JSON, "resume", "print one JSON object on stdout: the outcome of every resumed run, and their count"},
+	{WF_OPT_SAVE_RESULT, "run", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
+	{WF_OPT_SAVE_RESULT, "attach", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
+	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 };
 
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
