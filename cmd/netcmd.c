@@ -169,6 +169,9 @@ void wf_net_continue_command(const wf_net *n, const wf_net_job *job, char *buf, 
 		append_arg(buf, size, "--mode", job->mode_name);
 	if (job->workflow_id)
 		append_arg(buf, size, "--workflow", job->workflow_id);
+	/* Given as --profile, the host and the key came from it. */
+	if (n->opts->profile && n->opts->settings.profile)
+		append_arg(buf, size, "--profile", n->opts->settings.profile);
 }
 
 /* The audit status of a failure. */
