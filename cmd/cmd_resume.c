@@ -1,8 +1,4 @@
 /* wf2sqlite resume: attach to every run left unfinished in _wf_runs. */
-#include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "commands.h"
 #include "netcmd.h"
 
@@ -20,85 +16,23 @@ static int worse(int a, int b)
 	return a > b ? a : b;
 }
 
-static int resume_one(wf_net *n, wf_sink *sink, const wf_pending_run *p)
-{
-	wf_net_job job;
-	wf_err err;
-	wf_status st;
-	int claimed = 0, loaded = 0;
-
-	memset(&job, 0, sizeof(job));
-	job.session_id = p->session_id;
-	job.workflow_id = p->workflow_id;
-	job.table = p->table;
-	job.run_id = p->run_id;
-	job.adopted = 1;
-	if (!p->mode || wf_net_parse_mode(p->mode, &job.mode, &job.mode_name) != 0) {
-		job.mode = WF_MODE_APPEND;
-		job.mode_name = "append";
-	}
-	/* Of two resumes racing for a run, one takes it over. */
-	st = wf_sink_claim_run(sink, p, &claimed, &err);
-	if (st != WF_OK) {
-		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
-		return (int)st;
-	}
-	if (!claimed) {
-		wf_net_note(n, "run %" PRId64 " was taken over by another process; left alone",
-			    p->run_id);
-		return 0;
-	}
-	st = wf_sink_session_loaded(sink, p->table, p->session_id, &loaded, &err);
-	if (st != WF_OK) {
-		wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
-		return (int)st;
-	}
-	if (loaded) {
-		/* Loaded meanwhile by another run (an attach): this one ends. */
-		wf_run_outcome o;
-		char msg[512];
-		memset(&o, 0, sizeof(o));
-		snprintf(msg, sizeof(msg), "session %s was loaded into %s by another run; nothing "
-			 "loaded", p->session_id, p->table);
-		o.status = "failed";
-		o.error = msg;
-		o.wait_ms = -1;
-		o.total_ms = -1;
-		st = wf_sink_finish_run(sink, p->run_id, &o, &err);
-		if (st != WF_OK) {
-			wf_net_error(n, "run %" PRId64 ": %s", p->run_id, err.msg);
-			return (int)st;
-		}
-		wf_net_note(n, "run %" PRId64 ": %s", p->run_id, msg);
-		return 0;
-	}
-	wf_net_note(n, "run %" PRId64 ": the process (pid %ld) that started it is gone; waiting "
-		    "for session %s to load it into %s", p->run_id, (long)p->pid, p->session_id,
-		    p->table);
-	return wf_net_load(n, sink, &job);
-}
-
 static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
-	wf_sink *sink = NULL;
+	wf_run_opts ro;
+	wf_run_result r;
 	wf_pending_run *runs = NULL;
-	size_t nruns = 0, i, done = 0, ended = 0;
+	size_t nruns = 0, i, done = 0;
 	wf_err err;
 	wf_status st;
 	int rc, worst = 0;
 
+	wf_run_result_init(&r);
 	rc = wf_net_init(&n, opts, io);
 	if (rc)
 		return rc;
-	st = wf_sink_open(&sink, n.db_path, &err);
-	if (st == WF_OK)
-		st = wf_sink_end_dead_loads(sink, &ended, &err);
-	if (st == WF_OK && ended)
-		wf_net_note(&n, "%zu run%s of a killed wf2sqlite load marked interrupted (a load "
-			    "cannot be continued: load the file again)", ended, ended == 1 ? "" : "s");
-	if (st == WF_OK)
-		st = wf_sink_pending_runs(sink, &runs, &nruns, &err);
+	wf_net_run_opts(&n, &ro);
+	st = wf_run_pending(&ro, &runs, &nruns, &err);
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
 		rc = (int)st;
@@ -106,12 +40,14 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	}
 	if (nruns == 0) {
 		wf_net_note(&n, "no unfinished runs in %s; nothing to resume", n.db_path);
-		rc = 0;
 		goto cleanup;
 	}
 	rc = wf_net_connect(&n);
 	if (rc)
 		goto cleanup;
+	/* Each run goes to its own table with its own mode. */
+	wf_net_run_opts(&n, &ro);
+	ro.table = ro.workflow_id = NULL;
 	for (i = 0; i < nruns; i++) {
 		int one;
 		if (!runs[i].session_id || !runs[i].table)
@@ -120,7 +56,9 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 			worst = 130;
 			break;
 		}
-		one = resume_one(&n, sink, &runs[i]);
+		wf_run_resume(&ro, &runs[i], &r);
+		one = wf_net_report(&n, &r);
+		wf_run_result_clear(&r);
 		worst = worse(worst, one);
 		done++;
 		if (one == 130)
@@ -131,8 +69,8 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 			    worst ? "; see the messages above" : "");
 	rc = worst;
 cleanup:
+	wf_run_result_clear(&r);
 	wf_pending_runs_free(runs, nruns);
-	wf_sink_close(sink);
 	wf_net_close(&n);
 	return rc;
 }

@@ -1,7 +1,6 @@
 /* wf2sqlite run WORKFLOW_ID: validate everything, check the database, start
  * the run, record it, wait, load. */
 #include <stdlib.h>
-#include <string.h>
 
 #include <wf2sqlite/vars.h>
 
@@ -18,20 +17,19 @@ static const enum wf_opt_id run_options[] = {
 static int run_run(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
-	wf_sink *sink = NULL;
-	wf_net_job job;
-	wf_run_info info;
+	wf_run_opts ro;
+	wf_run_result r;
 	wf_err err;
 	wf_status st;
-	char *vars_json = NULL, *table = NULL, *sid = NULL;
-	const char *workflow = opts->pos[0];
+	char *vars_json = NULL;
+	char cont[4096];
 	int rc;
 
+	wf_run_result_init(&r);
 	rc = wf_net_init(&n, opts, io);
 	if (rc)
 		return rc;
-	memset(&job, 0, sizeof(job));
-	if (!*workflow) {
+	if (!*opts->pos[0]) {
 		wf_net_error(&n, "the workflow id is empty; usage: wf2sqlite run WORKFLOW_ID");
 		rc = 2;
 		goto cleanup;
@@ -46,70 +44,28 @@ static int run_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	rc = wf_net_connect(&n);
 	if (rc)
 		goto cleanup;
-	table = opts->table ? strdup(opts->table) : wf_sink_default_table(workflow);
-	if (!table) {
-		wf_net_error(&n, "out of memory");
-		rc = 1;
+	wf_net_run_opts(&n, &ro);
+	ro.workflow_id = opts->pos[0];
+	wf_run_start(&ro, vars_json, opts->no_wait, &r);
+	if (r.code != WF_OK || r.status != WF_RUN_RUNNING) {
+		rc = wf_net_report(&n, &r);
 		goto cleanup;
 	}
-	/* A run is never started that cannot be saved. */
-	st = wf_sink_open(&sink, n.db_path, &err);
-	if (st == WF_OK)
-		st = wf_sink_preflight(sink, table, n.mode, &err);
-	if (st != WF_OK) {
-		wf_net_error(&n, "%s; the run was not started", err.msg);
-		rc = (int)st;
-		goto cleanup;
+	/* --no-wait: the session id (or the outcome) and how to load it. */
+	if (opts->json) {
+		wf_net_report(&n, &r);
+	} else {
+		fprintf(io->out, "%s\n", r.session_id);
+		fflush(io->out);
 	}
-	st = wf_session_start(n.client, workflow, vars_json, &sid, &err);
-	if (st != WF_OK) {
-		wf_net_error(&n, "%s", err.msg);
-		rc = (int)st;
-		goto cleanup;
-	}
-	job.session_id = sid;
-	job.workflow_id = workflow;
-	job.table = table;
-	job.mode = n.mode;
-	job.mode_name = n.mode_name;
-	memset(&info, 0, sizeof(info));
-	info.session_id = sid;
-	info.workflow_id = workflow;
-	info.table = table;
-	info.mode = n.mode;
-	info.variables_json = vars_json;
-	info.api_host = n.cfg.api_host;
-	st = wf_sink_begin_run(sink, &info, &job.run_id, &err);
-	if (st != WF_OK) {
-		char cont[4096];
-		wf_net_continue_command(&n, &job, cont, sizeof(cont));
-		wf_net_error(&n, "the run started as session %s but cannot be recorded: %s; once the "
-			     "database is fixed: %s", sid, err.msg, cont);
-		rc = (int)st;
-		goto cleanup;
-	}
-	if (opts->no_wait) {
-		char cont[4096];
-		wf_net_continue_command(&n, &job, cont, sizeof(cont));
-		if (opts->json) {
-			wf_net_print_simple(&n, &job, "running", 0);
-		} else {
-			fprintf(io->out, "%s\n", sid);
-			fflush(io->out);
-		}
-		wf_net_note(&n, "started session %s (run %lld, recorded as running); load it with: %s",
-			    sid, (long long)job.run_id, cont);
-		rc = 0;
-		goto cleanup;
-	}
-	wf_net_note(&n, "started session %s (run %lld)", sid, (long long)job.run_id);
-	rc = wf_net_load(&n, sink, &job);
+	wf_net_continue_run(&n, &r, cont, sizeof(cont));
+	wf_net_note(&n, "started session %s (run %lld, recorded as running); load it with: %s",
+		    r.session_id, (long long)r.run_id, cont);
+	rc = 0;
 cleanup:
-	wf_sink_close(sink);
+	wf_run_result_clear(&r);
 	wf_net_close(&n);
 	free(vars_json);
-	free(table);
-	free(sid);
 	return rc;
 }
 

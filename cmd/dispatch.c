@@ -115,7 +115,7 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	o.table = opts->table;
 	if (takes_option(cmd, WF_OPT_MODE) && wf_load_mode_parse(mode, &parsed, NULL) == WF_OK)
 		o.mode = wf_load_mode_name(parsed);
-	o.status = rc == 130 ? "interrupted" : "failed";
+	o.status = rc == 130 ? WF_RUN_INTERRUPTED : WF_RUN_FAILED;
 	o.error = io->track && io->track->last_error[0] ? io->track->last_error : wf_strerror(rc);
 	o.exit_code = rc;
 	wf_outcome_print_json(&o, io);

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <wf2sqlite/loader.h>
-
 #include "interrupt.h"
 #include "outcome.h"
 
@@ -174,171 +172,93 @@ void wf_net_continue_command(const wf_net *n, const wf_net_job *job, char *buf, 
 		append_arg(buf, size, "--profile", n->opts->settings.profile);
 }
 
-/* The audit status of a failure. */
-static const char *failure_status(wf_status st, const wf_session_state *s)
+void wf_net_notice(void *ctx, wf_run_notice kind, const char *text)
 {
-	switch (st) {
-	case WF_EWORKFLOW:
-		return s->status && strcmp(s->status, "inactive") == 0 ? "inactive" : "errored";
-	case WF_ETIMEOUT:
-		return "timeout";
-	case WF_EINTERRUPTED:
-		return "interrupted";
-	default:
-		return "failed";
+	wf_net *n = ctx;
+	FILE *f;
+
+	switch (kind) {
+	case WF_NOTICE_NOTE:
+		wf_net_note(n, "%s", text);
+		break;
+	case WF_NOTICE_VERBOSE:
+		if (n->opts->verbose)
+			fprintf(n->io->err, "wf2sqlite: %s\n", text);
+		break;
+	case WF_NOTICE_WARNING:
+		if (n->opts->quiet)
+			break;
+		f = n->ui ? wf_progress_ui_stream(n->ui) : n->io->err;
+		fprintf(f, "wf2sqlite: warning: %s\n", text);
+		break;
+	case WF_NOTICE_ERROR:
+		wf_net_error(n, "%s", text);
+		break;
 	}
 }
 
-static void outcome_for(const wf_net *n, const wf_net_job *job, wf_outcome *o)
+void wf_net_run_opts(wf_net *n, wf_run_opts *ro)
 {
-	wf_outcome_init(o);
-	o->db = n->db_path;
-	o->run_id = job->run_id;
-	o->session_id = job->session_id;
-	o->workflow_id = job->workflow_id;
-	o->table = job->table;
-	o->mode = job->mode_name;
+	memset(ro, 0, sizeof(*ro));
+	ro->db_path = n->db_path;
+	ro->table = n->opts->table;
+	ro->workflow_id = n->opts->workflow;
+	ro->mode = n->mode;
+	ro->mode_given = n->opts->mode != NULL;
+	ro->force = n->opts->force;
+	ro->interrupted = n->interrupted;
+	ro->client = n->client;
+	ro->wait = &n->wait;
+	ro->api_host = n->client ? n->cfg.api_host : NULL;
+	ro->progress = n->ui ? wf_progress_ui_update : NULL;
+	ro->progress_ctx = n->ui;
+	ro->notice = wf_net_notice;
+	ro->notice_ctx = n;
+	ro->t0 = n->t0;
 }
 
-void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status,
-			 int64_t already_loaded_by)
+void wf_net_continue_run(const wf_net *n, const wf_run_result *r, char *buf, size_t size)
+{
+	wf_net_job job;
+
+	memset(&job, 0, sizeof(job));
+	job.session_id = r->session_id ? r->session_id : "";
+	job.workflow_id = r->workflow_id;
+	job.table = r->table ? r->table : "";
+	job.mode = r->mode;
+	job.mode_name = wf_load_mode_name(r->mode);
+	wf_net_continue_command(n, &job, buf, size);
+}
+
+int wf_net_report(wf_net *n, const wf_run_result *r)
 {
 	wf_outcome o;
+	char cont[4096] = "";
+	const char *status = wf_run_status_name(r->status);
 
-	outcome_for(n, job, &o);
-	o.status = status;
-	o.already_loaded_by = already_loaded_by;
-	o.total_ms = wf_clock_ms() - n->t0;
+	if (r->next == WF_NEXT_ATTACH || r->next == WF_NEXT_ALLOW_PARTIAL)
+		wf_net_continue_run(n, r, cont, sizeof(cont));
+	if (!r->reported) {
+		if (r->code != WF_OK && r->next == WF_NEXT_ATTACH)
+			wf_net_error(n, "%s: %s", r->error, cont);
+		else if (r->code != WF_OK)
+			wf_net_error(n, "%s", r->error);
+		return (int)r->code;
+	}
+	wf_outcome_from_run(&o, r, n->db_path);
 	wf_progress_ui_clear(n->ui);
 	wf_outcome_print(&o, n->opts->json, n->opts->quiet, n->io);
-}
-
-/* "session X errored: card c1 (sql): msg; ..." for a run loaded with
- * --allow-partial from a failed session. */
-static void partial_reason(const wf_session_state *s, char *buf, size_t size)
-{
-	size_t i, len;
-
-	snprintf(buf, size, "loaded with --allow-partial from a session that %s",
-		 s->status && strcmp(s->status, "errored") == 0 ? "errored" : "has errored cards");
-	for (i = 0; i < s->ncards; i++) {
-		if (!s->cards[i].error_message)
-			continue;
-		len = strlen(buf);
-		snprintf(buf + len, size - len, "; card %s: %s", s->cards[i].id,
-			 s->cards[i].error_message);
+	if (r->next == WF_NEXT_ALLOW_PARTIAL) {
+		wf_net_error(n, "run %lld recorded as %s; to load the rows it has: %s --allow-partial",
+			     (long long)r->run_id, status, cont);
+	} else if (r->next == WF_NEXT_RERUN) {
+		snprintf(cont, sizeof(cont), "wf2sqlite run ");
+		append_quoted(cont, sizeof(cont), r->workflow_id ? r->workflow_id : "WORKFLOW_ID");
+		wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start the "
+			     "workflow again: %s", (long long)r->run_id, status, cont);
+	} else if (r->next == WF_NEXT_ATTACH) {
+		wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
+			     "continue with: %s", (long long)r->run_id, status, cont);
 	}
-}
-
-int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job)
-{
-	wf_loader *loader = NULL;
-	wf_loader_opts lo;
-	wf_session_state state;
-	wf_load_stats stats;
-	wf_run_outcome ro;
-	wf_outcome o;
-	wf_err err, err2;
-	wf_status st;
-	int64_t t_wait;
-	char reason[WF_ERR_MAX];
-	char cont[4096];
-	char note[1024];
-	int failed_state = 0;
-
-	memset(&state, 0, sizeof(state));
-	memset(&stats, 0, sizeof(stats));
-	outcome_for(n, job, &o);
-	memset(&lo, 0, sizeof(lo));
-	lo.table = job->table;
-	lo.mode = job->mode;
-	lo.interrupted = n->interrupted;
-	lo.progress = n->ui ? wf_progress_ui_update : NULL;
-	lo.progress_ctx = n->ui;
-	lo.warnings = n->opts->quiet ? NULL : n->ui ? wf_progress_ui_stream(n->ui) : n->io->err;
-	lo.force = n->opts->force;
-	wf_sink_set_interrupt(sink, n->interrupted);
-
-	t_wait = wf_clock_ms();
-	st = wf_loader_new(&loader, sink, job->run_id, &lo, &err);
-	if (st == WF_OK)
-		st = wf_session_wait(n->client, job->session_id, &n->wait, wf_loader_consumer(loader),
-				     &state, &err);
-	memset(&ro, 0, sizeof(ro));
-	ro.wait_ms = wf_clock_ms() - t_wait;
-	ro.cards = state.cards;
-	ro.ncards = state.ncards;
-	if (st == WF_OK) {
-		failed_state = wf_session_state_failed(&state);
-		if (failed_state)
-			partial_reason(&state, reason, sizeof(reason));
-		ro.status = failed_state ? "partial" : "loaded";
-		ro.error = failed_state ? reason : NULL;
-		ro.total_ms = job->adopted ? -1 : wf_clock_ms() - n->t0;
-		st = wf_loader_commit(loader, &ro, &stats, &err);
-	}
-	if (st != WF_OK && st != WF_EINTERRUPTED && n->interrupted && *n->interrupted) {
-		st = WF_EINTERRUPTED;
-		snprintf(err.msg, sizeof(err.msg), "interrupted while waiting for session %s; "
-			 "nothing of it was loaded", job->session_id);
-	}
-	/* Roll back anything pending before the run's row is ended. */
-	wf_loader_free(loader);
-	loader = NULL;
-	o.exit_code = (int)st;
-	o.wait_ms = ro.wait_ms;
-	o.total_ms = wf_clock_ms() - n->t0;
-	if (st == WF_OK && stats.already_loaded_by > 0) {
-		/* Another process won the race for this session. */
-		snprintf(note, sizeof(note), "session %s was already loaded into %s by run %lld; "
-			 "nothing loaded", job->session_id, job->table,
-			 (long long)stats.already_loaded_by);
-		memset(&ro, 0, sizeof(ro));
-		ro.status = "failed";
-		ro.error = note;
-		ro.wait_ms = o.wait_ms;
-		ro.total_ms = o.total_ms;
-		ro.cards = state.cards;
-		ro.ncards = state.ncards;
-		if (wf_sink_finish_run(sink, job->run_id, &ro, &err2) != WF_OK)
-			wf_net_error(n, "recording the end of run %lld: %s", (long long)job->run_id,
-				     err2.msg);
-		o.already_loaded_by = stats.already_loaded_by;
-		o.status = NULL;
-	} else if (st == WF_OK) {
-		o.status = stats.status ? stats.status : ro.status;
-		o.rows_loaded = stats.rows_loaded;
-		o.rows_reported = stats.rows_reported;
-		o.load_ms = stats.load_ms;
-		o.execution_ms = stats.execution_ms;
-	} else {
-		o.status = failure_status(st, &state);
-		o.error = err.msg;
-		ro.status = o.status;
-		ro.error = err.msg;
-		ro.total_ms = job->adopted ? -1 : o.total_ms;
-		if (wf_sink_finish_run(sink, job->run_id, &ro, &err2) != WF_OK)
-			wf_net_error(n, "recording the end of run %lld: %s", (long long)job->run_id,
-				     err2.msg);
-	}
-	wf_progress_ui_clear(n->ui);
-	wf_outcome_print(&o, n->opts->json, n->opts->quiet, n->io);
-	if (st != WF_OK) {
-		wf_net_continue_command(n, job, cont, sizeof(cont));
-		if (st == WF_EWORKFLOW && strcmp(o.status, "errored") == 0)
-			wf_net_error(n, "run %lld recorded as %s; to load the rows it has: %s --allow-partial",
-				     (long long)job->run_id, o.status, cont);
-		else if (st == WF_EWORKFLOW) {
-			snprintf(cont, sizeof(cont), "wf2sqlite run ");
-			append_quoted(cont, sizeof(cont), job->workflow_id ? job->workflow_id :
-				      "WORKFLOW_ID");
-			wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start "
-				     "the workflow again: %s", (long long)job->run_id, o.status, cont);
-		}
-		else
-			wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
-				     "continue with: %s", (long long)job->run_id, o.status, cont);
-	}
-	wf_session_state_clear(&state);
-	return o.exit_code;
+	return (int)r->code;
 }

@@ -1,7 +1,8 @@
-/* What the network commands (run, attach, resume, status) share: the
- * command line into a validated configuration and wait options, the client,
- * and loading one session into a table with its audit row, ending with the
- * outcome and, after a failure, how to continue. */
+/* What the commands that load (run, attach, resume, load) and status share:
+ * the command line into a configuration, wait options and a client; the
+ * options into a wf_run_opts for the library's run lifecycle (run.h); its
+ * notices onto stderr; and its outcome into output, an exit code and, after
+ * a failure, the command that continues. */
 #ifndef WF2SQLITE_NETCMD_H
 #define WF2SQLITE_NETCMD_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include <wf2sqlite/client.h>
+#include <wf2sqlite/run.h>
 #include <wf2sqlite/session.h>
 #include <wf2sqlite/sink.h>
 
@@ -51,22 +53,21 @@ typedef struct wf_net_job {
 	const char *table;
 	wf_load_mode mode;
 	const char *mode_name;
-	int64_t run_id;              /* the _wf_runs row, begun (status running) */
-	int adopted;                 /* the row was begun by another process (total_ms
-					from its started_at) */
 } wf_net_job;
 
-/* Waits for the job's session and loads its result through a loader; the
- * run's row ends loaded/partial with the rows, or with the failure's status
- * and error. Prints the outcome (one line, or --json) and, after a failure,
- * the command that continues. Returns the exit code. */
-int wf_net_load(wf_net *n, wf_sink *sink, const wf_net_job *job);
-
-/* Prints the outcome of a command that stops before waiting: run --no-wait
- * (status "running"), or attach of an already loaded session (status NULL,
- * already_loaded_by the run that holds it, or -1 when unknown). */
-void wf_net_print_simple(wf_net *n, const wf_net_job *job, const char *status,
-			 int64_t already_loaded_by);
+/* The options of a run of the library: database, mode, table, workflow,
+ * --force, the interrupt flag, and (after wf_net_connect) the client, the
+ * wait options and the progress line; notices go to wf_net_notice. */
+void wf_net_run_opts(wf_net *n, wf_run_opts *ro);
+/* A wf_run_notice_fn (ctx: the wf_net): notes unless --quiet, warnings
+ * unless --quiet, verbose lines with --verbose, errors always. */
+void wf_net_notice(void *ctx, wf_run_notice kind, const char *text);
+/* Prints what a run of the library ended with: its outcome (one line, or
+ * --json), or only its error when it failed before it had one, and after a
+ * failure the command that continues it. Returns the exit code. */
+int wf_net_report(wf_net *n, const wf_run_result *r);
+/* The command that continues the run r (wf_net_continue_command). */
+void wf_net_continue_run(const wf_net *n, const wf_run_result *r, char *buf, size_t size);
 
 /* Appends the command that continues the job ("wf2sqlite attach ...") to
  * buf, shell-quoted. */

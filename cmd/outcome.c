@@ -15,14 +15,25 @@ void wf_outcome_init(wf_outcome *o)
 	o->execution_ms = -1;
 }
 
-void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats)
+void wf_outcome_from_run(wf_outcome *o, const wf_run_result *r, const char *db)
 {
-	o->status = stats->status;
-	o->rows_loaded = stats->rows_loaded;
-	o->rows_reported = stats->rows_reported;
-	o->load_ms = stats->load_ms;
-	o->execution_ms = stats->execution_ms;
-	o->already_loaded_by = stats->already_loaded_by;
+	wf_outcome_init(o);
+	o->db = db;
+	o->run_id = r->run_id;
+	o->session_id = r->session_id;
+	o->workflow_id = r->workflow_id;
+	o->table = r->table;
+	o->mode = wf_load_mode_name(r->mode);
+	o->status = r->status;
+	o->rows_loaded = r->rows_loaded;
+	o->rows_reported = r->rows_reported;
+	o->wait_ms = r->wait_ms;
+	o->load_ms = r->load_ms;
+	o->total_ms = r->total_ms;
+	o->execution_ms = r->execution_ms;
+	o->error = r->code != WF_OK && r->error[0] ? r->error : NULL;
+	o->already_loaded_by = r->already_loaded_by;
+	o->exit_code = (int)r->code;
 }
 
 static json_object *str_or_null(const char *s)
@@ -53,7 +64,7 @@ void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io)
 	json_object_object_add(j, "workflow_id", str_or_null(o->workflow_id));
 	json_object_object_add(j, "table", str_or_null(o->table));
 	json_object_object_add(j, "mode", str_or_null(o->mode));
-	json_object_object_add(j, "status", str_or_null(o->status));
+	json_object_object_add(j, "status", str_or_null(wf_run_status_name(o->status)));
 	json_object_object_add(j, "rows_loaded", int_or_null(o->rows_loaded));
 	json_object_object_add(j, "rows_reported", int_or_null(o->rows_reported));
 	json_object_object_add(t, "wait_ms", int_or_null(o->wait_ms));
@@ -92,16 +103,16 @@ static void print_human(const wf_outcome *o, const wf_cli_io *io)
 			o->table ? o->table : "?", (long long)o->already_loaded_by);
 		return;
 	}
-	if (!o->status || (strcmp(o->status, "loaded") != 0 && strcmp(o->status, "partial") != 0))
+	if (!wf_run_status_has_rows(o->status))
 		return;
-	if (strcmp(o->status, "partial") == 0 && o->rows_reported >= 0)
+	if (o->status == WF_RUN_PARTIAL && o->rows_reported >= 0)
 		fprintf(io->err, "loaded %lld of %lld rows into %s (partial; %s) in %.2f s%s\n",
 			(long long)o->rows_loaded, (long long)o->rows_reported, o->table, where, secs,
 			server);
 	else
 		fprintf(io->err, "loaded %lld row%s into %s (%s%s) in %.2f s%s\n",
 			(long long)o->rows_loaded, o->rows_loaded == 1 ? "" : "s", o->table,
-			strcmp(o->status, "partial") == 0 ? "partial; " : "", where, secs, server);
+			o->status == WF_RUN_PARTIAL ? "partial; " : "", where, secs, server);
 }
 
 void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io)

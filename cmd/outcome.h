@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "cli.h"
-#include "wf2sqlite/loader.h"
+#include "wf2sqlite/run.h"
 #include "wf2sqlite/sink.h"
 
 typedef struct wf_outcome {
@@ -17,7 +17,7 @@ typedef struct wf_outcome {
 	const char *workflow_id;  /* NULL when unknown */
 	const char *table;
 	const char *mode;         /* "append", "replace", "fail" */
-	const char *status;       /* the run's status (loaded, partial, failed, ...); NULL: none */
+	wf_run_status status;     /* the run's status; WF_RUN_NONE: none */
 	int64_t rows_loaded;      /* -1: unknown */
 	int64_t rows_reported;    /* -1: absent */
 	int64_t wait_ms, load_ms, total_ms;  /* -1: not measured */
@@ -30,9 +30,9 @@ typedef struct wf_outcome {
 /* Every field unknown: ids NULL, counts and timings -1, exit code 0. */
 void wf_outcome_init(wf_outcome *o);
 
-/* Copies what wf_loader_commit reported: status, rows, load_ms, execution_ms
- * and already_loaded_by. */
-void wf_outcome_set_stats(wf_outcome *o, const wf_load_stats *stats);
+/* The outcome of a run of the library (borrows r's strings); db is the
+ * database file. */
+void wf_outcome_from_run(wf_outcome *o, const wf_run_result *r, const char *db);
 
 /* The summary line on io->err (unless quiet; an error is printed as
  * "wf2sqlite: <error>" even when quiet) and, when json, the JSON object on

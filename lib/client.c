@@ -23,7 +23,7 @@
  * calls into the reader for a big result body (docs/performance.md). */
 #define RECV_BUFFER_BYTES (512L << 10)
 
-enum write_mode { MODE_UNDECIDED = 0, MODE_BUFFER, MODE_CONSUMER };
+enum write_mode { MODE_UNDECIDED = 0, MODE_BUFFER, MODE_CONSUMER, MODE_DRAIN };
 
 struct wf_client {
 	CURL *h;
@@ -35,6 +35,9 @@ struct wf_client {
 	volatile sig_atomic_t *interrupted;
 	uint64_t rng;
 	int64_t deadline;
+	/* The host has answered once (any HTTP status): from then on a refused
+	 * connection, a DNS or TLS failure is an outage, not a mistake (SPEC 4). */
+	int answered;
 	char errbuf[CURL_ERROR_SIZE];
 	/* The exchange in progress (callbacks read these). */
 	const wf_http_req *req;
@@ -82,6 +85,20 @@ static void append_scrubbed(wf_client *c, wf_buf *b, const char *s, size_t n)
 				return;
 		}
 	}
+}
+
+void wf_client_notice(wf_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->notices)
+		return;
+	fputs("wf2sqlite: ", c->notices);
+	va_start(ap, fmt);
+	vfprintf(c->notices, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->notices);
+	fflush(c->notices);
 }
 
 void wf_client_trace(wf_client *c, const char *fmt, ...)
@@ -150,6 +167,10 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *
 	return 0;
 }
 
+static int is_tls_error(CURLcode code);
+static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *what,
+				  wf_err *err);
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
 	wf_client *c = ud;
@@ -174,8 +195,12 @@ static int decide_mode(wf_client *c)
 		r->first_byte_ms = wf_clock_ms() - c->t0;
 	if (code == 200 && q->consumer) {
 		if (q->hand_on_before_ms > 0 && r->first_byte_ms >= q->hand_on_before_ms) {
+			/* Read it to its end unkept (up to a bound), so that the
+			 * connection stays open for the next request. */
 			r->discarded = 1;
-			return 0;
+			c->mode = MODE_DRAIN;
+			c->limit = WF_HTTP_MAX_JSON;
+			return 1;
 		}
 		r->consumer_status = q->consumer->reset(q->consumer->ctx, &r->consumer_err);
 		if (r->consumer_status != WF_OK)
@@ -203,6 +228,8 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		r->consumer_status = q->consumer->write(q->consumer->ctx, p, len, &r->consumer_err);
 		return r->consumer_status == WF_OK ? len : 0;
 	}
+	if (c->mode == MODE_DRAIN)
+		return (uint64_t)r->bytes > c->limit ? 0 : len;
 	if (len > c->limit || r->body.len > c->limit - len) {
 		r->too_big = 1;
 		return 0;
@@ -418,6 +445,8 @@ void wf_http_resp_free(wf_http_resp *r)
 	wf_buf_free(&r->body);
 	free(r->location);
 	r->location = NULL;
+	free(r->url);
+	r->url = NULL;
 }
 
 wf_status wf_http_perform(wf_client *c, const wf_http_req *req, wf_http_resp *resp, wf_err *err)
@@ -466,6 +495,20 @@ wf_status wf_http_perform(wf_client *c, const wf_http_req *req, wf_http_resp *re
 		retry_after = -1;
 	resp->status = status;
 	resp->request_size = reqsize;
+	/* Named in the messages; NULL (out of memory) only shortens them. */
+	resp->url = strndup(url.data, strcspn(url.data, "?"));
+	/* libcurl records no connect time when the connect phase timed out;
+	 * its message tells a TLS handshake that never finished (a plain-HTTP
+	 * server taken as https) from a TCP connect that never did. */
+	resp->tls_stalled = resp->code == CURLE_OPERATION_TIMEDOUT && status == 0 &&
+			    reqsize == 0 && !c->cfg->plain_http && strstr(c->errbuf, "SSL") != NULL;
+	if (status > 0)
+		c->answered = 1;
+	else if (!c->answered && !resp->interrupted)
+		resp->config_mistake = resp->code == CURLE_COULDNT_CONNECT ||
+				       resp->code == CURLE_COULDNT_RESOLVE_HOST ||
+				       resp->code == CURLE_COULDNT_RESOLVE_PROXY ||
+				       is_tls_error(resp->code) || resp->tls_stalled;
 	/* libcurl does not bound it (99999999999 comes through). */
 	if (retry_after > 0)
 		resp->retry_after_ms = retry_after > RETRY_AFTER_CAP_MS / 1000 ?
@@ -489,7 +532,7 @@ cleanup:
 
 wf_http_outcome wf_http_classify(const wf_http_resp *r)
 {
-	if (r->interrupted || r->consumer_status != WF_OK || r->too_big)
+	if (r->interrupted || r->consumer_status != WF_OK || r->too_big || r->config_mistake)
 		return WF_HTTP_FATAL;
 	if (r->first_byte_timeout)
 		return WF_HTTP_TRANSIENT;
@@ -632,12 +675,69 @@ static int is_tls_error(CURLcode code)
 	       code == CURLE_SSL_INVALIDCERTSTATUS;
 }
 
-wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what, wf_err *err)
+static int loopback_api_host(const char *h)
+{
+	return strncmp(h, "127.", 4) == 0 || strncasecmp(h, "localhost", 9) == 0 ||
+	       strncmp(h, "[::1]", 5) == 0;
+}
+
+/* The message of a configuration mistake: nothing had ever answered at this
+ * address, and the connection failed in a way that retrying will not fix. */
+static wf_status config_mistake(wf_client *c, const wf_http_resp *r, const char *what,
+				wf_err *err)
+{
+	const wf_config *cfg = c->cfg;
+	const char *fix;
+	char plain[600] = "";
+
+	/* A loopback emulator speaks plain HTTP: suggest the same URL with
+	 * http:// (the base URL is https://... here). */
+	if (!cfg->plain_http && loopback_api_host(cfg->api_host) &&
+	    strncmp(cfg->base_url, "https://", 8) == 0)
+		snprintf(plain, sizeof(plain), "; a local emulator speaks plain HTTP: use "
+			 "--base-url http://%s", cfg->base_url + 8);
+	if (r->code == CURLE_COULDNT_RESOLVE_HOST || r->code == CURLE_COULDNT_RESOLVE_PROXY)
+		fix = "check the host name in --base-url / SGP_BASE_URL (and any proxy setting)";
+	else if (r->code == CURLE_COULDNT_CONNECT)
+		fix = "check the host and the port in --base-url / SGP_BASE_URL and that the "
+		      "server is reachable from here";
+	else
+		fix = "check that this host and port speak HTTPS (and the port in --base-url / "
+		      "SGP_BASE_URL); for a private CA pass its bundle with --cacert FILE";
+	return wf_err_set(err, WF_ENET, "%s: %s%s (curl error %d); nothing has answered at this "
+			  "address yet, so this is taken as a configuration mistake and not "
+			  "retried: %s%s", what, is_tls_error(r->code) || r->tls_stalled ?
+			  "TLS failed: " : "", r->tls_stalled ? "no TLS handshake within the "
+			  "connect timeout" : r->curl_msg, (int)r->code, fix, plain);
+}
+
+wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what_, wf_err *err)
+{
+	wf_buf label;
+	const char *what;
+	wf_status st;
+
+	/* Every line names the URL tried (scheme, host, port, path; the key
+	 * travels in a header, never in the URL). */
+	wf_buf_init(&label, 8192);
+	if (r->url && wf_buf_appendf(&label, NULL, "%s (%s)", what_, r->url) == WF_OK)
+		what = label.data;
+	else
+		what = what_;
+	st = http_error_at(c, r, what, err);
+	wf_buf_free(&label);
+	return st;
+}
+
+static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *what,
+				  wf_err *err)
 {
 	wf_buf words;
 	const char *w;
 	wf_status st;
 
+	if (r->config_mistake)
+		return config_mistake(c, r, what, err);
 	if (r->interrupted)
 		return wf_err_set(err, WF_EINTERRUPTED, "%s: interrupted", what);
 	if (r->consumer_status != WF_OK) {

@@ -17,7 +17,8 @@
 #define WF_HTTP_MAX_ERROR (4u << 20)
 /* A request without a result body in it gives up after this long. */
 #define WF_HTTP_SHORT_TIMEOUT_MS 120000
-#define WF_HTTP_CONNECT_TIMEOUT_MS 30000
+/* Connecting, TLS handshake included (SPEC 4). */
+#define WF_HTTP_CONNECT_TIMEOUT_MS 10000
 
 typedef struct wf_http_req {
 	int post;                 /* 0 = GET */
@@ -46,10 +47,16 @@ typedef struct wf_http_resp {
 	int64_t retry_after_ms;   /* Retry-After, -1 when none */
 	wf_buf body;              /* bodies not streamed to the consumer; owned */
 	char *location;           /* Location of a 3xx; owned */
+	char *url;                /* the URL tried, without its query; owned */
+	/* Nothing had answered at this address before this exchange, and it
+	 * failed in a way that means a configuration mistake (refused, DNS,
+	 * TLS): not retried (SPEC 4). */
+	int config_mistake;
 	char curl_msg[CURL_ERROR_SIZE];
 	int handed;               /* the consumer got reset() and the body */
 	int discarded;            /* a 200 that came too late to be handed on */
 	int interrupted;          /* stopped by the interrupt flag */
+	int tls_stalled;          /* connected, but the TLS handshake timed out */
 	int first_byte_timeout;   /* stopped: no byte within first_byte_ms */
 	int too_big;              /* stopped: body over max_body */
 	wf_status consumer_status;  /* != WF_OK: the consumer failed */
@@ -107,6 +114,8 @@ wf_status wf_client_sleep(wf_client *c, int64_t ms, wf_err *err);
 int wf_client_interrupted(const wf_client *c);
 int wf_client_retries(const wf_client *c);
 int64_t wf_client_deadline(const wf_client *c);
+/* Prints "wf2sqlite: <line>" on the notices stream, if any (printf-like). */
+void wf_client_notice(wf_client *c, const char *fmt, ...) WF_PRINTF(2, 3);
 /* Writes a line into the trace, if any (printf-like). */
 void wf_client_trace(wf_client *c, const char *fmt, ...) WF_PRINTF(2, 3);
 

@@ -44,20 +44,21 @@ wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
 
 void wf_ld_warn(wf_loader *l, const char *fmt, ...)
 {
+	char line[WF_ERR_MAX];
 	va_list ap;
+
 	if (l->spec_state == SPEC_ON) {
 		/* Said again, if still true, when the schema-first path runs. */
 		l->spec_warned = 1;
 		return;
 	}
 	l->warnings_n++;
-	if (!l->warnings)
+	if (!l->warn)
 		return;
-	fputs("wf2sqlite: warning: ", l->warnings);
 	va_start(ap, fmt);
-	vfprintf(l->warnings, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fputc('\n', l->warnings);
+	l->warn(l->warn_ctx, line);
 }
 
 
@@ -329,7 +330,8 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->interrupted = opts->interrupted;
 	l->progress = opts->progress;
 	l->progress_ctx = opts->progress_ctx;
-	l->warnings = opts->warnings;
+	l->warn = opts->warn;
+	l->warn_ctx = opts->warn_ctx;
 	if (opts->interrupted)
 		wf_sink_set_interrupt(s, opts->interrupted);
 	wf_buf_init(&l->sql, SQL_MAX);
@@ -417,7 +419,7 @@ const wf_result_consumer *wf_loader_consumer(wf_loader *l)
 	return &l->consumer;
 }
 
-static void fill_stats(const wf_loader *l, wf_load_stats *s, const char *status, int partial,
+static void fill_stats(const wf_loader *l, wf_load_stats *s, wf_run_status status, int partial,
 		       int64_t load_ms)
 {
 	if (!s)
@@ -441,12 +443,12 @@ static void fill_stats(const wf_loader *l, wf_load_stats *s, const char *status,
 wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats *out_stats,
 			   wf_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	const char *status;
+	wf_run_outcome e;
+	wf_run_load ld;
+	wf_run_status status;
 	int64_t expected = -1, load_ms;
-	char now[32];
 	wf_status ret;
-	int rc, partial;
+	int partial, changed;
 
 	if (l->state == L_FAILED)
 		return wf_err_set(err, l->fail_status, "%s", l->fail_err.msg);
@@ -454,7 +456,7 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		return wf_err_set(err, WF_EINTERNAL, "no finished result to commit (state %d)",
 				  (int)l->state);
 	if (l->skip) {
-		fill_stats(l, out_stats, NULL, 0, wf_clock_ms() - l->t_start);
+		fill_stats(l, out_stats, WF_RUN_NONE, 0, wf_clock_ms() - l->t_start);
 		l->state = L_DONE;
 		return WF_OK;
 	}
@@ -467,50 +469,32 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	    l->meta_end - l->meta_start > expected)
 		expected = l->meta_end - l->meta_start;
 	partial = expected >= 0 && l->rows_loaded < expected;
-	status = (partial || (o->status && strcmp(o->status, "partial") == 0)) ? "partial" : "loaded";
+	status = partial || o->status == WF_RUN_PARTIAL ? WF_RUN_PARTIAL : WF_RUN_LOADED;
 
-	rc = sqlite3_prepare_v2(l->db,
-		"UPDATE _wf_runs SET status = ?2, error = ?3, finished_at = ?4, wait_ms = ?5,"
-		" load_ms = ?6, total_ms = coalesce(?7, CAST(round((julianday(?4) -"
-		" julianday(started_at)) * 86400000) AS INTEGER)), execution_ms = ?8,"
-		" rows_reported = ?9, rows_received = ?10, rows_loaded = ?11, range_start = ?12,"
-		" range_end = ?13, schema_json = ?14 WHERE run_id = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dbfail;
-	wf_now_iso(now);
+	memset(&e, 0, sizeof(e));
+	e.status = status;
+	e.error = o->error;
+	e.wait_ms = o->wait_ms;
+	e.total_ms = o->total_ms;
+	e.cards = o->cards;
+	e.ncards = o->ncards;
 	load_ms = wf_clock_ms() - l->t_start;
-	if ((rc = sqlite3_bind_int64(st, 1, l->run_id)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 3, o->error)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 5, o->wait_ms)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 6, load_ms)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 7, o->total_ms)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 8, l->meta_exec)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 9, l->meta_total)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 10, l->rows_received)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 11, l->rows_loaded)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 12, l->meta_start)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 13, l->meta_end)) != SQLITE_OK ||
-	    (rc = (l->schema_json.len > 0
-			   ? sqlite3_bind_text(st, 14, l->schema_json.data, (int)l->schema_json.len,
-					       SQLITE_STATIC)
-			   : sqlite3_bind_null(st, 14))) != SQLITE_OK)
-		goto dbfail;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		goto dbfail;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_changes(l->db) != 1)
+	ld.load_ms = load_ms;
+	ld.execution_ms = l->meta_exec;
+	ld.rows_reported = l->meta_total;
+	ld.rows_received = l->rows_received;
+	ld.rows_loaded = l->rows_loaded;
+	ld.range_start = l->meta_start;
+	ld.range_end = l->meta_end;
+	ld.schema_json = l->schema_json.len > 0 ? l->schema_json.data : NULL;
+	ld.schema_json_len = l->schema_json.len;
+	ret = wf_db_end_run(l->sink, l->run_id, &e, &ld, &changed, err);
+	if (ret != WF_OK)
+		return wf_ld_failed(l, ret, err);
+	if (!changed)
 		return wf_ld_failed(l, wf_err_set(err, WF_EINTERNAL,
 			"database %s: run %lld is not in _wf_runs", wf_sink_path(l->sink),
 			(long long)l->run_id), err);
-	if (o->ncards > 0) {
-		ret = wf_db_write_cards(l->sink, l->run_id, o->cards, o->ncards, err);
-		if (ret != WF_OK)
-			return wf_ld_failed(l, ret, err);
-	}
 	ret = wf_db_commit(l->sink, err);
 	if (ret != WF_OK)
 		return wf_ld_failed(l, ret, err);
@@ -526,7 +510,4 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		     (long long)l->mismatches);
 	fill_stats(l, out_stats, status, partial, load_ms);
 	return WF_OK;
-dbfail:
-	sqlite3_finalize(st);
-	return wf_ld_db_failed(l, rc, err, "recording the run in _wf_runs");
 }

@@ -133,11 +133,55 @@ static wf_status has_column(wf_loader *l, const char *name, int *out, wf_err *er
 	return WF_OK;
 }
 
+/* 1 when the last failure on the connection was SQLite's column limit
+ * ("too many columns on ..."), which names an internal table, not ours. */
+static int column_limit_hit(wf_loader *l, int rc)
+{
+	return (rc & 0xff) == SQLITE_ERROR &&
+	       strncmp(sqlite3_errmsg(l->db), "too many columns", 16) == 0;
+}
+
+/* The column limit as the user can act on it: the table, the columns it
+ * would need (those it has plus this result's missing ones), and the limit.
+ * Checked before the first ALTER TABLE, and the message of an ALTER that hit
+ * the limit anyway (a key not in the schema). WF_OK when within the limit. */
+static wf_status column_limit(wf_loader *l, int failed, wf_err *err)
+{
+	size_t n = wf_schema_count(l->schema), i;
+	long long have = 0, need;
+	int limit = sqlite3_limit(l->db, SQLITE_LIMIT_COLUMN, -1), has;
+	sqlite3_stmt *q = NULL;
+	wf_err scratch;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT count(*) FROM pragma_table_info(?1)", -1, &q,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(q, 1, l->table, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		have = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	need = have;
+	for (i = 0; i < n; i++)
+		if (have == 0 || (has_column(l, wf_schema_column(l->schema, i)->name, &has,
+					     &scratch) == WF_OK && !has))
+			need++;
+	if (have == 0)
+		need += 2;  /* _run_id, _row */
+	if (failed && need <= limit)
+		need = limit + 1;  /* a key beyond the schema */
+	if (need <= limit)
+		return WF_OK;
+	return wf_ld_failed(l, wf_err_set(err, WF_EDB,
+		"database %s: table %s would need %lld columns (it has %lld; this result's schema "
+		"has %zu) but SQLite allows at most %d per table; load this result into another "
+		"table (--table NAME) or replace the table (--mode replace)",
+		wf_sink_path(l->sink), l->table, need, have, n, limit), err);
+}
+
 /* ALTER TABLE ADD COLUMN unless the table already has it. */
 static wf_status ensure_column(wf_loader *l, const char *name, const char *type, wf_err *err)
 {
 	wf_status st;
-	int has;
+	int has, rc;
 
 	st = has_column(l, name, &has, err);
 	if (st != WF_OK || has)
@@ -149,17 +193,28 @@ static wf_status ensure_column(wf_loader *l, const char *name, const char *type,
 	    (st = quote_ident(&l->sql, name, err)) != WF_OK ||
 	    (st = wf_buf_appendf(&l->sql, err, " %s", type)) != WF_OK)
 		return wf_ld_failed(l, st, err);
-	return exec_sql(l, "adding a column", err);
+	rc = sqlite3_exec(l->db, l->sql.data, NULL, NULL, NULL);
+	if (rc != SQLITE_OK && column_limit_hit(l, rc))
+		return column_limit(l, 1, err);
+	if (rc != SQLITE_OK)
+		return wf_ld_db_failed(l, rc, err, "adding a column");
+	return WF_OK;
 }
 
 static wf_status create_table(wf_loader *l, wf_err *err)
 {
 	wf_status st;
+	int rc;
 	wf_buf_reset(&l->sql);
 	st = wf_schema_create_sql(l->schema, l->table, &l->sql, err);
 	if (st != WF_OK)
 		return wf_ld_failed(l, st, err);
-	return exec_sql(l, "creating the table", err);
+	rc = sqlite3_exec(l->db, l->sql.data, NULL, NULL, NULL);
+	if (rc != SQLITE_OK && column_limit_hit(l, rc))
+		return column_limit(l, 1, err);
+	if (rc != SQLITE_OK)
+		return wf_ld_db_failed(l, rc, err, "creating the table");
+	return WF_OK;
 }
 
 /* The SQL of the table's own indexes and triggers, to recreate after replace
@@ -459,6 +514,7 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 			ret = replace_table(l, err);
 	} else {
 		count = wf_schema_count(l->schema);
+		ret = column_limit(l, 0, err);
 		for (i = 0; ret == WF_OK && i < count; i++) {
 			const wf_column *c = wf_schema_column(l->schema, i);
 			ret = ensure_column(l, c->name, c->sql_type, err);
@@ -481,7 +537,7 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 		ret = wf_ld_record_column(l, i, err);
 	if (ret == WF_OK)
 		ret = wf_ld_refresh_cols(l, err);
-	if (ret == WF_OK && !l->had_schema && l->warnings)
+	if (ret == WF_OK && !l->had_schema && l->warn)
 		wf_ld_warn(l, "the result has no schema; column types are inferred from the values");
 	return ret;
 }

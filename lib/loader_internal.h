@@ -120,7 +120,8 @@ struct wf_loader {
 	volatile sig_atomic_t *interrupted;
 	wf_progress_fn progress;
 	void *progress_ctx;
-	FILE *warnings;
+	wf_warn_fn warn;
+	void *warn_ctx;
 
 	wf_result_consumer consumer;
 	wf_reader_handler handler;
@@ -170,7 +171,7 @@ wf_status wf_ld_failed(wf_loader *l, wf_status st, wf_err *err);
 wf_status wf_ld_db_error(const wf_loader *l, int rc, wf_err *err, const char *what);
 /* wf_ld_db_error, then wf_ld_failed. */
 wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what);
-/* Counts a warning and writes it to l->warnings (when set). */
+/* Counts a warning and hands it to l->warn (when set). */
 void wf_ld_warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
 
 /* The reader's on_row (also the replay of rows taken before the schema). */

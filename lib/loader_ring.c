@@ -347,6 +347,8 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, 
 			break;
 		}
 	}
+	/* The padding too: a record may be written to a file (loader_guess.c). */
+	memset(t, 0, (size_t)((char *)r + size - t));
 	b->len += size;
 	b->rows++;
 	*out = r;

@@ -16,6 +16,11 @@
 /* A long-poll cut after being open this long (or half its slice, if less)
  * was an idle connection dropped by a proxy: expected, not a failure. */
 #define PROXY_CUT_MIN_MS 5000
+/* Two cuts at the same elapsed time (within a tenth) are a gateway's
+ * signature; cuts shorter than this are failures, not idle timeouts. */
+#define GATEWAY_MIN_CUT_MS 500
+/* A gateway cutting sooner than this: the wait switches to polling. */
+#define GATEWAY_POLL_BELOW_MS 2000
 /* Long-polls start at least this far apart. */
 #define LONG_POLL_SPACING_MS 1000
 /* Grace after a long-poll's timeout before the answer counts as missing. */
@@ -375,6 +380,10 @@ wf_status wf_session_start(wf_client *c, const char *workflow_id, const char *va
 			continue;
 		}
 		st = wf_http_error(c, &resp, what, err);
+		if (resp.config_mistake) {
+			wf_err_prefix(err, "the run was not started: ");
+			goto cleanup;
+		}
 		if (st == WF_ENET || st == WF_EINTERRUPTED || st == WF_EBADRESPONSE) {
 			/* Something may have reached the server. */
 			if (resp.request_size != 0 || resp.status != 0) {
@@ -486,6 +495,13 @@ typedef struct waiter {
 	int64_t slice;
 	wf_retry status_retry, result_retry;
 	int64_t t_start;
+	/* Long-polls cut by a gateway or proxy (SPEC 4): how many, the elapsed
+	 * time of the last one, the gateway's cut once recognised (0 = none),
+	 * and whether the wait switched to polling because of it. */
+	int cuts;
+	int64_t last_cut_ms;
+	int64_t gateway_cut_ms;
+	int polling;
 	/* The progress watcher: while a long-poll is open, a thread reads the
 	 * session's status on a client of its own, for the progress line only
 	 * (it never decides anything). */
@@ -644,8 +660,10 @@ static wf_status fetch_final(waiter *w, wf_err *err)
 
 	wf_http_resp_init(&resp);
 	wf_buf_init(&path, 8192);
-	/* The wait is over: the download is bounded by --retries and stalls. */
-	wf_retry_init(&retry, 0);
+	/* The wait is over: a download in progress is bounded only by stalls,
+	 * but no new attempt starts (and no Retry-After is slept) past
+	 * --timeout. */
+	wf_retry_init(&retry, w->deadline);
 	wreport(w, WF_PHASE_DOWNLOADING, w->state);
 	timeout = w->slice > FINAL_FETCH_TIMEOUT_MS ? w->slice : FINAL_FETCH_TIMEOUT_MS;
 	st = result_path(w, timeout, &path, err);
@@ -704,6 +722,51 @@ static wf_status finish_terminal(waiter *w, wf_err *err)
 	if (st != WF_OK)
 		return st;
 	return fetch_final(w, err);
+}
+
+/* A long-poll that ended early without an answer, as a gateway or proxy
+ * ends an idle request: closed (52, 56, 18, HTTP/2 stream), or 502/504. Our
+ * own timeouts and the server's 429/503 are not cuts. */
+static int is_cut(const wf_http_resp *r)
+{
+	if (r->handed || r->first_byte_timeout || r->interrupted)
+		return 0;
+	if (r->status == 502 || r->status == 504)
+		return 1;
+	return r->status == 0 && (r->code == CURLE_GOT_NOTHING || r->code == CURLE_RECV_ERROR ||
+				  r->code == CURLE_PARTIAL_FILE || r->code == CURLE_HTTP2 ||
+				  r->code == CURLE_HTTP2_STREAM || r->code == CURLE_SEND_ERROR);
+}
+
+/* A gateway cut the long-poll after e ms: the next slices stay below it
+ * (two thirds, at least 1 s); a gateway recognised by its repetition that
+ * cuts sooner than about 2 s makes the wait poll instead, said once. */
+static void gateway_cut(waiter *w, int64_t e, int signature, const char *cause)
+{
+	int64_t shorter = e * 2 / 3;
+
+	if (shorter < 1000)
+		shorter = 1000;
+	if (shorter < w->slice)
+		w->slice = shorter;
+	if (signature) {
+		/* The repeated cut is the gateway's, not a failure. */
+		wf_retry_reset(&w->result_retry);
+		if (!w->gateway_cut_ms || e < w->gateway_cut_ms)
+			w->gateway_cut_ms = e;
+	}
+	wf_client_trace(w->c, "* long-poll cut after %" PRId64 " ms (%s); slice now %" PRId64 " ms",
+			e, cause, w->slice);
+	if (signature && e < GATEWAY_POLL_BELOW_MS && !w->polling) {
+		char every[32], cut[32];
+		w->polling = 1;
+		wf_format_duration(w->o->poll_interval_ms > 0 ? w->o->poll_interval_ms : 5000,
+				   every, sizeof(every));
+		wf_format_duration(e, cut, sizeof(cut));
+		wf_client_notice(w->c, "a gateway cuts requests held open for %s: waiting for "
+				 "session %s by polling its status every %s instead (as --wait poll)",
+				 cut, w->id, every);
+	}
 }
 
 /* One long-poll of the result. *out_done = 1 when the wait is over (st says
@@ -778,19 +841,21 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 		goto cleanup;
 	case WF_HTTP_TRANSIENT:
 		wf_http_error(w->c, &resp, what, &cause);
-		if (resp.elapsed_ms >= (slice / 2 < PROXY_CUT_MIN_MS ? slice / 2 : PROXY_CUT_MIN_MS) &&
-		    resp.status != 429 && resp.status != 503 && !resp.handed) {
-			/* An idle long-poll dropped by a proxy: not a failure, but
-			 * the slice was too long for it. */
-			int64_t shorter = resp.elapsed_ms * 2 / 3;
-			if (shorter < 1000)
-				shorter = 1000;
-			if (shorter < w->slice)
-				w->slice = shorter;
-			wf_client_trace(w->c, "* long-poll cut after %" PRId64 " ms (%s); slice now %" PRId64 " ms",
-					resp.elapsed_ms, cause.msg, w->slice);
-			done = 0;
-			goto cleanup;
+		if (is_cut(&resp)) {
+			/* Ended before its own timeout without an answer: a cut. */
+			int64_t e = resp.elapsed_ms, last = w->last_cut_ms;
+			int signature = last > 0 && e >= GATEWAY_MIN_CUT_MS &&
+					(e > last ? e - last : last - e) * 10 <= (e > last ? e : last);
+			int long_open = e >= (slice / 2 < PROXY_CUT_MIN_MS ? slice / 2 : PROXY_CUT_MIN_MS);
+			w->cuts++;
+			w->last_cut_ms = e;
+			if (signature || long_open) {
+				/* An idle long-poll dropped by a gateway: not a
+				 * failure, but the slice was too long for it. */
+				gateway_cut(w, e, signature, cause.msg);
+				done = 0;
+				goto cleanup;
+			}
 		}
 		st = wf_retry_backoff(w->c, &w->result_retry, wf_http_kind(&resp), resp.retry_after_ms,
 				      cause.msg, err);
@@ -879,7 +944,7 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 			st = timed_out(&w, err, NULL);
 			goto cleanup;
 		}
-		if (opts->mode == WF_WAIT_POLL) {
+		if (opts->mode == WF_WAIT_POLL || w.polling) {
 			int64_t interval = opts->poll_interval_ms > 0 ? opts->poll_interval_ms : 5000;
 			st = wf_client_sleep(c, interval < left ? interval : left, err);
 			if (st != WF_OK)
@@ -915,6 +980,13 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 cleanup:
 	if (st == WF_EINTERRUPTED)
 		wf_err_set(err, WF_EINTERRUPTED, "interrupted while waiting for session %s", session_id);
+	else if ((st == WF_ENET || st == WF_ETIMEOUT) && w.cuts > 0 && opts->mode != WF_WAIT_POLL &&
+		 err) {
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len, "; a gateway or proxy cut %d "
+			 "long-poll%s of the result: --wait poll avoids long requests", w.cuts,
+			 w.cuts == 1 ? "" : "s");
+	}
 	watch_stop(&w);
 	wf_client_free(w.watch_client);
 	pthread_mutex_destroy(&w.report_lock);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +84,10 @@ void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
 	s->interrupted = interrupted;
 }
 
+/* Less free space than this on the database's filesystem after an I/O
+ * error: the disk is full. */
+#define WF_DISK_FULL_BELOW (4LL << 20)
+
 static const char *db_hint(int rc)
 {
 	switch (rc & 0xff) {
@@ -111,10 +116,32 @@ static const char *db_hint(int rc)
 	}
 }
 
+/* Free bytes on the filesystem of path (or of its folder), -1 when unknown. */
+static long long free_bytes(const char *path)
+{
+	struct statvfs v;
+	char dir[4096];
+	const char *slash;
+
+	if (!path || !*path || strcmp(path, ":memory:") == 0)
+		return -1;
+	if (statvfs(path, &v) != 0) {
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+		if (statvfs(dir, &v) != 0)
+			return -1;
+	}
+	return (long long)v.f_bavail * (long long)v.f_frsize;
+}
+
 wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 {
-	char head[512];
+	char head[512], full[160];
 	const char *msg, *hint;
+	long long left;
 	va_list ap;
 
 	va_start(ap, what);
@@ -125,6 +152,14 @@ wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 	msg = s && s->db && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
 								   : sqlite3_errstr(rc);
 	hint = db_hint(rc);
+	/* A full disk often comes as an I/O error (the WAL index cannot grow:
+	 * "disk I/O error (code 4874)"): look at the free space. */
+	if ((rc & 0xff) == SQLITE_IOERR && (left = free_bytes(s ? s->path : NULL)) >= 0 &&
+	    left < WF_DISK_FULL_BELOW) {
+		snprintf(full, sizeof(full), "the disk is full (%lld KiB free on the database's "
+			 "filesystem); free some space and retry", left / 1024);
+		hint = full;
+	}
 	return wf_err_set(err, WF_EDB, "database %s: %s: %s (code %d)%s%s",
 			  s && s->path ? s->path : "?", head, msg, rc, hint ? "; " : "",
 			  hint ? hint : "");
@@ -541,6 +576,33 @@ cleanup:
 	return ret;
 }
 
+static const char *const run_status_names[] = {
+	NULL, "running", "loaded", "partial", "errored", "inactive", "timeout", "interrupted",
+	"failed",
+};
+
+const char *wf_run_status_name(wf_run_status st)
+{
+	if ((size_t)st >= sizeof(run_status_names) / sizeof(run_status_names[0]))
+		return NULL;
+	return run_status_names[st];
+}
+
+wf_run_status wf_run_status_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 1; name && i < sizeof(run_status_names) / sizeof(run_status_names[0]); i++)
+		if (strcmp(name, run_status_names[i]) == 0)
+			return (wf_run_status)i;
+	return WF_RUN_NONE;
+}
+
+int wf_run_status_has_rows(wf_run_status st)
+{
+	return st == WF_RUN_LOADED || st == WF_RUN_PARTIAL;
+}
+
 const char *wf_load_mode_name(wf_load_mode m)
 {
 	switch (m) {
@@ -662,50 +724,81 @@ cleanup:
 	return ret;
 }
 
-wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err)
+wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
+			 const wf_run_load *ld, int *out_changed, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	wf_status ret;
+	wf_status ret = WF_OK;
 	char now[32];
 	int rc;
 
-	ret = wf_db_begin(s, err);
-	if (ret != WF_OK)
-		return ret;
-	/* A run that some process already recorded as loaded stays so. */
+	*out_changed = 0;
+	/* A run that some process already recorded as loaded stays so. The
+	 * columns of a load are left as they are when ld is NULL. */
 	rc = sqlite3_prepare_v2(s->db,
 		"UPDATE _wf_runs SET status = ?2, error = ?3, finished_at = ?4, wait_ms = ?5,"
 		" total_ms = coalesce(?6, CAST(round((julianday(?4) - julianday(started_at))"
-		" * 86400000) AS INTEGER))"
+		" * 86400000) AS INTEGER)),"
+		" load_ms = CASE WHEN ?7 THEN ?8 ELSE load_ms END,"
+		" execution_ms = CASE WHEN ?7 THEN ?9 ELSE execution_ms END,"
+		" rows_reported = CASE WHEN ?7 THEN ?10 ELSE rows_reported END,"
+		" rows_received = CASE WHEN ?7 THEN ?11 ELSE rows_received END,"
+		" rows_loaded = CASE WHEN ?7 THEN ?12 ELSE rows_loaded END,"
+		" range_start = CASE WHEN ?7 THEN ?13 ELSE range_start END,"
+		" range_end = CASE WHEN ?7 THEN ?14 ELSE range_end END,"
+		" schema_json = CASE WHEN ?7 THEN ?15 ELSE schema_json END"
 		" WHERE run_id = ?1 AND status NOT IN ('loaded', 'partial')", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	wf_now_iso(now);
 	if ((rc = sqlite3_bind_int64(st, 1, run_id)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 2, o->status)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 2, wf_run_status_name(o->status))) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 3, o->error)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 4, now)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 5, o->wait_ms)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 6, o->total_ms)) != SQLITE_OK)
+	    (rc = wf_db_bind_int_or_null(st, 6, o->total_ms)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int(st, 7, ld != NULL)) != SQLITE_OK)
+		goto fail;
+	if (ld &&
+	    ((rc = wf_db_bind_int_or_null(st, 8, ld->load_ms)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 9, ld->execution_ms)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 10, ld->rows_reported)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 11, ld->rows_received)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 12, ld->rows_loaded)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 13, ld->range_start)) != SQLITE_OK ||
+	     (rc = wf_db_bind_int_or_null(st, 14, ld->range_end)) != SQLITE_OK ||
+	     (rc = (ld->schema_json ? sqlite3_bind_text(st, 15, ld->schema_json,
+							 (int)ld->schema_json_len, SQLITE_STATIC)
+				    : sqlite3_bind_null(st, 15))) != SQLITE_OK))
 		goto fail;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_changes(s->db) > 0 && o->ncards > 0) {
+	*out_changed = sqlite3_changes(s->db) > 0;
+	if (*out_changed && o->ncards > 0)
 		ret = wf_db_write_cards(s, run_id, o->cards, o->ncards, err);
-		if (ret != WF_OK) {
-			wf_db_rollback(s);
-			return ret;
-		}
-	}
-	return wf_db_commit(s, err);
+	sqlite3_finalize(st);
+	return ret;
 fail:
 	ret = wf_db_fail(s, rc, err, "recording the end of run %lld in _wf_runs", (long long)run_id);
 	sqlite3_finalize(st);
-	wf_db_rollback(s);
 	return ret;
+}
+
+wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err)
+{
+	wf_status ret;
+	int changed;
+
+	ret = wf_db_begin(s, err);
+	if (ret != WF_OK)
+		return ret;
+	ret = wf_db_end_run(s, run_id, o, NULL, &changed, err);
+	if (ret != WF_OK) {
+		wf_db_rollback(s);
+		return ret;
+	}
+	return wf_db_commit(s, err);
 }
 
 wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
@@ -736,6 +829,12 @@ wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *ses
 		ret = wf_db_fail(s, rc, err, "looking up session %s in _wf_runs", session_id);
 	sqlite3_finalize(st);
 	return ret;
+}
+
+wf_status wf_sink_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
+				    int64_t *out_run, wf_err *err)
+{
+	return wf_db_session_loaded_by(s, table, session_id, 0, out_run, err);
 }
 
 wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *session_id,
@@ -972,6 +1071,39 @@ void wf_run_records_free(wf_run_record *runs, size_t n)
 	free(runs);
 }
 
+/* The columns record_from_row reads, in its order (those of every schema
+ * version; list_runs adds the newer ones). */
+#define RECORD_COLUMNS \
+	"run_id, session_id, workflow_id, table_name, mode, status, error, variables," \
+	" started_at, finished_at, api_host, tool_version, wait_ms, load_ms, total_ms," \
+	" execution_ms, rows_reported, rows_received, rows_loaded, range_start, range_end, pid"
+
+static void record_from_row(sqlite3_stmt *st, wf_run_record *p)
+{
+	p->run_id = sqlite3_column_int64(st, 0);
+	p->session_id = col_dup(st, 1);
+	p->workflow_id = col_dup(st, 2);
+	p->table = col_dup(st, 3);
+	p->mode = col_dup(st, 4);
+	p->status = col_dup(st, 5);
+	p->error = col_dup(st, 6);
+	p->variables = col_dup(st, 7);
+	p->started_at = col_dup(st, 8);
+	p->finished_at = col_dup(st, 9);
+	p->api_host = col_dup(st, 10);
+	p->tool_version = col_dup(st, 11);
+	p->wait_ms = col_int(st, 12);
+	p->load_ms = col_int(st, 13);
+	p->total_ms = col_int(st, 14);
+	p->execution_ms = col_int(st, 15);
+	p->rows_reported = col_int(st, 16);
+	p->rows_received = col_int(st, 17);
+	p->rows_loaded = col_int(st, 18);
+	p->range_start = col_int(st, 19);
+	p->range_end = col_int(st, 20);
+	p->pid = col_int(st, 21);
+}
+
 /* *out = 1 when table has a column called column. */
 static wf_status has_column(wf_sink *s, const char *table, const char *column, int *out,
 			    wf_err *err)
@@ -1016,10 +1148,7 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 		goto cleanup;
 	/* An older layout (read without upgrading it) lacks the newer columns:
 	 * they read as NULL. */
-	ret = wf_buf_appendf(&sql, err, "SELECT run_id, session_id, workflow_id, table_name, mode,"
-			     " status, error, variables, started_at, finished_at, api_host,"
-			     " tool_version, wait_ms, load_ms, total_ms, execution_ms, rows_reported,"
-			     " rows_received, rows_loaded, range_start, range_end, pid");
+	ret = wf_buf_appendf(&sql, err, "SELECT " RECORD_COLUMNS);
 	for (i = 0; ret == WF_OK && i < sizeof(newer) / sizeof(newer[0]); i++) {
 		ret = has_column(s, "_wf_runs", newer[i], &has, err);
 		if (ret == WF_OK)
@@ -1048,28 +1177,7 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 			cap = ncap;
 		}
 		p = &runs[n++];
-		p->run_id = sqlite3_column_int64(st, 0);
-		p->session_id = col_dup(st, 1);
-		p->workflow_id = col_dup(st, 2);
-		p->table = col_dup(st, 3);
-		p->mode = col_dup(st, 4);
-		p->status = col_dup(st, 5);
-		p->error = col_dup(st, 6);
-		p->variables = col_dup(st, 7);
-		p->started_at = col_dup(st, 8);
-		p->finished_at = col_dup(st, 9);
-		p->api_host = col_dup(st, 10);
-		p->tool_version = col_dup(st, 11);
-		p->wait_ms = col_int(st, 12);
-		p->load_ms = col_int(st, 13);
-		p->total_ms = col_int(st, 14);
-		p->execution_ms = col_int(st, 15);
-		p->rows_reported = col_int(st, 16);
-		p->rows_received = col_int(st, 17);
-		p->rows_loaded = col_int(st, 18);
-		p->range_start = col_int(st, 19);
-		p->range_end = col_int(st, 20);
-		p->pid = col_int(st, 21);
+		record_from_row(st, p);
 		p->hostname = col_dup(st, 22);
 		p->heartbeat_at = col_dup(st, 23);
 		p->batch_id = col_int(st, 24);
@@ -1088,4 +1196,43 @@ cleanup:
 	*out = runs;
 	*out_n = n;
 	return WF_OK;
+}
+
+wf_status wf_sink_session_recorded(wf_sink *s, const char *session_id, wf_run_record **out,
+				   wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_run_record *r = NULL;
+	wf_status ret = WF_OK;
+	int rc;
+
+	*out = NULL;
+	rc = sqlite3_prepare_v2(s->db, "SELECT " RECORD_COLUMNS " FROM _wf_runs"
+		" WHERE session_id = ?1 AND table_name IS NOT NULL"
+		" ORDER BY status = 'running' DESC, run_id DESC LIMIT 1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+			goto cleanup;
+		}
+		record_from_row(st, r);
+		r->batch_id = r->batch_index = r->exit_code = -1;
+		if (!r->table || (sqlite3_column_type(st, 2) != SQLITE_NULL && !r->workflow_id) ||
+		    (sqlite3_column_type(st, 4) != SQLITE_NULL && !r->mode)) {
+			wf_run_records_free(r, 1);
+			r = NULL;
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+		}
+	} else if (rc != SQLITE_DONE) {
+		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
+	}
+cleanup:
+	sqlite3_finalize(st);
+	*out = r;
+	return ret;
 }

@@ -37,6 +37,21 @@ void wf_now_iso(char out[32]);
 wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,
 			    wf_err *err);
 
+/* What a load adds to the end of its run: timings, counts, the schema. */
+typedef struct wf_run_load {
+	int64_t load_ms, execution_ms, rows_reported, rows_received, rows_loaded;
+	int64_t range_start, range_end;  /* -1 = NULL */
+	const char *schema_json;         /* NULL = NULL */
+	size_t schema_json_len;
+} wf_run_load;
+
+/* The one UPDATE that ends a run in _wf_runs: status, error, finished_at,
+ * wait_ms, total_ms (o; from started_at when < 0), o's cards into
+ * _wf_cards, and with ld the columns of a load. Runs inside the caller's
+ * transaction. A run already loaded/partial is left alone (*out_changed 0). */
+wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
+			const wf_run_load *ld, int *out_changed, wf_err *err);
+
 /* The run id of a loaded/partial run that put session into table, other than
  * except_run; 0 when none. */
 wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,

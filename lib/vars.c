@@ -28,34 +28,43 @@ static wf_status read_all(const char *name, FILE *f, wf_buf *b, wf_err *err)
 	return WF_OK;
 }
 
-/* 1 when v (and everything inside it) goes out exactly as the file gave it:
- * json-c clamps integers beyond 64 bits, and STRICT mode still takes NaN,
- * Infinity and 1e400 (inf), none of which is JSON. */
-static int sendable(json_object *v)
+/* Why v (or something inside it) cannot go out exactly as the file gave it,
+ * or NULL when it can: json-c clamps integers beyond 64 bits, STRICT mode
+ * still takes NaN, Infinity and 1e400 (inf), none of which is JSON, and its
+ * UTF-8 check lets overlong forms (C0 80 is a NUL in disguise) and escaped
+ * lone surrogates through, in keys and strings at any depth. */
+static const char *unsendable(json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_int:
 		return json_object_get_int64(v) != INT64_MIN &&
-		       json_object_get_uint64(v) != UINT64_MAX;
+		       json_object_get_uint64(v) != UINT64_MAX ? NULL : "number";
 	case json_type_double:
-		return isfinite(json_object_get_double(v));
+		return isfinite(json_object_get_double(v)) ? NULL : "number";
+	case json_type_string:
+		return wf_utf8_valid(json_object_get_string(v),
+				     (size_t)json_object_get_string_len(v)) ? NULL : "utf8";
 	case json_type_object: {
 		json_object_iter it;
+		const char *why;
 		json_object_object_foreachC(v, it) {
-			if (!sendable(it.val))
-				return 0;
+			if (!wf_utf8_valid(it.key, strlen(it.key)))
+				return "utf8";
+			if ((why = unsendable(it.val)) != NULL)
+				return why;
 		}
-		return 1;
+		return NULL;
 	}
 	case json_type_array: {
 		size_t i, n = json_object_array_length(v);
+		const char *why;
 		for (i = 0; i < n; i++)
-			if (!sendable(json_object_array_get_idx(v, i)))
-				return 0;
-		return 1;
+			if ((why = unsendable(json_object_array_get_idx(v, i))) != NULL)
+				return why;
+		return NULL;
 	}
 	default:
-		return 1;
+		return NULL;
 	}
 }
 
@@ -121,26 +130,26 @@ static wf_status load_vars_file(const char *path, FILE *in, json_object **out, w
 	}
 	{
 		json_object_iter it;
+		const char *why;
 		json_object_object_foreachC(o, it) {
 			if (!*it.key) {
 				st = wf_err_set(err, WF_EUSAGE, "--vars %s has an empty variable name", name);
 				goto cleanup;
 			}
-			if (!sendable(it.val)) {
+			why = wf_utf8_valid(it.key, strlen(it.key)) ?
+				unsendable(it.val) : "utf8";
+			if (why && strcmp(why, "number") == 0) {
 				st = wf_err_set(err, WF_EUSAGE,
 					"--vars %s: variable '%s' holds a number that cannot be sent "
 					"as written (beyond 64 bits, NaN or infinite); write it in "
 					"quotes, e.g. \"12345678901234567890123\"", name, it.key);
 				goto cleanup;
 			}
-			/* json-c's UTF-8 check lets overlong forms (C0 80 is a
-			 * NUL in disguise) and escaped lone surrogates through. */
-			if (!wf_utf8_valid(it.key, strlen(it.key)) ||
-			    !wf_utf8_valid(json_object_get_string(it.val),
-					(size_t)json_object_get_string_len(it.val))) {
+			if (why) {
 				st = wf_err_set(err, WF_EUSAGE,
-					"--vars %s: a variable name or value is not valid UTF-8 "
-					"(an overlong form or a lone surrogate); fix the file", name);
+					"--vars %s: a variable name or value (or a key or string "
+					"inside one) is not valid UTF-8 (an overlong form or a lone "
+					"surrogate); fix the file", name);
 				goto cleanup;
 			}
 		}

@@ -9,9 +9,11 @@ if [ "${1:-}" = "--test" ]; then
   # Tests also use clang (libFuzzer), valgrind, tmux (the progress line on a
   # terminal), time, openssl (a private CA and a TLS server for the TLS
   # tests), groff-base (the man page renders without warnings) and jq (--json
-  # read as a script would), zsh and fish (their completion scripts parse).
-  # Without them those checks would be skipped.
-  packages+=(clang libclang-rt-dev valgrind tmux time openssl groff-base zsh fish)
+  # read as a script would), zsh and fish (their completion scripts parse),
+  # and nginx (a real gateway in front of the emulator, cutting idle
+  # requests; the tests start their own on a free loopback port). Without
+  # them those checks would be skipped.
+  packages+=(clang libclang-rt-dev valgrind tmux time openssl groff-base zsh fish nginx)
 fi
 
 missing=()

@@ -142,3 +142,120 @@ class EmuTestCase(NetTestCase):
         r = wfharness.run_wf(args, emu=self.emu, **kw)
         self.assertNoKey(r.out + r.err)
         return r
+
+
+def free_port():
+    """A loopback port nothing listens on (now)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+NGINX = os.environ.get("WF_NGINX") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.path.exists(p)), None)
+
+
+class Nginx:
+    """A real nginx (Debian's package) in front of an emulator, as a gateway
+    that cuts idle requests after read_timeout: a process of the test with
+    its configuration, logs and temp folders in a folder of its own, on a
+    free loopback port, stopped by stop(). Use as a context manager."""
+
+    def __init__(self, upstream_port, workdir, read_timeout="3s"):
+        self.dir = workdir
+        self.upstream_port = upstream_port
+        self.read_timeout = read_timeout
+        self.proc = None
+        self.port = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        d = self.dir
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        conf = os.path.join(d, "nginx.conf")
+        for _ in range(5):
+            self.port = free_port()
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF % {
+                    "dir": d, "port": self.port, "upstream": self.upstream_port,
+                    "timeout": self.read_timeout,
+                    # as root, workers would run as nobody, who cannot
+                    # reach a 0700 checkout
+                    "user": "user root;" if os.geteuid() == 0 else ""})
+            self._err = open(os.path.join(d, "nginx.stderr"), "w")
+            self.proc = subprocess.Popen([NGINX, "-p", d, "-c", conf], stdout=subprocess.DEVNULL,
+                                         stderr=self._err)
+            if self._wait_listening():
+                return
+            self.stop()
+        raise RuntimeError("nginx did not start: " + open(os.path.join(d, "error.log")).read())
+
+    def _wait_listening(self):
+        import socket
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # nginx: fast shutdown, workers too
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._err.close()
+        self.proc = None
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d%s" % (self.port, API_PATH)
+
+
+NGINX_CONF = """
+%(user)s
+daemon off;
+master_process on;
+worker_processes 1;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log %(dir)s/access.log;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fastcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+    gzip on;
+    gzip_types application/json;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            proxy_pass http://127.0.0.1:%(upstream)d;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout %(timeout)s;
+            proxy_buffering off;
+        }
+    }
+}
+"""

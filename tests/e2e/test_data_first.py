@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -279,6 +280,64 @@ class DataFirstHostileAndTempFiles(h.WfTestCase):
         self.assertIn("TMPDIR", r.err)
         self.assertEqual(h.db_query(self.path("a.db"), "SELECT count(*) FROM sqlite_schema"
                                     " WHERE name = 't'")[0][0], 0)
+
+
+class DataFirstNothingVisibleBeforeCommit(h.WfTestCase):
+
+    def test_guessed_table_is_not_visible_to_others_while_the_body_streams(self):
+        scen = {"workflows": {"dfslow": {
+                    "start_ms": 0, "pending_ms": 0, "cards": [],
+                    "generate": {"rows": 5000, "shape": "bench8", "data_first": True}}},
+                "faults": [{"endpoint": "result", "kind": "slow", "chunk_bytes": 16384,
+                            "delay_ms": 80, "times": -1}]}
+        db = self.path("v.db")
+        with h.Emu(scen, workdir=self.dir) as emu:
+            p = h.spawn_wf(["run", "dfslow", "--db", db, "--table", "t", "-q"], emu=emu)
+            try:
+                seen = []
+                deadline = time.monotonic() + 60
+                while p.poll() is None and time.monotonic() < deadline:
+                    if os.path.exists(db):
+                        try:
+                            seen.extend(h.db_query(
+                                db, "SELECT (SELECT count(*) FROM sqlite_schema WHERE name ="
+                                    " 't'), (SELECT group_concat(status) FROM _wf_runs)"))
+                        except sqlite3.OperationalError:
+                            pass  # the file is being created
+                    time.sleep(0.1)
+                out, err = p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+        self.assertEqual(p.returncode, 0, err)
+        # Polled for seconds while rows streamed into the guessed table: the
+        # table only ever appeared with the commit of the run.
+        self.assertGreater(seen.count((0, "running")), 10, seen)
+        self.assertEqual(set(seen) - {(0, None), (0, "running"), (1, "loaded")}, set(), seen)
+        self.assertEqual(h.db_query(db, "SELECT count(*) FROM t")[0][0], 5000)
+
+
+class DataFirstSessionLoadedOnce(h.WfTestCase):
+
+    def test_a_data_first_session_already_loaded_is_not_loaded_twice_unless_force(self):
+        scen = {"workflows": {"df": {"start_ms": 0, "pending_ms": 0, "cards": [],
+                                     "generate": {"rows": 3000, "shape": "mixed",
+                                                  "data_first": True}}}}
+        db = self.path("once.db")
+        with h.Emu(scen, workdir=self.dir) as emu:
+            r = h.run_wf(["run", "df", "--db", db, "--no-wait"], emu=emu)
+            self.assertRc(r, 0)
+            sid = r.out.strip()
+            self.assertRc(h.run_wf(["attach", sid, "--db", db, "--workflow", "df"], emu=emu), 0)
+            r = h.run_wf(["attach", sid, "--db", db, "--workflow", "df"], emu=emu)
+            self.assertRc(r, 0)
+            self.assertIn("is already in wf_df", r.err)
+            self.assertEqual(h.db_query(db, "SELECT count(*) FROM wf_df"), [(3000,)])
+            r = h.run_wf(["attach", sid, "--db", db, "--workflow", "df", "--force"], emu=emu)
+            self.assertRc(r, 0)
+        self.assertEqual(h.db_query(db, "SELECT count(*), count(DISTINCT _run_id) FROM wf_df"),
+                         [(6000, 2)])
 
 
 if __name__ == "__main__":

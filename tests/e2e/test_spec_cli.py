@@ -271,7 +271,10 @@ class SpecCliTest(EmuTestCase):
         url = "http://127.0.0.1:%d%s" % (free_port(), API_PATH)
         r = self.wf("run", "w1", "--db", self.path("t.db"), "--base-url", url, "--retries", "1")
         self.assertRc(r, 8)
-        self.assertIn("gave up after 1 retry", r.err)
+        # SPEC 4: before any answer, refused is a configuration mistake:
+        # one attempt, naming the URL.
+        self.assertNotIn("retrying", r.err)
+        self.assertIn(url + "/v1/workflow/run", r.err)
         self.assertIn("--base-url / SGP_BASE_URL", r.err)
         self.assertIn("reachable", r.err)
         self.assertIn("the run was not started", r.err)

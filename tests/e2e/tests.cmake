@@ -7,7 +7,8 @@ wf_add_pytest(e2e/test_spec_db.py)
 wf_add_pytest(e2e/test_audit_versions.py)
 
 # --- network side (branch net): waiting, client, run/attach/resume/status ---
-foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd test_run_attach)
+foreach(t test_session_wait test_session_faults test_session_tls test_run_cmd test_run_attach
+        test_recovery)
   wf_add_pytest(e2e/${t}.py)
   set_property(TEST e2e.${t} APPEND PROPERTY ENVIRONMENT
     "WF_SESSION_DRIVER=$<TARGET_FILE:session_driver>")

@@ -125,7 +125,7 @@ static void every_value_arrives_in_order(void)
 	T_CHECK(feed_rows(c, NROWS, -1, NULL, NULL, &err) == WF_OK);
 	T_CHECK(feed_tail(c, NROWS, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -174,7 +174,7 @@ static void a_low_parameter_limit_takes_fewer_rows_per_insert(void)
 	T_CHECK(feed_rows(c, (int)n, -1, NULL, NULL, &err) == WF_OK);
 	T_CHECK(feed_tail(c, (int)n, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -221,7 +221,7 @@ static void rows_larger_than_a_batch_arrive_whole(void)
 		T_CHECK(c->write(c->ctx, b.data + i, b.len - i < 65536 ? b.len - i : 65536, &err) ==
 			WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -266,7 +266,7 @@ static void an_early_new_key_keeps_the_count(void)
 		T_CHECK(c->write(c->ctx, b.data + i, b.len - i < 65536 ? b.len - i : 65536, &err) ==
 			WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -311,7 +311,7 @@ static void disk_full_in_the_writer_rolls_back(void)
 	T_CHECK(strstr(err.msg, "table t: inserting a row") != NULL);
 	T_CHECK(sqlite3_get_autocommit(wf_sink_db(s)) == 1);
 	T_CHECK(wf_loader_commit(l, &o, NULL, &err) == WF_EDB);
-	o.status = "failed";
+	o.status = WF_RUN_FAILED;
 	o.error = "disk full";
 	o.wait_ms = -1;
 	o.total_ms = -1;
@@ -405,7 +405,7 @@ static void only_the_final_attempt_is_kept(void)
 	T_CHECK(feed_rows(c, 1000, -1, NULL, NULL, &err) == WF_OK);
 	T_CHECK(feed_tail(c, 1000, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -495,7 +495,7 @@ static void data_first_guess_kept_or_given_up(void)
 		T_CHECK(c->reset(c->ctx, &err) == WF_OK);
 		T_CHECK(feed_data_first(c, schemas[k], &err) == WF_OK);
 		T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-		o.status = "loaded";
+		o.status = WF_RUN_LOADED;
 		o.wait_ms = -1;
 		o.total_ms = -1;
 		T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);

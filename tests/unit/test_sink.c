@@ -131,7 +131,7 @@ static void finish_run_records_status_error_and_cards(void)
 	wf_err err;
 	int64_t id = begin(s, "sess-2", "t");
 
-	o.status = "errored";
+	o.status = WF_RUN_ERRORED;
 	o.error = "card c2 failed: boom";
 	o.wait_ms = 1234;
 	o.total_ms = -1;
@@ -160,7 +160,7 @@ static void finish_run_never_overwrites_a_loaded_run(void)
 
 	T_CHECK(sqlite3_exec(db, "UPDATE _wf_runs SET status = 'loaded', rows_loaded = 5", NULL, NULL,
 			     NULL) == SQLITE_OK);
-	o.status = "failed";
+	o.status = WF_RUN_FAILED;
 	o.error = "lost the race";
 	o.wait_ms = -1;
 	o.total_ms = -1;
@@ -442,13 +442,13 @@ static void loader_loads_one_byte_chunks_and_commits_with_the_audit_row(void)
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
 	/* Pending: nothing visible to others yet. */
 	T_CHECK(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'") == 0);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = 10;
 	o.total_ms = 20;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
 	T_CHECK(stats.rows_loaded == 3 && stats.rows_reported == 3 && !stats.partial);
 	T_CHECK(stats.mismatches == 1);
-	T_CHECK_STR(stats.status, "loaded");
+	T_CHECK_STR(wf_run_status_name(stats.status), "loaded");
 	T_CHECK(q_int(db, "SELECT count(*) FROM t WHERE _run_id = 1") == 3);
 	T_CHECK(q_int(db, "SELECT count(*) FROM t_latest") == 3);
 	T_CHECK_STR(q_text(db, "SELECT group_concat(typeof(n), ',') FROM (SELECT n FROM t ORDER BY _row)"),
@@ -488,7 +488,7 @@ static void loader_discards_a_non_final_attempt_and_holds_no_lock_while_waiting(
 	T_CHECK(c->reset(c->ctx, &err) == WF_OK);
 	T_CHECK(feed(c, body1, 4096, &err) == WF_OK);
 	T_CHECK(c->finish(c->ctx, 1, &err) == WF_OK);
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	T_CHECK(wf_loader_commit(l, &o, &stats, &err) == WF_OK);
@@ -520,7 +520,7 @@ static void loader_failure_rolls_back_everything(void)
 	T_CHECK(st == WF_EBADRESPONSE);
 	T_CHECK(wf_loader_commit(l, &o, NULL, &err) != WF_OK);
 	/* The connection is free for recording the failure. */
-	o.status = "failed";
+	o.status = WF_RUN_FAILED;
 	o.error = "bad body";
 	o.wait_ms = -1;
 	o.total_ms = -1;
@@ -542,7 +542,7 @@ static void loader_skips_a_session_already_loaded_unless_forced(void)
 	wf_err err;
 	int pass;
 
-	o.status = "loaded";
+	o.status = WF_RUN_LOADED;
 	o.wait_ms = -1;
 	o.total_ms = -1;
 	for (pass = 0; pass < 3; pass++) {
@@ -598,7 +598,7 @@ static void loader_disk_full_rolls_back_and_leaves_the_connection_usable(void)
 	T_CHECK(sqlite3_get_autocommit(wf_sink_db(s)) == 1);
 	wf_loader_free(l);
 	T_CHECK(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 't'") == 0);
-	o.status = "failed";
+	o.status = WF_RUN_FAILED;
 	o.error = err.msg;
 	o.wait_ms = -1;
 	o.total_ms = -1;

@@ -99,6 +99,28 @@ static void vars_file_values_of_any_type_are_sent_as_written(void)
 	free(j);
 }
 
+/* One UTF-8 check at every depth: an overlong form in a nested key or string
+ * is refused as it is at the top level (a fuzz_vars find). */
+static void vars_file_bad_utf8_refused_at_any_depth(void)
+{
+	const char *bad[] = {"{\"o\":{\"\xe0\x8c\x80\":{}}}", "{\"o\":{\"k\":\"\xc0\x80\"}}",
+			     "{\"a\":[\"x\", [\"\xed\xa0\x80\"]]}",
+			     "{\"\xe0\x8c\x80\":\"x\"}", "{\"\xe0\x8c\x80\":1e400}"};
+	size_t i;
+	char *j = NULL;
+	wf_err err;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		wf_status st = build_from(bad[i], NULL, 0, &j, &err);
+		T_CHECK(st == WF_EUSAGE && j == NULL);
+		T_CHECK(strstr(err.msg, "not valid UTF-8") != NULL);
+		if (st != WF_EUSAGE)
+			fprintf(stderr, "  accepted case %zu\n", i);
+	}
+	T_CHECK(build_from("{\"o\":{\"Z\xc3\xbcrich\":[\"\xe2\x82\xac\"]}}", NULL, 0, &j, &err) ==
+		WF_OK);
+	free(j);
+}
+
 static void vars_file_missing(void)
 {
 	char *j = NULL;
@@ -134,6 +156,7 @@ int main(void)
 	T_RUN(var_without_equals_or_name_refused);
 	T_RUN(vars_file_non_objects_and_unsendable_numbers_refused);
 	T_RUN(vars_file_values_of_any_type_are_sent_as_written);
+	T_RUN(vars_file_bad_utf8_refused_at_any_depth);
 	T_RUN(vars_file_missing);
 	T_RUN(empty_object_is_sent_as_given);
 	T_RUN(unicode_kept);

@@ -26,13 +26,18 @@ typedef struct wf_loader wf_loader;
  * same number. */
 #define WF_LOADER_ROWS_PER_INSERT 16
 
+/* A warning line (without "warning: " or a newline); text is borrowed for
+ * the call. The loader never prints: the caller shows it or not. */
+typedef void (*wf_warn_fn)(void *ctx, const char *text);
+
 typedef struct wf_loader_opts {
 	const char *table;
 	wf_load_mode mode;
 	volatile sig_atomic_t *interrupted;  /* may be NULL */
 	wf_progress_fn progress;             /* may be NULL */
 	void *progress_ctx;
-	FILE *warnings;  /* where warning lines go (stderr); NULL = none */
+	wf_warn_fn warn;  /* each warning about the data, one line; NULL = none */
+	void *warn_ctx;
 	int force;       /* load even if the session is already in the table */
 } wf_loader_opts;
 
@@ -55,14 +60,14 @@ typedef struct wf_load_stats {
 	int64_t load_ms;           /* first byte of the final attempt to COMMIT */
 	int partial;  /* fewer rows than reported */
 	int64_t already_loaded_by; /* > 0: nothing loaded, this run id holds the session */
-	const char *status;        /* static: the status written ("loaded", "partial") */
+	wf_run_status status;      /* the status written (loaded, partial); NONE when nothing was */
 } wf_load_stats;
 
 /* Commits the pending result with the run's final audit row in the same
  * transaction: status, error, finished_at, wait_ms (o), load_ms (measured),
  * total_ms (o, or from started_at when < 0), execution_ms, rows_*, range_*,
- * schema_json, and o's cards into _wf_cards. o->status is "loaded" or
- * "partial"; a short result turns "loaded" into "partial" (with a warning).
+ * schema_json, and o's cards into _wf_cards. o->status is WF_RUN_LOADED or
+ * WF_RUN_PARTIAL; a short result turns loaded into partial (with a warning).
  * Needs a pending result (finish(final = 1) returned WF_OK), else
  * WF_EINTERNAL. When the session was already loaded (stats->already_loaded_by
  * > 0) nothing is written, WF_OK is returned, and the caller records the run

@@ -65,6 +65,28 @@ WF_API const char *wf_load_mode_name(wf_load_mode m);
  * WF_EUSAGE, with a message saying which modes exist, otherwise. */
 WF_API wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err);
 
+/* The statuses of a run in _wf_runs.status (SPEC 6): the one list of them.
+ * WF_RUN_NONE is "no status" (nothing recorded, or nothing to say). */
+typedef enum wf_run_status {
+	WF_RUN_NONE = 0,
+	WF_RUN_RUNNING,
+	WF_RUN_LOADED,
+	WF_RUN_PARTIAL,
+	WF_RUN_ERRORED,
+	WF_RUN_INACTIVE,
+	WF_RUN_TIMEOUT,
+	WF_RUN_INTERRUPTED,
+	WF_RUN_FAILED
+} wf_run_status;
+
+/* The status as _wf_runs spells it ("loaded"); NULL for WF_RUN_NONE. */
+WF_API const char *wf_run_status_name(wf_run_status st);
+/* The status of a name from _wf_runs; WF_RUN_NONE when it is none of them. */
+WF_API wf_run_status wf_run_status_parse(const char *name);
+/* 1 for the statuses of a run that put its rows into the table (loaded,
+ * partial): such a run is never changed again. */
+WF_API int wf_run_status_has_rows(wf_run_status st);
+
 typedef struct wf_run_info {
 	const char *session_id;     /* NULL for `load` */
 	const char *workflow_id;    /* may be NULL */
@@ -86,7 +108,7 @@ WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t 
  * computed from started_at. Needs no load pending on s (free the loader
  * first). */
 typedef struct wf_run_outcome {
-	const char *status;  /* running loaded partial errored inactive timeout interrupted failed */
+	wf_run_status status;
 	const char *error;   /* NULL when none */
 	int64_t wait_ms;     /* -1 when not measured */
 	int64_t total_ms;
@@ -102,6 +124,19 @@ WF_API wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_out
  * before waiting; the loader repeats it inside its transaction (race-free). */
 WF_API wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *session_id,
 					int *out_loaded, wf_err *err);
+
+/* The newest run with status loaded/partial that put session_id into table
+ * (run id in *out_run), 0 when none: the answer to "already loaded?". */
+WF_API wf_status wf_sink_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
+					   int64_t *out_run, wf_err *err);
+
+/* What _wf_runs recorded of a session (run --no-wait, an earlier attempt):
+ * its newest run still running, else its newest run, that names a table.
+ * *out is NULL when there is none, else the caller's
+ * (wf_run_records_free(*out, 1)). */
+typedef struct wf_run_record wf_run_record;
+WF_API wf_status wf_sink_session_recorded(wf_sink *s, const char *session_id, wf_run_record **out,
+					  wf_err *err);
 
 /* Unfinished runs for `resume`, oldest first: status running, a session id
  * known, and a pid that is not alive (kill(pid, 0) fails with ESRCH; a pid of
@@ -129,7 +164,7 @@ WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *o
 WF_API wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err);
 
 /* One _wf_runs row, for `runs`. Integers are -1 where the column is NULL. */
-typedef struct wf_run_record {
+struct wf_run_record {
 	int64_t run_id;
 	char *session_id, *workflow_id, *table, *mode, *status, *error, *variables;
 	char *started_at, *finished_at, *api_host, *tool_version;  /* NULL when NULL */
@@ -138,7 +173,7 @@ typedef struct wf_run_record {
 	/* Audit schema version 2; NULL / -1 in a database of version 1. */
 	char *hostname, *heartbeat_at;
 	int64_t batch_id, batch_index, exit_code;
-} wf_run_record;
+};
 
 /* The audit history, newest first; limit <= 0 for all. An empty list when the
  * database has no _wf_runs table; a database of an older audit schema version

@@ -1,0 +1,656 @@
+/* The life of one run (run.h): open, begin, wait and load, end. */
+#include "wf2sqlite/run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define READ_CHUNK 65536
+
+/* One run on its way: what every step reads and fills in. */
+typedef struct run_ctx {
+	const wf_run_opts *o;
+	wf_sink *sink;
+	wf_run_result *r;
+	int64_t t0;
+	int adopted;  /* the row was begun by another process: total_ms from its started_at */
+} run_ctx;
+
+static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...) WF_PRINTF(3, 4);
+static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...)
+{
+	char line[WF_ERR_MAX + 256];
+	va_list ap;
+
+	if (!o->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	o->notice(o->notice_ctx, kind, line);
+}
+
+static void loader_warn(void *ctx, const char *text)
+{
+	const wf_run_opts *o = ctx;
+	if (o->notice)
+		o->notice(o->notice_ctx, WF_NOTICE_WARNING, text);
+}
+
+void wf_run_result_init(wf_run_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->rows_loaded = r->rows_reported = r->rows_received = -1;
+	r->wait_ms = r->load_ms = r->total_ms = r->execution_ms = -1;
+}
+
+void wf_run_result_clear(wf_run_result *r)
+{
+	if (!r)
+		return;
+	free(r->session_id);
+	free(r->workflow_id);
+	free(r->table);
+	r->session_id = r->workflow_id = r->table = NULL;
+}
+
+static int set_str(char **dst, const char *src)
+{
+	char *p = NULL;
+
+	if (src && !(p = strdup(src)))
+		return -1;
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+/* A failure before the run has an outcome to show: the error only. */
+static wf_status fail_early(wf_run_result *r, wf_status st, const char *fmt, ...) WF_PRINTF(3, 4);
+static wf_status fail_early(wf_run_result *r, wf_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	r->code = st;
+	r->reported = 0;
+	return st;
+}
+
+static int64_t elapsed(const run_ctx *c)
+{
+	return wf_clock_ms() - c->t0;
+}
+
+static wf_status ctx_open(run_ctx *c, const wf_run_opts *o, wf_run_result *r, wf_err *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->r = r;
+	c->t0 = o->t0 ? o->t0 : wf_clock_ms();
+	wf_run_result_init(r);
+	r->mode = o->mode;
+	if (set_str(&r->workflow_id, o->workflow_id) != 0)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	/* The flag is set from the start: creating the audit tables may wait
+	 * for another process's lock. */
+	return wf_sink_open_ex(&c->sink, o->db_path, o->interrupted, err);
+}
+
+/* The table: given, or named after the workflow. */
+static wf_status pick_table(run_ctx *c, wf_err *err)
+{
+	if (c->r->table)
+		return WF_OK;
+	c->r->table = c->o->table ? strdup(c->o->table) : wf_sink_default_table(c->r->workflow_id);
+	return c->r->table ? WF_OK : wf_err_set(err, WF_EINTERNAL, "out of memory");
+}
+
+static wf_status begin_row(run_ctx *c, const char *variables_json, wf_err *err)
+{
+	wf_run_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.session_id = c->r->session_id;
+	info.workflow_id = c->r->workflow_id;
+	info.table = c->r->table;
+	info.mode = c->r->mode;
+	info.variables_json = variables_json;
+	info.api_host = c->o->api_host;
+	return wf_sink_begin_run(c->sink, &info, &c->r->run_id, err);
+}
+
+/* The audit status of a failure. */
+static wf_run_status failure_status(wf_status st, const wf_session_state *s)
+{
+	switch (st) {
+	case WF_EWORKFLOW:
+		return s->status && strcmp(s->status, "inactive") == 0 ? WF_RUN_INACTIVE
+									: WF_RUN_ERRORED;
+	case WF_ETIMEOUT:
+		return WF_RUN_TIMEOUT;
+	case WF_EINTERRUPTED:
+		return WF_RUN_INTERRUPTED;
+	default:
+		return WF_RUN_FAILED;
+	}
+}
+
+/* The one end of a run that did not commit rows: its status, error and
+ * timings recorded by one UPDATE (wf_sink_finish_run -> wf_db_end_run), the
+ * outcome filled in. code is the run's exit status. A failure to record is
+ * a notice: the run's own failure stays what the user sees. */
+static void run_end(run_ctx *c, wf_status code, wf_run_status status, const char *error,
+		    int64_t wait_ms, int64_t total_ms, const wf_card *cards, size_t ncards)
+{
+	wf_run_outcome ro;
+	wf_err err;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.status = status;
+	ro.error = error;
+	ro.wait_ms = wait_ms;
+	ro.total_ms = total_ms;
+	ro.cards = cards;
+	ro.ncards = ncards;
+	if (c->r->run_id > 0 && wf_sink_finish_run(c->sink, c->r->run_id, &ro, &err) != WF_OK)
+		notice(c->o, WF_NOTICE_ERROR, c->r->session_id ? "recording the end of run %lld: %s"
+			: "also could not record the failure of run %lld: %s",
+			(long long)c->r->run_id, err.msg);
+	c->r->code = code;
+	c->r->reported = 1;
+	c->r->status = code == WF_OK && c->r->already_loaded_by > 0 ? WF_RUN_NONE : status;
+	if (code != WF_OK && error && error != c->r->error)
+		snprintf(c->r->error, sizeof(c->r->error), "%s", error);
+	if (code == WF_OK || !c->r->session_id)
+		c->r->next = WF_NEXT_NONE;
+	else if (code == WF_EWORKFLOW)
+		c->r->next = status == WF_RUN_ERRORED ? WF_NEXT_ALLOW_PARTIAL : WF_NEXT_RERUN;
+	else
+		c->r->next = WF_NEXT_ATTACH;
+}
+
+/* A successful commit: the outcome from the loader's counters. */
+static void took_rows(run_ctx *c, const wf_load_stats *s, wf_run_status status)
+{
+	wf_run_result *r = c->r;
+
+	r->code = WF_OK;
+	r->reported = 1;
+	r->status = s->status != WF_RUN_NONE ? s->status : status;
+	r->rows_loaded = s->rows_loaded;
+	r->rows_reported = s->rows_reported;
+	r->rows_received = s->rows_received;
+	r->columns = s->columns;
+	r->mismatches = s->mismatches;
+	r->warnings = s->warnings;
+	r->load_ms = s->load_ms;
+	r->execution_ms = s->execution_ms;
+	r->already_loaded_by = s->already_loaded_by;
+}
+
+/* "loaded with --allow-partial from a session that errored: card c1: msg; ..." */
+static void partial_reason(const wf_session_state *s, char *buf, size_t size)
+{
+	size_t i, len;
+
+	snprintf(buf, size, "loaded with --allow-partial from a session that %s",
+		 s->status && strcmp(s->status, "errored") == 0 ? "errored" : "has errored cards");
+	for (i = 0; i < s->ncards; i++) {
+		if (!s->cards[i].error_message)
+			continue;
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "; card %s: %s", s->cards[i].id,
+			 s->cards[i].error_message);
+	}
+}
+
+static void loader_opts(const run_ctx *c, wf_loader_opts *lo, int with_progress)
+{
+	memset(lo, 0, sizeof(*lo));
+	lo->table = c->r->table;
+	lo->mode = c->r->mode;
+	lo->interrupted = c->o->interrupted;
+	lo->progress = with_progress ? c->o->progress : NULL;
+	lo->progress_ctx = c->o->progress_ctx;
+	lo->warn = loader_warn;
+	lo->warn_ctx = (void *)c->o;
+	lo->force = c->o->force;
+}
+
+/* Waits for the run's session and loads its result; the run ends loaded or
+ * partial with the rows, or with the failure's status. */
+static wf_status wait_and_load(run_ctx *c)
+{
+	const wf_run_opts *o = c->o;
+	wf_run_result *r = c->r;
+	wf_loader *loader = NULL;
+	wf_loader_opts lo;
+	wf_session_state state;
+	wf_load_stats stats;
+	wf_run_outcome ro;
+	wf_err err;
+	wf_status st;
+	int64_t t_wait, wait_ms;
+	char reason[WF_ERR_MAX], note[1024];
+
+	memset(&state, 0, sizeof(state));
+	memset(&stats, 0, sizeof(stats));
+	memset(&ro, 0, sizeof(ro));
+	loader_opts(c, &lo, 1);
+	t_wait = wf_clock_ms();
+	st = wf_loader_new(&loader, c->sink, r->run_id, &lo, &err);
+	if (st == WF_OK)
+		st = wf_session_wait(o->client, r->session_id, o->wait, wf_loader_consumer(loader),
+				     &state, &err);
+	wait_ms = wf_clock_ms() - t_wait;
+	if (st == WF_OK) {
+		int failed_state = wf_session_state_failed(&state);
+		if (failed_state)
+			partial_reason(&state, reason, sizeof(reason));
+		ro.status = failed_state ? WF_RUN_PARTIAL : WF_RUN_LOADED;
+		ro.error = failed_state ? reason : NULL;
+		ro.wait_ms = wait_ms;
+		ro.total_ms = c->adopted ? -1 : elapsed(c);
+		ro.cards = state.cards;
+		ro.ncards = state.ncards;
+		st = wf_loader_commit(loader, &ro, &stats, &err);
+	}
+	if (st != WF_OK && st != WF_EINTERRUPTED && o->interrupted && *o->interrupted) {
+		st = WF_EINTERRUPTED;
+		snprintf(err.msg, sizeof(err.msg), "interrupted while waiting for session %s; "
+			 "nothing of it was loaded", r->session_id);
+	}
+	/* Roll back anything pending before the run's row is ended. */
+	wf_loader_free(loader);
+	loader = NULL;
+	r->wait_ms = wait_ms;
+	r->total_ms = elapsed(c);
+	if (st == WF_OK && stats.already_loaded_by > 0) {
+		/* Another process won the race for this session. */
+		r->already_loaded_by = stats.already_loaded_by;
+		snprintf(note, sizeof(note), "session %s was already loaded into %s by run %lld; "
+			 "nothing loaded", r->session_id, r->table, (long long)stats.already_loaded_by);
+		run_end(c, WF_OK, WF_RUN_FAILED, note, wait_ms, r->total_ms, state.cards,
+			state.ncards);
+	} else if (st == WF_OK) {
+		took_rows(c, &stats, ro.status);
+	} else {
+		run_end(c, st, failure_status(st, &state), err.msg, wait_ms,
+			c->adopted ? -1 : r->total_ms, state.cards, state.ncards);
+	}
+	wf_session_state_clear(&state);
+	return r->code;
+}
+
+wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_wait,
+		       wf_run_result *out)
+{
+	run_ctx c;
+	wf_err err;
+	wf_status st;
+	char *sid = NULL;
+
+	st = ctx_open(&c, o, out, &err);
+	if (st == WF_OK)
+		st = pick_table(&c, &err);
+	/* A run is never started that cannot be saved. */
+	if (st == WF_OK)
+		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	if (st != WF_OK) {
+		fail_early(out, st, "%s; the run was not started", err.msg);
+		goto cleanup;
+	}
+	st = wf_session_start(o->client, o->workflow_id, variables_json, &sid, &err);
+	if (st != WF_OK) {
+		fail_early(out, st, "%s", err.msg);
+		goto cleanup;
+	}
+	out->session_id = sid;
+	sid = NULL;
+	st = begin_row(&c, variables_json, &err);
+	if (st != WF_OK) {
+		fail_early(out, st, "the run started as session %s but cannot be recorded: %s; once "
+			   "the database is fixed", out->session_id, err.msg);
+		out->next = WF_NEXT_ATTACH;
+		goto cleanup;
+	}
+	if (no_wait) {
+		out->status = WF_RUN_RUNNING;
+		out->reported = 1;
+		out->total_ms = elapsed(&c);
+		out->code = WF_OK;
+		goto cleanup;
+	}
+	notice(o, WF_NOTICE_NOTE, "started session %s (run %lld)", out->session_id,
+	       (long long)out->run_id);
+	wait_and_load(&c);
+cleanup:
+	free(sid);
+	wf_sink_close(c.sink);
+	return out->code;
+}
+
+/* Takes over the run of a process that is gone and was waiting for this
+ * session into this table with this mode (run --no-wait, a killed run). */
+static wf_status adopt_pending(run_ctx *c, wf_err *err)
+{
+	wf_pending_run *runs = NULL;
+	size_t n = 0, i;
+	wf_status st;
+	int claimed = 0;
+	const char *mode = wf_load_mode_name(c->r->mode);
+
+	st = wf_sink_pending_runs(c->sink, &runs, &n, err);
+	for (i = 0; st == WF_OK && i < n && !c->adopted; i++) {
+		const wf_pending_run *p = &runs[i];
+		if (!p->session_id || strcmp(p->session_id, c->r->session_id) != 0 || !p->table ||
+		    strcasecmp(p->table, c->r->table) != 0 || !p->mode || strcmp(p->mode, mode) != 0)
+			continue;
+		st = wf_sink_claim_run(c->sink, p, &claimed, err);
+		if (st == WF_OK && claimed) {
+			c->r->run_id = p->run_id;
+			c->adopted = 1;
+		}
+	}
+	wf_pending_runs_free(runs, n);
+	return st;
+}
+
+/* A session that run --no-wait (or an earlier attempt) recorded is loaded
+ * where that run meant it to go, unless told otherwise. */
+static wf_status recorded_defaults(run_ctx *c, wf_err *err)
+{
+	const wf_run_opts *o = c->o;
+	wf_run_record *rec = NULL;
+	wf_load_mode mode;
+	wf_status st = WF_OK;
+
+	if (o->table && o->workflow_id && o->mode_given)
+		return WF_OK;
+	st = wf_sink_session_recorded(c->sink, c->r->session_id, &rec, err);
+	if (st != WF_OK || !rec)
+		goto cleanup;
+	if (o->workflow_id && (!rec->workflow_id || strcmp(rec->workflow_id, o->workflow_id) != 0))
+		goto cleanup;
+	if (!o->workflow_id && set_str(&c->r->workflow_id, rec->workflow_id) != 0) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	if (!o->mode_given && rec->mode && wf_load_mode_parse(rec->mode, &mode, NULL) == WF_OK)
+		c->r->mode = mode;
+	if (!o->table) {
+		if (set_str(&c->r->table, rec->table) != 0) {
+			st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+			goto cleanup;
+		}
+		notice(o, WF_NOTICE_NOTE, "loading into table %s with mode %s, as run %lld of this "
+		       "session recorded (--table and --mode choose otherwise)", rec->table,
+		       wf_load_mode_name(c->r->mode), (long long)rec->run_id);
+	}
+cleanup:
+	wf_run_records_free(rec, rec ? 1 : 0);
+	return st;
+}
+
+wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_result *out)
+{
+	run_ctx c;
+	wf_session_state state;
+	wf_err err;
+	wf_status st;
+	int64_t by = 0;
+
+	memset(&state, 0, sizeof(state));
+	st = ctx_open(&c, o, out, &err);
+	if (st == WF_OK && set_str(&out->session_id, session_id) != 0)
+		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");
+	if (st == WF_OK)
+		st = recorded_defaults(&c, &err);
+	if (st == WF_OK)
+		st = pick_table(&c, &err);
+	if (st == WF_OK)
+		st = wf_sink_session_loaded_by(c.sink, out->table, session_id, &by, &err);
+	if (st == WF_OK && by > 0 && !o->force) {
+		out->already_loaded_by = by;
+		out->total_ms = elapsed(&c);
+		out->reported = 1;
+		out->code = WF_OK;
+		goto cleanup;
+	}
+	if (st == WF_OK)
+		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	/* A session that does not exist (or that this key cannot see) is not
+	 * worth a run in the audit table. */
+	if (st == WF_OK)
+		st = wf_session_get(o->client, session_id, &state, &err);
+	if (st == WF_OK)
+		st = adopt_pending(&c, &err);
+	if (st == WF_OK && c.adopted)
+		notice(o, WF_NOTICE_NOTE, "continuing run %lld, whose process is gone",
+		       (long long)out->run_id);
+	else if (st == WF_OK)
+		st = begin_row(&c, NULL, &err);
+	if (st != WF_OK) {
+		fail_early(out, st, "%s", err.msg);
+		goto cleanup;
+	}
+	wait_and_load(&c);
+cleanup:
+	wf_session_state_clear(&state);
+	wf_sink_close(c.sink);
+	return out->code;
+}
+
+wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out_n, wf_err *err)
+{
+	wf_sink *sink = NULL;
+	wf_status st;
+	size_t ended = 0;
+
+	*out = NULL;
+	*out_n = 0;
+	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
+	if (st == WF_OK)
+		st = wf_sink_end_dead_loads(sink, &ended, err);
+	if (st == WF_OK && ended)
+		notice(o, WF_NOTICE_NOTE, "%zu run%s of a killed wf2sqlite load marked interrupted "
+		       "(a load cannot be continued: load the file again)", ended,
+		       ended == 1 ? "" : "s");
+	if (st == WF_OK)
+		st = wf_sink_pending_runs(sink, out, out_n, err);
+	wf_sink_close(sink);
+	return st;
+}
+
+wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_result *out)
+{
+	run_ctx c;
+	wf_err err;
+	wf_status st;
+	int claimed = 0;
+	int64_t by = 0;
+	char msg[512];
+
+	st = ctx_open(&c, o, out, &err);
+	out->run_id = p->run_id;
+	c.adopted = 1;
+	if (!p->mode || wf_load_mode_parse(p->mode, &out->mode, NULL) != WF_OK)
+		out->mode = WF_MODE_APPEND;
+	if (st == WF_OK && (set_str(&out->session_id, p->session_id) != 0 ||
+			    set_str(&out->workflow_id, p->workflow_id) != 0 ||
+			    set_str(&out->table, p->table) != 0))
+		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");
+	/* Of two resumes racing for a run, one takes it over. */
+	if (st == WF_OK)
+		st = wf_sink_claim_run(c.sink, p, &claimed, &err);
+	if (st == WF_OK && !claimed) {
+		notice(o, WF_NOTICE_NOTE, "run %lld was taken over by another process; left alone",
+		       (long long)p->run_id);
+		goto cleanup;
+	}
+	if (st == WF_OK)
+		st = wf_sink_session_loaded_by(c.sink, p->table, p->session_id, &by, &err);
+	if (st == WF_OK && by > 0) {
+		/* Loaded meanwhile by another run (an attach): this one ends. */
+		wf_run_outcome ro;
+		memset(&ro, 0, sizeof(ro));
+		snprintf(msg, sizeof(msg), "session %s was loaded into %s by another run; nothing "
+			 "loaded", p->session_id, p->table);
+		ro.status = WF_RUN_FAILED;
+		ro.error = msg;
+		ro.wait_ms = -1;
+		ro.total_ms = -1;
+		st = wf_sink_finish_run(c.sink, p->run_id, &ro, &err);
+		if (st == WF_OK)
+			notice(o, WF_NOTICE_NOTE, "run %lld: %s", (long long)p->run_id, msg);
+	}
+	if (st != WF_OK) {
+		fail_early(out, st, "run %lld: %s", (long long)p->run_id, err.msg);
+		goto cleanup;
+	}
+	if (by > 0)
+		goto cleanup;
+	notice(o, WF_NOTICE_NOTE, "run %lld: the process (pid %ld) that started it is gone; "
+	       "waiting for session %s to load it into %s", (long long)p->run_id, (long)p->pid,
+	       p->session_id, p->table);
+	wait_and_load(&c);
+cleanup:
+	wf_sink_close(c.sink);
+	return out->code;
+}
+
+/* Feeds the whole input to the consumer; WF_EUSAGE when it cannot be read. */
+static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer *c,
+			   volatile sig_atomic_t *interrupted, wf_err *err)
+{
+	static const char intr[] = "interrupted while loading; nothing of this run was saved";
+	char *chunk = malloc(READ_CHUNK);
+	wf_status st = WF_OK;
+	size_t n;
+
+	if (!chunk)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	for (;;) {
+		if (interrupted && *interrupted) {
+			st = wf_err_set(err, WF_EINTERRUPTED, "%s", intr);
+			break;
+		}
+		n = fread(chunk, 1, READ_CHUNK, in);
+		if (n > 0 && (st = c->write(c->ctx, chunk, n, err)) != WF_OK)
+			break;
+		if (n < READ_CHUNK) {
+			if (ferror(in)) {
+				if (errno == EINTR && !(interrupted && *interrupted)) {
+					clearerr(in);
+					continue;
+				}
+				st = interrupted && *interrupted
+					? wf_err_set(err, WF_EINTERRUPTED, "%s", intr)
+					: wf_err_set(err, WF_EUSAGE, "reading %s: %s", name,
+						     strerror(errno));
+				break;
+			}
+			if (feof(in))
+				break;
+		}
+	}
+	free(chunk);
+	return st;
+}
+
+wf_status wf_run_load(const wf_run_opts *o, const char *file, wf_run_result *out)
+{
+	const char *name = strcmp(file, "-") == 0 ? "standard input" : file;
+	run_ctx c;
+	wf_loader *loader = NULL;
+	const wf_result_consumer *con;
+	wf_loader_opts lo;
+	wf_run_outcome ro;
+	wf_load_stats stats;
+	wf_status st;
+	wf_err err;
+	FILE *in = NULL;
+
+	err.msg[0] = '\0';
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.r = out;
+	c.t0 = o->t0 ? o->t0 : wf_clock_ms();
+	wf_run_result_init(out);
+	out->mode = o->mode;
+	st = set_str(&out->workflow_id, o->workflow_id) != 0
+		? wf_err_set(&err, WF_EINTERNAL, "out of memory") : pick_table(&c, &err);
+	if (st != WF_OK)
+		goto done;
+	in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+	if (!in) {
+		st = wf_err_set(&err, WF_EUSAGE, "cannot open %s: %s; check the path", file,
+				strerror(errno));
+		goto done;
+	}
+	st = wf_sink_open_ex(&c.sink, o->db_path, o->interrupted, &err);
+	if (st == WF_OK)
+		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	if (st == WF_OK)
+		st = begin_row(&c, NULL, &err);
+	if (st != WF_OK)
+		goto done;
+	notice(o, WF_NOTICE_VERBOSE, "loading %s into table %s of %s (run %lld, mode %s)", name,
+	       out->table, o->db_path, (long long)out->run_id, wf_load_mode_name(out->mode));
+	loader_opts(&c, &lo, 0);
+	st = wf_loader_new(&loader, c.sink, out->run_id, &lo, &err);
+	if (st != WF_OK)
+		goto done;
+	con = wf_loader_consumer(loader);
+	st = con->reset(con->ctx, &err);
+	if (st == WF_OK)
+		st = feed_file(in, name, con, o->interrupted, &err);
+	if (st == WF_OK)
+		st = con->finish(con->ctx, 1, &err);
+	if (st == WF_EBADRESPONSE) {
+		size_t len;
+		wf_err_prefix(&err, "%s is not a valid result body: ", name);
+		len = strlen(err.msg);
+		/* The loader may already have said it (no "data" array). */
+		snprintf(err.msg + len, sizeof(err.msg) - len, "%s: give a whole body as "
+			 "GET /v1/sessions/:id/result returns it",
+			 strstr(err.msg, "nothing was loaded") ? "" : "; nothing was loaded");
+	}
+	if (st != WF_OK)
+		goto done;
+	memset(&ro, 0, sizeof(ro));
+	ro.status = WF_RUN_LOADED;
+	ro.wait_ms = -1;
+	ro.total_ms = elapsed(&c);
+	st = wf_loader_commit(loader, &ro, &stats, &err);
+	if (st != WF_OK)
+		goto done;
+	took_rows(&c, &stats, WF_RUN_LOADED);
+	out->total_ms = ro.total_ms;
+	out->rows_received = stats.rows_received;
+	notice(o, WF_NOTICE_VERBOSE, "%lld columns, %lld rows received, %lld values of another "
+	       "type than their column, %lld warnings", (long long)stats.columns,
+	       (long long)stats.rows_received, (long long)stats.mismatches,
+	       (long long)stats.warnings);
+done:
+	wf_loader_free(loader);  /* rolls back whatever was not committed */
+	loader = NULL;
+	if (st != WF_OK && st != WF_EINTERRUPTED && o->interrupted && *o->interrupted)
+		st = wf_err_set(&err, WF_EINTERRUPTED,
+				"interrupted while loading; nothing of this run was saved");
+	if (st != WF_OK) {
+		/* The attempt is recorded: a careful user wants to see it. */
+		out->total_ms = elapsed(&c);
+		run_end(&c, st, st == WF_EINTERRUPTED ? WF_RUN_INTERRUPTED : WF_RUN_FAILED, err.msg,
+			-1, out->total_ms, NULL, 0);
+	}
+	if (in && in != stdin)
+		fclose(in);
+	wf_sink_close(c.sink);
+	return out->code;
+}

@@ -1,0 +1,308 @@
+"""The ways back from a failure as users meet them (issue: recovery that
+really recovers): gateways that cut long requests (a real nginx in front of
+compass-emu), slices that end on time on one connection, configuration
+mistakes that fail fast naming the URL, hostile --vars."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from netlib import (NGINX, API_PATH, Emu, EmuTestCase, NetTestCase, Nginx, free_port,
+                    wait_for_run, wf_env, workflow)
+from wfharness import SANITIZED, WfTestCase, db_query, db_runs, run_wf, spawn_wf
+
+
+# The hand-written emulator waits for the rest of a request head after a TLS
+# hello, so the client gives up at its 10 s connect timeout; on
+# libmicrohttpd it answers 400 at once and this becomes 2 s.
+EMU_TLS_HELLO_BOUND_S = 12.0
+
+
+# SPEC 4's "under 2 s"; a sanitizer build on a loaded machine starts slower.
+FAST_S = 5.0 if SANITIZED else 2.0
+
+
+def result_calls(emu):
+    """The result calls in the order they arrived (the log is written as
+    each is answered)."""
+    return sorted(NetTestCase.calls(emu, "result"), key=lambda q: q["t_ms"])
+
+
+def timeout_of(q):
+    return int(q["query"].split("timeout=")[1].split("&")[0])
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed (scripts/deps.sh --test installs it)")
+class GatewayTest(EmuTestCase):
+    """SPEC 4: two cuts at the same elapsed time are a gateway's signature;
+    the slices shrink below it, or the wait polls when it cuts faster than
+    about 2 s; a give-up that involved cuts suggests --wait poll."""
+
+    @staticmethod
+    def scenario():
+        return {"workflows": {
+            "nine": workflow("nine-s", cards_ms=(4500, 4500)),
+            "five": workflow("five-s", cards_ms=(2500, 2500)),
+            "long": workflow("long-s", cards_ms=(30000,)),
+        }}
+
+    def gateway(self, read_timeout):
+        g = Nginx(self.emu.port, self.path("nginx"), read_timeout)
+        g.start()
+        self.addCleanup(g.stop)
+        return g
+
+    def test_gateway_cutting_every_3s_still_loads_in_block_mode(self):
+        g = self.gateway("3s")
+        db = self.path("g.db")
+        before = len(result_calls(self.emu))
+        t0 = time.monotonic()
+        r = self.wf(["run", "nine", "--db", db, "--base-url", g.base_url])
+        took = time.monotonic() - t0
+        self.assertRc(r, 0)
+        self.assertIn("loaded 5 rows", r.err)
+        self.assertNotIn("polling", r.err)
+        # Only the first cut (not yet known as the gateway's) was a retry.
+        self.assertLessEqual(r.err.count("retrying in"), 1, r.err)
+        # Block mode all along: two long-polls cut at 3 s (the second shows
+        # the gateway's signature), then slices below the cut (a final
+        # fetch of a finished session asks 60 s and answers at once).
+        polls = [timeout_of(q) for q in result_calls(self.emu)[before:]
+                 if timeout_of(q) != 60000]
+        self.assertEqual(polls[:2], [25000, 25000], (polls, r.err))
+        self.assertGreaterEqual(len(polls), 3, polls)
+        self.assertTrue(all(t < 3000 for t in polls[2:]), polls)
+        self.assertLess(took, 20)
+        (run,) = db_runs(db)
+        self.assertEqual(run["status"], "loaded")
+
+    def test_gateway_cutting_every_second_switches_to_polling_once(self):
+        g = self.gateway("1s")
+        db = self.path("p.db")
+        r = self.wf(["run", "five", "--db", db, "--base-url", g.base_url,
+                     "--poll-interval", "500ms"])
+        self.assertRc(r, 0)
+        self.assertIn("loaded 5 rows", r.err)
+        self.assertEqual(r.err.count("by polling its status"), 1, r.err)
+        self.assertIn("a gateway cuts requests held open for", r.err)
+
+    def test_give_up_after_a_cut_suggests_wait_poll(self):
+        g = self.gateway("3s")
+        r = self.wf(["run", "long", "--db", self.path("x.db"), "--base-url", g.base_url,
+                     "--retries", "0"])
+        self.assertRc(r, 8)
+        self.assertIn("--wait poll", r.err)
+        self.assertIn("HTTP 504", r.err)
+        # The line names the URL it tried.
+        self.assertIn("http://127.0.0.1:%d%s/v1/sessions/long-s" % (g.port, API_PATH), r.err)
+
+
+class SliceTest(NetTestCase):
+    """A slice whose answer comes right at its timeout is read (and not
+    handed on), so the next request reuses the connection."""
+
+    def test_slices_ending_on_time_share_one_connection(self):
+        sc = {"workflows": {"w": workflow("w-s", cards_ms=(4500,))}}
+        with Emu(sc) as emu:
+            d = self.drive(emu, ["--start", "w", "--slice", "1s", "--quiet"], expect_rc=0)
+            self.assertEqual(len(d.finals()), 1)
+            gets = [q for q in self.calls(emu) if q["method"] == "GET"]
+            polls = [q for q in gets if q["path"].endswith("/result")]
+            self.assertGreaterEqual(len(polls), 4)
+            # Every slice but the last ended at its timeout, and all the GETs
+            # went over one keep-alive connection.
+            self.assertEqual(sorted(set(q["conn"] for q in gets)), [gets[0]["conn"]], gets)
+
+
+class FailFastTest(EmuTestCase):
+    """SPEC 4: until a host has answered once, a refused connection, a DNS
+    failure or a TLS failure is a configuration mistake: one attempt, exit 8
+    in under 2 s, naming the URL tried and the likely fix."""
+
+    @staticmethod
+    def scenario():
+        return {"workflows": {"w": workflow("w-s", cards_ms=(100,)),
+                              "slow": workflow("slow-s", cards_ms=(60000,))}}
+
+    def assertNoRuns(self, db):
+        if os.path.exists(db):
+            self.assertEqual(db_query(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                      "'_wf_runs'")[0][0] and len(db_runs(db)), 0)
+
+    def timed(self, args, **kw):
+        t0 = time.monotonic()
+        r = self.wf(args, **kw)
+        return r, time.monotonic() - t0
+
+    def test_https_to_a_plain_http_server_fails_fast_naming_the_url(self):
+        # A plain-HTTP server answers the TLS hello with an HTTP error at
+        # once (as libmicrohttpd does): a TLS protocol failure.
+        import socket
+        import threading
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        seen = []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                seen.append(c.recv(4096))
+                c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n")
+                c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            r, took = self.timed(["status", "w-s", "--base-url", "127.0.0.1:%d" % port])
+        finally:
+            srv.close()
+        self.assertRc(r, 8)
+        self.assertLess(took, FAST_S, r.err)
+        self.assertEqual(len(seen), 1)  # one attempt
+        self.assertIn("https://127.0.0.1:%d%s/v1/sessions/w-s" % (port, API_PATH), r.err)
+        self.assertIn("TLS", r.err)
+        self.assertIn("--base-url http://127.0.0.1:%d%s" % (port, API_PATH), r.err)
+        self.assertIn("--cacert", r.err)
+        self.assertNotIn("retrying", r.err)
+
+    def test_https_to_a_plain_http_emulator_fails_at_once_naming_the_url(self):
+        before = len(self.emu.requests())
+        r, took = self.timed(["run", "w", "--db", self.path("a.db"),
+                              "--base-url", "127.0.0.1:%d" % self.emu.port])
+        self.assertRc(r, 8)
+        # One attempt: at most the 10 s connect timeout when the server
+        # waits for more of the TLS hello.
+        self.assertLess(took, EMU_TLS_HELLO_BOUND_S, r.err)
+        self.assertIn("https://127.0.0.1:%d%s/v1/workflow/run" % (self.emu.port, API_PATH), r.err)
+        self.assertIn("TLS", r.err)
+        self.assertIn("--base-url http://127.0.0.1:%d%s" % (self.emu.port, API_PATH), r.err)
+        self.assertIn("--cacert", r.err)
+        self.assertIn("the run was not started", r.err)
+        self.assertNotIn("retrying", r.err)
+        self.assertNotIn("--retries", r.err)
+        # Nothing reached the API as a request (a TLS hello is no request).
+        self.assertEqual([q for q in self.emu.requests()[before:] if q["status"] == 200], [])
+        self.assertNoRuns(self.path("a.db"))
+
+    def test_refused_port_fails_fast_naming_the_url(self):
+        port = free_port()
+        for args in (["run", "w", "--db", self.path("b.db")],
+                     ["attach", "w-s", "--db", self.path("b.db")], ["status", "w-s"]):
+            r, took = self.timed(args + ["--base-url", "http://127.0.0.1:%d%s" % (port, API_PATH)])
+            self.assertRc(r, 8)
+            self.assertLess(took, FAST_S, r.err)
+            self.assertIn("http://127.0.0.1:%d%s/v1/" % (port, API_PATH), r.err)
+            self.assertIn("port", r.err)
+            self.assertIn("configuration mistake", r.err)
+            self.assertNotIn("retrying", r.err)
+
+    def test_unknown_host_fails_without_retrying(self):
+        r, took = self.timed(["status", "w-s", "--base-url", "wf2sqlite-test.invalid"])
+        self.assertRc(r, 8)
+        self.assertIn("https://wf2sqlite-test.invalid/corp-api/compass/api/v1/sessions/w-s", r.err)
+        self.assertIn("host name", r.err)
+        self.assertNotIn("retrying", r.err)
+
+    def test_refused_after_the_host_answered_is_retried(self):
+        # Once the host has answered, a refused connection is an outage
+        # (SPEC 4): retried within --retries, every line naming the URL.
+        emu = Emu({"workflows": {"slow": workflow("slow-s", cards_ms=(60000,))}})
+        emu.start()
+        self.addCleanup(emu.stop)
+        db = self.path("c.db")
+        p = spawn_wf(["run", "slow", "--db", db, "--retries", "2"], emu=emu)
+        try:
+            wait_for_run(db)
+            time.sleep(0.5)
+            emu.stop()
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 8, err)
+        self.assertGreaterEqual(err.count("retrying in"), 2, err)
+        self.assertIn("gave up after 2 retries", err)
+        url = "http://127.0.0.1:%d%s/v1/sessions/slow-s" % (emu.port, API_PATH)
+        for line in err.splitlines():
+            if "retrying in" in line or "gave up" in line:
+                self.assertIn(url, line)
+        self.assertNotIn("configuration mistake", err)
+
+
+class HostileVarsTest(EmuTestCase):
+    @staticmethod
+    def scenario():
+        return {"workflows": {"w": workflow("w-s", cards_ms=(100,))}}
+
+    def test_overlong_utf8_in_a_nested_key_is_refused_and_not_sent(self):
+        before = len(self.calls(self.emu, "run"))
+        for body in (b'{"o":{"\xe0\x8c\x80":{}}}', b'{"o":[{"k":"\xc0\x80"}]}'):
+            path = self.path("vars.json")
+            with open(path, "wb") as f:
+                f.write(body)
+            r = self.wf(["run", "w", "--db", self.path("v.db"), "--vars", path])
+            self.assertRc(r, 2)
+            self.assertIn("not valid UTF-8", r.err)
+        self.assertEqual(len(self.calls(self.emu, "run")), before)
+        self.assertFalse(os.path.exists(self.path("v.db")) and db_runs(self.path("v.db")))
+
+
+
+def wide_body(prefix, n):
+    cols = [{"id": "%s%d" % (prefix, i), "header": "H", "type": "number"} for i in range(n)]
+    return json.dumps({"data": [{c["id"]: 1 for c in cols}], "schema": cols})
+
+
+class DbErrorTest(WfTestCase):
+    """Database errors a user can act on."""
+
+    def load(self, body, db, *args):
+        src = self.path("body.json")
+        with open(src, "w") as f:
+            f.write(body)
+        return run_wf(["load", src, "--db", db] + list(args), env={})
+
+    def test_appending_past_the_column_limit_names_table_count_and_limit(self):
+        db = self.path("w.db")
+        self.assertRc(self.load(wide_body("a", 1990), db, "--table", "wide"), 0)
+        r = self.load(wide_body("b", 20), db, "--table", "wide")
+        self.assertRc(r, 7)
+        self.assertIn("table wide would need 2012 columns (it has 1992", r.err)
+        self.assertIn("at most 2000", r.err)
+        self.assertIn("--table", r.err)
+        self.assertNotIn("sqlite_altertab", r.err)
+        runs = db_runs(db)
+        self.assertEqual([x["status"] for x in runs], ["loaded", "failed"])
+        self.assertIn("2012 columns", runs[1]["error"])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM pragma_table_info('wide')")[0][0],
+                         1992)
+
+    def test_full_disk_reported_as_an_io_error_says_the_disk_is_full(self):
+        mnt = self.path("mnt")
+        os.mkdir(mnt)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here (%s)" % p.stderr.strip())
+        try:
+            # 16 KiB left: the WAL index cannot grow, which SQLite reports
+            # as "disk I/O error (code 4874)", not as a full disk.
+            with open(os.path.join(mnt, "filler"), "wb") as f:
+                f.write(b"x" * (1024 * 1024 - 16 * 1024))
+            r = self.load(wide_body("a", 3), os.path.join(mnt, "f.db"), "--table", "t")
+            self.assertRc(r, 7)
+            self.assertIn("disk is full", r.err)
+            self.assertIn("free some space", r.err)
+        finally:
+            subprocess.run(["umount", "-l", mnt])
+
+
+if __name__ == "__main__":
+    unittest.main()
