@@ -10,7 +10,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import wfharness  # noqa: E402
-from wfharness import WfTestCase, db_query, db_runs, run_wf, spawn_wf, wf_env  # noqa: E402
+from wfharness import (WfTestCase, db_query, db_runs, drops_privileges, run_wf,  # noqa: E402
+                       spawn_wf, wf_env)
 
 
 def body(rows, schema=None, total=None, start=None, end=None, data_first=False, execution=12):
@@ -455,6 +456,7 @@ class TestDatabase(LoadTestBase):
         self.assertNotIn("Sanitizer", p.stderr)
         return p
 
+    @drops_privileges
     def test_read_only_database_file_exits_7_with_a_clear_message(self):
         self.load(body(sales_rows(2), SALES_SCHEMA), "--table", "sales")
         kw = self._as_other_user()
@@ -470,6 +472,7 @@ class TestDatabase(LoadTestBase):
         self.assertEqual(self.q("SELECT count(*) FROM sales"), [(2,)])
         self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [(1,)])
 
+    @drops_privileges
     def test_read_only_folder_exits_7_naming_the_folder(self):
         sub = self.path("ro")
         os.mkdir(sub)

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from netlib import (wait_for_run, API_KEY, ACCOUNT_ID, RESULT, ROWS, EmuTestCase, wf_env, workflow)
-from wfharness import db_query, run_as, run_wf, spawn_wf, unprivileged
+from wfharness import db_query, drops_privileges, run_as, run_wf, spawn_wf, unprivileged
 
 HOSTILE = '{"data": [{"n": NaN}], "schema": [{"id": "n", "header": "N", "type": "number"}]}'
 
@@ -346,8 +346,10 @@ class ConfigTest(EmuTestCase):
         self.assertIn("not started", r.err)
         self.assertEqual(len(self.emu.requests()), before)
 
-    # Root ignores file modes: as root these run the binary as nobody.
+    # Root ignores file modes: as root these run the binary as nobody
+    # (a copy nobody can reach: tests/lib/asuser.py).
 
+    @drops_privileges
     def test_unwritable_folder_exit_7_nothing_sent(self):
         binary, kw = unprivileged(self)
         d = self.path("ro")
@@ -364,6 +366,7 @@ class ConfigTest(EmuTestCase):
         finally:
             os.chmod(d, stat.S_IRWXU)
 
+    @drops_privileges
     def test_unwritable_db_file_exit_7_nothing_sent(self):
         db = self.path("a.db")
         self.assertRc(run_wf(["run", "w", "--db", db], emu=self.emu), 0)

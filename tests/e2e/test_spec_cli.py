@@ -469,7 +469,8 @@ class SpecCliTest(EmuTestCase):
             self.assertEqual(self.jq(r.out, ".run_id != null"), str(recorded).lower(), r)
             # The same line is on stderr (a usage error adds where the help is).
             self.assertIn(self.jq(r.out, ".error").split("; see 'wf2sqlite")[0], r.err, r)
-        self.assertEqual(self.jq(self.wf("run", "no_such_workflow", "--json").out,
+        # Without --db: the default workflows.db in the test's folder, not the checkout.
+        self.assertEqual(self.jq(self.wf("run", "no_such_workflow", "--json", cwd=self.dir).out,
                                  ".workflow_id"), "no_such_workflow")
 
     def test_no_wait_json_and_plain(self):

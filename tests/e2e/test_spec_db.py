@@ -14,7 +14,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlib import (RESULT, ROWS, Emu, EmuTestCase, NetTestCase, wait_for_run,  # noqa: E402
                     workflow)
-from wfharness import WF2SQLITE, db_query, db_runs, run_wf, spawn_wf, wf_env  # noqa: E402
+from wfharness import (db_query, db_runs, drops_privileges, run_as, run_wf,  # noqa: E402
+                       spawn_wf, unprivileged, wf_env)
 
 TYPED_SCHEMA = [
     {"id": "s", "header": "S", "type": "string"},
@@ -456,15 +457,11 @@ class SpecDbTest(EmuTestCase):
         self.assertEqual(self.q("PRAGMA integrity_check"), [("ok",)])
 
     def as_nobody(self, args):
-        """Runs wf2sqlite as uid/gid 65534 (root can write anywhere)."""
-        if os.geteuid() != 0:
-            return run_wf(args, emu=self.emu)
-        pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        env = wf_env(self.emu)
-        p = subprocess.run(pre + [WF2SQLITE] + args, capture_output=True, text=True, env=env,
-                           timeout=60)
-        from wfharness import Run
-        return Run(args, p.returncode, p.stdout, p.stderr)
+        """Runs wf2sqlite as uid/gid 65534 (root can write anywhere), from a
+        copy nobody can reach (tests/lib/asuser.py)."""
+        binary, kw = unprivileged(self)
+        os.chmod(self.dir, 0o755)
+        return run_as(binary, args, kw, wf_env(self.emu))
 
     def nobody_dir(self, name, mode):
         os.chmod(self.dir, 0o755)
@@ -473,9 +470,8 @@ class SpecDbTest(EmuTestCase):
         os.chmod(d, mode)
         return d
 
+    @drops_privileges
     def test_preflight_unwritable_folder_and_file_nothing_sent(self):
-        if os.geteuid() == 0 and not os.path.exists("/usr/bin/setpriv"):
-            self.skipTest("needs setpriv to drop root")
         before = len(self.emu.requests())
         ro = self.nobody_dir("ro", 0o755)  # root's, read-only for nobody
         r = self.as_nobody(["run", "w", "--db", os.path.join(ro, "a.db")])

@@ -2,6 +2,7 @@
 moving along the timeline, the long-poll result, auth, 404/400, the log."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -435,6 +436,7 @@ class ExamplesTest(unittest.TestCase):
             text = f.read()
         example = text[text.rindex("```json") + 7:text.rindex("```")]
         d = tempfile.mkdtemp(prefix="wfemu-")
+        self.addCleanup(shutil.rmtree, d, True)
         sc = os.path.join(d, "s.json")
         with open(sc, "w") as f:
             f.write(example)
@@ -446,6 +448,7 @@ class ExamplesTest(unittest.TestCase):
 class ProcessTest(unittest.TestCase):
     def test_bad_scenarios_exit_2_naming_the_file(self):
         d = tempfile.mkdtemp(prefix="wfemu-")
+        self.addCleanup(shutil.rmtree, d, True)
         cases = [
             ("{not json", "not valid JSON"),
             ("[]", "must be a JSON object"),

@@ -7,8 +7,9 @@ the key nowhere, and, where a run could not start, that nothing was sent.
 A run that started but could not be saved is loaded afterwards with the
 printed attach command, or by resume: nothing lost.
 
-The permission tests drop root to nobody (65534) for wf2sqlite: root ignores
-file modes."""
+The permission tests drop root to nobody (65534) for wf2sqlite, run from a
+copy reachable by nobody wherever the checkout lives (tests/lib/asuser.py):
+root ignores file modes."""
 import json
 import os
 import re
@@ -24,10 +25,10 @@ import unittest
 
 from hardlib import (API_KEY, HardCase, WfTestCase, integrity, runs, rows_of_run,
                      whole_runs_only, wf_env, wfharness)
+from asuser import UserArea, drops_privileges  # noqa: E402 (tests/lib, put on the path by hardlib)
 
 ROWS = 300
 BIG_ROWS = 5000  # about 1 MB of mixed rows
-NOBODY = 65534
 
 
 def scenario():
@@ -82,18 +83,20 @@ class DbFaults(HardCase):
         os.chmod(self.dir, 0o777)
 
     def wf_as(self, args, env=None, unprivileged=False, limit_fsize=None, timeout=120):
-        """Runs wf2sqlite, optionally as nobody and with a file size limit."""
+        """Runs wf2sqlite, optionally as nobody (a copy in a UserArea:
+        tests/lib/asuser.py) and with a file size limit."""
         def pre():
             if limit_fsize is not None:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (limit_fsize, limit_fsize))
-            if unprivileged and os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
         env = env if env is not None else wf_env(self.emu)
-        p = subprocess.run([wfharness.WF2SQLITE] + list(args), capture_output=True, text=True,
-                           env=env, timeout=timeout, preexec_fn=pre)
+        binary, kw = wfharness.WF2SQLITE, {}
+        if unprivileged:
+            area = UserArea(self)
+            binary, = area.copy(wfharness.WF2SQLITE)
+            kw = area.kwargs()
+        p = subprocess.run([binary] + list(args), capture_output=True, text=True,
+                           env=env, timeout=timeout, preexec_fn=pre, **kw)
         r = wfharness.Run(args, p.returncode, p.stdout, p.stderr)
         self.assertNotIn("Sanitizer", p.stderr, repr(r))
         self.assertNotIn("runtime error:", p.stderr, repr(r))
@@ -124,6 +127,7 @@ class DbFaults(HardCase):
 
     # ---- permissions -----------------------------------------------------
 
+    @drops_privileges
     def test_read_only_file_exit_7_before_the_run_starts(self):
         db = self.path("ro.db")
         before_runs = self.seed_db(db)
@@ -148,6 +152,7 @@ class DbFaults(HardCase):
         self.assertRegex(r.err, "read-only|not writable")
         self.assertEqual(runs(db), before_runs)
 
+    @drops_privileges
     def test_folder_not_writable_new_file_exit_7_nothing_sent(self):
         d = self.path("ro-dir")
         os.mkdir(d, 0o555)
@@ -160,6 +165,7 @@ class DbFaults(HardCase):
         self.assertEqual(len(self.posts()), n)
         self.assertFalse(os.path.exists(db))
 
+    @drops_privileges
     def test_folder_not_writable_existing_file_exit_7_nothing_sent(self):
         # WAL needs -wal and -shm beside the file: a writable file in a
         # read-only folder cannot be written either (SQLite error 1544).

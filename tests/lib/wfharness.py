@@ -4,14 +4,18 @@ Starts the real compass-emu on 127.0.0.1 with a scenario, runs the real
 wf2sqlite binary against it, and opens the SQLite files it writes.
 Standard library only.
 """
+import atexit
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
+
+from asuser import UserArea, drops_privileges, reachable_tmp  # noqa: F401 (re-exported)
 
 WF2SQLITE = os.environ.get("WF2SQLITE_BIN", "wf2sqlite")
 EMU = os.environ.get("COMPASS_EMU_BIN", "compass-emu")
@@ -28,10 +32,15 @@ class Emu:
 
     scenario: a dict (written to a temp file) or a path.
     The emulator writes one JSON line per request it received to self.log_path.
+    A folder it makes itself (no workdir given) is removed when the test
+    process ends (after every test could still read the log).
     """
 
     def __init__(self, scenario, workdir=None, extra_args=()):
-        self.dir = workdir or tempfile.mkdtemp(prefix="wfemu-")
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="wfemu-")
+            atexit.register(shutil.rmtree, workdir, True)
+        self.dir = workdir
         if isinstance(scenario, dict):
             scenario.setdefault("api_key", API_KEY)
             scenario.setdefault("account_id", ACCOUNT_ID)
@@ -158,26 +167,21 @@ def spawn_wf(args, emu=None, env=None, **kw):
 def unprivileged(test):
     """For checks of file permissions, which root ignores (CI runs as root):
     returns (binary, kwargs) to run wf2sqlite as user nobody when we are root
-    -- a copy of the binary in a folder nobody can reach (the checkout may be
-    under /root), and subprocess's user/group -- and opens test.dir to nobody.
-    When we are not root: (WF2SQLITE, {})."""
-    if os.geteuid() != 0:
-        return WF2SQLITE, {}
-    import shutil
-    d = tempfile.mkdtemp(prefix="wfbin-")
-    test.addCleanup(shutil.rmtree, d, True)
-    os.chmod(d, 0o755)
-    binary = os.path.join(d, "wf2sqlite")
-    shutil.copy(WF2SQLITE, binary)
-    os.chmod(binary, 0o755)
-    os.chmod(test.dir, 0o777)
-    return binary, {"user": 65534, "group": 65534}
+    -- a copy of the binary in a UserArea (tests/lib/asuser.py: the checkout
+    may sit in a folder nobody cannot enter) and subprocess's user, group and
+    cwd -- and opens test.dir to nobody. When we are not root: a copy run as
+    ourselves. The test must be marked @drops_privileges."""
+    area = UserArea(test)
+    binary, = area.copy(WF2SQLITE)
+    if area.dropping:
+        os.chmod(test.dir, 0o777)
+    return binary, area.kwargs()
 
 
-def run_as(binary, args, kwargs, env, timeout=60):
+def run_as(binary, args, kwargs, env, timeout=60, **more):
     """Runs binary (from unprivileged) with args; returns a Run."""
     p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=env,
-                       timeout=timeout, **kwargs)
+                       timeout=timeout, **kwargs, **more)
     r = Run(args, p.returncode, p.stdout, p.stderr)
     assert "Sanitizer" not in p.stderr and "runtime error:" not in p.stderr, repr(r)
     return r
@@ -202,10 +206,11 @@ def db_runs(path):
 
 
 class WfTestCase(unittest.TestCase):
-    """A test case with a fresh temporary directory in self.dir."""
+    """A test case with a fresh temporary directory in self.dir (in a folder
+    nobody can reach, for the tests that drop privileges: asuser.py)."""
 
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="wftest-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="wftest-", dir=reachable_tmp())
         self.dir = self._tmp.name
 
     def tearDown(self):
