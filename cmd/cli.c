@@ -28,6 +28,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_QUIET, "quiet", 'q', NULL, "print only errors on stderr", NULL, 0},
 	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)", NULL, 0},
 	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
+	{WF_OPT_DRY_RUN, "dry-run", 0, NULL, "list what would be continued, and change nothing", NULL, 0},
 	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
 	{0, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -251,6 +252,7 @@ static int *opt_flag_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_QUIET: return &o->quiet;
 	case WF_OPT_VERBOSE: return &o->verbose;
 	case WF_OPT_HELP: return &o->help;
+	case WF_OPT_DRY_RUN: return &o->dry_run;
 	default: return NULL;
 	}
 }

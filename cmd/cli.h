@@ -46,6 +46,7 @@ enum wf_opt_id {
 	WF_OPT_QUIET,
 	WF_OPT_VERBOSE,
 	WF_OPT_PROFILE,
+	WF_OPT_DRY_RUN,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -70,7 +71,7 @@ typedef struct wf_cli_opts {
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
-	int no_wait, force, allow_partial, json, quiet, verbose, help;
+	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run;
 	const char *pos[WF_CLI_MAX_POS];
 	int npos;
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */

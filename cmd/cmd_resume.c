@@ -5,7 +5,7 @@
 static const enum wf_opt_id resume_options[] = {
 	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
 	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
-	WF_OPT_ALLOW_PARTIAL, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0
+	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0
 };
 
 /* The worse of two exit codes: an interruption first, then the highest. */
@@ -32,6 +32,7 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (rc)
 		return rc;
 	wf_net_run_opts(&n, &ro);
+	ro.dry_run = opts->dry_run;
 	st = wf_run_pending(&ro, &runs, &nruns, &err);
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
@@ -48,6 +49,21 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	/* Each run goes to its own table with its own mode. */
 	wf_net_run_opts(&n, &ro);
 	ro.table = ro.workflow_id = NULL;
+	if (opts->dry_run) {
+		/* Connecting sends nothing; only the host is needed. */
+		for (i = 0; i < nruns; i++) {
+			const wf_pending_run *p = &runs[i];
+			if (wf_run_pending_is_ours(&ro, p))
+				fprintf(io->out, "would continue run %lld: session %s (%s), into %s "
+					"(mode %s)\n", (long long)p->run_id, p->session_id, p->status,
+					p->table, p->mode);
+			else
+				fprintf(io->out, "would leave run %lld alone: session %s was started "
+					"against %s (resume with --base-url https://%s/corp-api/compass/api)\n",
+					(long long)p->run_id, p->session_id, p->api_host, p->api_host);
+		}
+		goto cleanup;
+	}
 	for (i = 0; i < nruns; i++) {
 		int one;
 		if (!runs[i].session_id || !runs[i].table)
@@ -80,12 +96,15 @@ const wf_command wf_cmd_resume = {
 	"resume [options]",
 	"attach to every run in the audit table left unfinished",
 	"Finds the runs of _wf_runs still marked running whose process is gone (killed,\n"
-	"or the machine rebooted), and attaches to each session, loading it into the\n"
-	"table and with the mode the run was started with. Runs whose process is still\n"
-	"alive are left alone. Each run is taken over: its row in _wf_runs ends as\n"
+	"or the machine rebooted), or that ended with exit 6, 7, 8 or 130 before their\n"
+	"result was loaded, and attaches to each session, loading it into the table and\n"
+	"with the mode the run was started with. Runs whose process is still alive, runs\n"
+	"the server ended or does not know (404), and runs of another API host (listed\n"
+	"with the host to use) are left alone. Each run is taken over: its row ends as\n"
 	"loaded, or with the failure. The exit code is the worst of the runs' codes.\n"
 	"Runs of a killed 'load' cannot be continued: they are marked interrupted (load\n"
 	"the file again).",
+	"  wf2sqlite resume --db results.db --dry-run\n"
 	"  wf2sqlite resume --db results.db\n"
 	"  wf2sqlite resume --db results.db --timeout 1h --json",
 	resume_options,

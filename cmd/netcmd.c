@@ -167,9 +167,12 @@ void wf_net_continue_command(const wf_net *n, const wf_net_job *job, char *buf, 
 		append_arg(buf, size, "--mode", job->mode_name);
 	if (job->workflow_id)
 		append_arg(buf, size, "--workflow", job->workflow_id);
-	/* Given as --profile, the host and the key came from it. */
-	if (n->opts->profile && n->opts->settings.profile)
-		append_arg(buf, size, "--profile", n->opts->settings.profile);
+	/* The session lives on the host it was started against: name it when
+	 * it is not the one the environment gives anyway. */
+	if (n->opts->profile)
+		append_arg(buf, size, "--profile", n->opts->profile);
+	if (n->opts->base_url && n->cfg.base_url)
+		append_arg(buf, size, "--base-url", n->cfg.base_url);
 }
 
 void wf_net_notice(void *ctx, wf_run_notice kind, const char *text)
@@ -256,6 +259,11 @@ int wf_net_report(wf_net *n, const wf_run_result *r)
 		append_quoted(cont, sizeof(cont), r->workflow_id ? r->workflow_id : "WORKFLOW_ID");
 		wf_net_error(n, "run %lld recorded as %s; its result cannot be loaded: start the "
 			     "workflow again: %s", (long long)r->run_id, status, cont);
+	} else if (r->next == WF_NEXT_ATTACH && r->end_unrecorded) {
+		wf_net_error(n, "run %lld could not be recorded as %s (its row in _wf_runs still "
+			     "says running; resume or attach takes it over); session %s goes on on "
+			     "the server: continue with: %s", (long long)r->run_id, status,
+			     r->session_id ? r->session_id : "", cont);
 	} else if (r->next == WF_NEXT_ATTACH) {
 		wf_net_error(n, "run %lld recorded as %s; the session goes on on the server: "
 			     "continue with: %s", (long long)r->run_id, status, cont);

@@ -473,6 +473,7 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 
 	memset(&e, 0, sizeof(e));
 	e.status = status;
+	e.exit_code = 0;
 	e.error = o->error;
 	e.wait_ms = o->wait_ms;
 	e.total_ms = o->total_ms;

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define READ_CHUNK 65536
 
@@ -16,7 +18,16 @@ typedef struct run_ctx {
 	wf_run_result *r;
 	int64_t t0;
 	int adopted;  /* the row was begun by another process: total_ms from its started_at */
+	/* The heartbeat (SPEC 6): written from the thread that waits (the
+	 * progress reports of the wait reach it at least every slice, 25 s),
+	 * never from the progress watcher's. */
+	pthread_t waiter;
+	int64_t last_beat;
+	wf_wait_opts wait;  /* o->wait with the progress routed through beat() */
 } run_ctx;
+
+/* Under 30 s between beats (SPEC 6), with a slice's margin. */
+#define HEARTBEAT_MS 20000
 
 static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...) WF_PRINTF(3, 4);
 static void notice(const wf_run_opts *o, wf_run_notice kind, const char *fmt, ...)
@@ -152,21 +163,25 @@ static void run_end(run_ctx *c, wf_status code, wf_run_status status, const char
 
 	memset(&ro, 0, sizeof(ro));
 	ro.status = status;
+	ro.exit_code = (int)code;
 	ro.error = error;
 	ro.wait_ms = wait_ms;
 	ro.total_ms = total_ms;
 	ro.cards = cards;
 	ro.ncards = ncards;
-	if (c->r->run_id > 0 && wf_sink_finish_run(c->sink, c->r->run_id, &ro, &err) != WF_OK)
+	if (c->r->run_id > 0 && wf_sink_finish_run(c->sink, c->r->run_id, &ro, &err) != WF_OK) {
 		notice(c->o, WF_NOTICE_ERROR, c->r->session_id ? "recording the end of run %lld: %s"
 			: "also could not record the failure of run %lld: %s",
 			(long long)c->r->run_id, err.msg);
+		c->r->end_unrecorded = 1;
+	}
 	c->r->code = code;
 	c->r->reported = 1;
 	c->r->status = code == WF_OK && c->r->already_loaded_by > 0 ? WF_RUN_NONE : status;
 	if (code != WF_OK && error && error != c->r->error)
 		snprintf(c->r->error, sizeof(c->r->error), "%s", error);
-	if (code == WF_OK || !c->r->session_id)
+	/* A session the server does not know (404) does not go on anywhere. */
+	if (code == WF_OK || !c->r->session_id || code == WF_ENOTFOUND)
 		c->r->next = WF_NEXT_NONE;
 	else if (code == WF_EWORKFLOW)
 		c->r->next = status == WF_RUN_ERRORED ? WF_NEXT_ALLOW_PARTIAL : WF_NEXT_RERUN;
@@ -222,6 +237,19 @@ static void loader_opts(const run_ctx *c, wf_loader_opts *lo, int with_progress)
 	lo->force = c->o->force;
 }
 
+static void beat(void *ctx, const wf_progress *p)
+{
+	run_ctx *c = ctx;
+	int64_t now = wf_clock_ms();
+
+	if (pthread_equal(pthread_self(), c->waiter) && now - c->last_beat >= HEARTBEAT_MS) {
+		c->last_beat = now;
+		wf_sink_heartbeat(c->sink, c->r->run_id);
+	}
+	if (c->o->wait->progress)
+		c->o->wait->progress(c->o->wait->progress_ctx, p);
+}
+
 /* Waits for the run's session and loads its result; the run ends loaded or
  * partial with the rows, or with the failure's status. */
 static wf_status wait_and_load(run_ctx *c)
@@ -244,8 +272,16 @@ static wf_status wait_and_load(run_ctx *c)
 	loader_opts(c, &lo, 1);
 	t_wait = wf_clock_ms();
 	st = wf_loader_new(&loader, c->sink, r->run_id, &lo, &err);
+	c->wait = *o->wait;
+	c->wait.progress = beat;
+	c->wait.progress_ctx = c;
+	c->waiter = pthread_self();
+	c->last_beat = wf_clock_ms();
+	if (!o->wait->progress)
+		c->wait.progress_interval_ms = 0;  /* no watcher thread for the beat alone */
+	wf_sink_heartbeat(c->sink, r->run_id);
 	if (st == WF_OK)
-		st = wf_session_wait(o->client, r->session_id, o->wait, wf_loader_consumer(loader),
+		st = wf_session_wait(o->client, r->session_id, &c->wait, wf_loader_consumer(loader),
 				     &state, &err);
 	wait_ms = wf_clock_ms() - t_wait;
 	if (st == WF_OK) {
@@ -301,12 +337,18 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 	/* A run is never started that cannot be saved. */
 	if (st == WF_OK)
 		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	/* A started session can always be recorded: the write lock is taken
+	 * before the POST and held across it (a few ms; docs/waiting.md), so
+	 * the row goes in at once. Waiting for it is interruptible. */
+	if (st == WF_OK)
+		st = wf_sink_hold_write(c.sink, &err);
 	if (st != WF_OK) {
 		fail_early(out, st, "%s; the run was not started", err.msg);
 		goto cleanup;
 	}
 	st = wf_session_start(o->client, o->workflow_id, variables_json, &sid, &err);
 	if (st != WF_OK) {
+		wf_sink_release_write(c.sink);
 		fail_early(out, st, "%s", err.msg);
 		goto cleanup;
 	}
@@ -335,9 +377,11 @@ cleanup:
 	return out->code;
 }
 
-/* Takes over the run of a process that is gone and was waiting for this
- * session into this table with this mode (run --no-wait, a killed run). */
-static wf_status adopt_pending(run_ctx *c, wf_err *err)
+/* Takes over the unfinished run of this session into this table with this
+ * mode, of this API host (run --no-wait, a killed run, or one that ended
+ * with exit 6, 7, 8 or 130 before it was loaded): same run_id, workflow id
+ * and variables. *out_status is the status it had (caller frees). */
+static wf_status adopt_pending(run_ctx *c, char **out_status, wf_err *err)
 {
 	wf_pending_run *runs = NULL;
 	size_t n = 0, i;
@@ -351,10 +395,13 @@ static wf_status adopt_pending(run_ctx *c, wf_err *err)
 		if (!p->session_id || strcmp(p->session_id, c->r->session_id) != 0 || !p->table ||
 		    strcasecmp(p->table, c->r->table) != 0 || !p->mode || strcmp(p->mode, mode) != 0)
 			continue;
+		if (c->o->api_host && p->api_host && strcasecmp(c->o->api_host, p->api_host) != 0)
+			continue;
 		st = wf_sink_claim_run(c->sink, p, &claimed, err);
 		if (st == WF_OK && claimed) {
 			c->r->run_id = p->run_id;
 			c->adopted = 1;
+			*out_status = p->status ? strdup(p->status) : NULL;
 		}
 	}
 	wf_pending_runs_free(runs, n);
@@ -405,6 +452,8 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	wf_status st;
 	int64_t by = 0;
 
+	char *was = NULL;
+
 	memset(&state, 0, sizeof(state));
 	st = ctx_open(&c, o, out, &err);
 	if (st == WF_OK && set_str(&out->session_id, session_id) != 0)
@@ -429,10 +478,13 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	if (st == WF_OK)
 		st = wf_session_get(o->client, session_id, &state, &err);
 	if (st == WF_OK)
-		st = adopt_pending(&c, &err);
-	if (st == WF_OK && c.adopted)
+		st = adopt_pending(&c, &was, &err);
+	if (st == WF_OK && c.adopted && (!was || strcmp(was, "running") == 0))
 		notice(o, WF_NOTICE_NOTE, "continuing run %lld, whose process is gone",
 		       (long long)out->run_id);
+	else if (st == WF_OK && c.adopted)
+		notice(o, WF_NOTICE_NOTE, "continuing run %lld (it ended %s before its result was "
+		       "loaded): same row, workflow id and variables", (long long)out->run_id, was);
 	else if (st == WF_OK)
 		st = begin_row(&c, NULL, &err);
 	if (st != WF_OK) {
@@ -441,6 +493,7 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	}
 	wait_and_load(&c);
 cleanup:
+	free(was);
 	wf_session_state_clear(&state);
 	wf_sink_close(c.sink);
 	return out->code;
@@ -454,6 +507,16 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 
 	*out = NULL;
 	*out_n = 0;
+	if (o->dry_run) {
+		/* Changes nothing: no file created, no table, no killed load ended. */
+		if (access(o->db_path, F_OK) != 0)
+			return WF_OK;
+		st = wf_sink_open_readonly(&sink, o->db_path, err);
+		if (st == WF_OK)
+			st = wf_sink_pending_runs(sink, out, out_n, err);
+		wf_sink_close(sink);
+		return st;
+	}
 	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
 	if (st == WF_OK)
 		st = wf_sink_end_dead_loads(sink, &ended, err);
@@ -465,6 +528,11 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 		st = wf_sink_pending_runs(sink, out, out_n, err);
 	wf_sink_close(sink);
 	return st;
+}
+
+int wf_run_pending_is_ours(const wf_run_opts *o, const wf_pending_run *run)
+{
+	return !o->api_host || !run->api_host || strcasecmp(o->api_host, run->api_host) == 0;
 }
 
 wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_result *out)
@@ -485,6 +553,15 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 			    set_str(&out->workflow_id, p->workflow_id) != 0 ||
 			    set_str(&out->table, p->table) != 0))
 		st = wf_err_set(&err, WF_EINTERNAL, "out of memory");
+	/* A run belongs to the API host it was started against: asking
+	 * another one would get a 404 and fail a live run for good. */
+	if (st == WF_OK && !wf_run_pending_is_ours(o, p)) {
+		notice(o, WF_NOTICE_NOTE, "run %lld (session %s) was started against %s, not %s: "
+		       "left alone; resume it with --base-url https://%s/corp-api/compass/api "
+		       "(or the profile of that host)", (long long)p->run_id, p->session_id,
+		       p->api_host, o->api_host, p->api_host);
+		goto cleanup;
+	}
 	/* Of two resumes racing for a run, one takes it over. */
 	if (st == WF_OK)
 		st = wf_sink_claim_run(c.sink, p, &claimed, &err);
@@ -515,9 +592,14 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 	}
 	if (by > 0)
 		goto cleanup;
-	notice(o, WF_NOTICE_NOTE, "run %lld: the process (pid %ld) that started it is gone; "
-	       "waiting for session %s to load it into %s", (long long)p->run_id, (long)p->pid,
-	       p->session_id, p->table);
+	if (!p->status || strcmp(p->status, "running") == 0)
+		notice(o, WF_NOTICE_NOTE, "run %lld: the process (pid %ld) that started it is gone; "
+		       "waiting for session %s to load it into %s", (long long)p->run_id,
+		       (long)p->pid, p->session_id, p->table);
+	else
+		notice(o, WF_NOTICE_NOTE, "run %lld ended %s before its result was loaded; "
+		       "continuing it: waiting for session %s to load it into %s",
+		       (long long)p->run_id, p->status, p->session_id, p->table);
 	wait_and_load(&c);
 cleanup:
 	wf_sink_close(c.sink);

@@ -25,6 +25,7 @@ struct wf_sink {
 	int busy_timeout_ms;
 	int busy_default_ms;  /* WF_SINK_BUSY_TIMEOUT_MS or $WF2SQLITE_BUSY_TIMEOUT_MS */
 	volatile sig_atomic_t *interrupted;
+	int holding;  /* wf_sink_hold_write: the write transaction is ours, open */
 };
 
 sqlite3 *wf_sink_db(wf_sink *s)
@@ -152,6 +153,11 @@ wf_status wf_db_fail(wf_sink *s, int rc, wf_err *err, const char *what, ...)
 	msg = s && s->db && sqlite3_extended_errcode(s->db) == rc ? sqlite3_errmsg(s->db)
 								   : sqlite3_errstr(rc);
 	hint = db_hint(rc);
+	/* The busy handler gave up because of SIGINT/SIGTERM, not the timeout. */
+	if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) && s && s->interrupted &&
+	    *s->interrupted)
+		return wf_err_set(err, WF_EINTERRUPTED, "database %s: %s: interrupted while waiting "
+				  "for another process's lock on the database", s->path, head);
 	/* A full disk often comes as an I/O error (the WAL index cannot grow:
 	 * "disk I/O error (code 4874)"): look at the free space. */
 	if ((rc & 0xff) == SQLITE_IOERR && (left = free_bytes(s ? s->path : NULL)) >= 0 &&
@@ -636,6 +642,40 @@ static void host_name(char *out, size_t cap)
 	out[cap - 1] = '\0';
 }
 
+wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
+{
+	wf_status st = wf_db_begin(s, err);
+
+	s->holding = st == WF_OK;
+	return st;
+}
+
+void wf_sink_heartbeat(wf_sink *s, int64_t run_id)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+
+	if (!s || s->readonly || run_id <= 0 || !sqlite3_get_autocommit(s->db))
+		return;
+	wf_now_iso(now);
+	s->busy_timeout_ms = 1000;
+	if (sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET heartbeat_at = ?2 WHERE run_id = ?1"
+			       " AND status = 'running'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, run_id) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT) == SQLITE_OK)
+		(void)sqlite3_step(st);  /* a missed beat is not a failure */
+	sqlite3_finalize(st);
+	s->busy_timeout_ms = s->busy_default_ms;
+}
+
+void wf_sink_release_write(wf_sink *s)
+{
+	if (s && s->holding)
+		wf_db_rollback(s);
+	if (s)
+		s->holding = 0;
+}
+
 wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 			    wf_err *err)
 {
@@ -645,13 +685,17 @@ wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_ru
 	int rc;
 
 	*out_run_id = 0;
-	ret = wf_db_begin(s, err);
+	if (s->holding && !sqlite3_get_autocommit(s->db))
+		ret = WF_OK;  /* the lock taken before the run was started */
+	else
+		ret = wf_db_begin(s, err);
+	s->holding = 0;
 	if (ret != WF_OK)
 		return ret;
 	rc = sqlite3_prepare_v2(s->db,
 		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
-		" started_at, api_host, tool_version, pid, hostname)"
-		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)", -1, &st, NULL);
+		" started_at, api_host, tool_version, pid, hostname, heartbeat_at)"
+		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?6)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	wf_now_iso(now);
@@ -746,7 +790,8 @@ wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 		" rows_loaded = CASE WHEN ?7 THEN ?12 ELSE rows_loaded END,"
 		" range_start = CASE WHEN ?7 THEN ?13 ELSE range_start END,"
 		" range_end = CASE WHEN ?7 THEN ?14 ELSE range_end END,"
-		" schema_json = CASE WHEN ?7 THEN ?15 ELSE schema_json END"
+		" schema_json = CASE WHEN ?7 THEN ?15 ELSE schema_json END,"
+		" exit_code = coalesce(?16, exit_code)"
 		" WHERE run_id = ?1 AND status NOT IN ('loaded', 'partial')", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -757,7 +802,8 @@ wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 	    (rc = wf_db_bind_text_or_null(st, 4, now)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 5, o->wait_ms)) != SQLITE_OK ||
 	    (rc = wf_db_bind_int_or_null(st, 6, o->total_ms)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int(st, 7, ld != NULL)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int(st, 7, ld != NULL)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 16, o->exit_code)) != SQLITE_OK)
 		goto fail;
 	if (ld &&
 	    ((rc = wf_db_bind_int_or_null(st, 8, ld->load_ms)) != SQLITE_OK ||
@@ -877,16 +923,19 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 	*out = NULL;
 	*out_n = 0;
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT run_id, session_id, workflow_id, table_name, mode, pid FROM _wf_runs"
-		" WHERE status = 'running' AND session_id IS NOT NULL ORDER BY run_id", -1, &st,
-		NULL);
+		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host"
+		" FROM _wf_runs WHERE session_id IS NOT NULL AND (status = 'running'"
+		" OR (status IN ('timeout', 'interrupted', 'failed') AND exit_code IN (6, 7, 8, 130))"
+		" OR (status IN ('timeout', 'interrupted') AND exit_code IS NULL))"
+		" ORDER BY run_id", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
-		if (pid_alive(pid))
+		const unsigned char *status = sqlite3_column_text(st, 6);
+		if (status && strcmp((const char *)status, "running") == 0 && pid_alive(pid))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
@@ -906,7 +955,9 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 		p->workflow_id = col_dup(st, 2);
 		p->table = col_dup(st, 3);
 		p->mode = col_dup(st, 4);
-		if (!p->session_id || !p->table || !p->mode) {
+		p->status = col_dup(st, 6);
+		p->api_host = col_dup(st, 7);
+		if (!p->session_id || !p->table || !p->mode || !p->status) {
 			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
 			goto cleanup;
 		}
@@ -937,13 +988,16 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 	if (ret != WF_OK)
 		return ret;
 	host_name(host, sizeof(host));
-	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4 WHERE run_id = ?1"
-				" AND pid = ?2 AND status = 'running'", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4,"
+				" status = 'running' WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
+				-1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(st, 2, (int64_t)run->pid)) == SQLITE_OK &&
+	    (rc = run->pid > 0 ? sqlite3_bind_int64(st, 2, (int64_t)run->pid)
+			       : sqlite3_bind_null(st, 2)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 4, host[0] ? host : NULL)) == SQLITE_OK &&
-	    (rc = sqlite3_step(st)) == SQLITE_DONE)
+	    (rc = wf_db_bind_text_or_null(st, 5, run->status ? run->status : "running")) ==
+	    SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {
@@ -1042,6 +1096,8 @@ void wf_pending_runs_free(wf_pending_run *runs, size_t n)
 		free(runs[i].workflow_id);
 		free(runs[i].table);
 		free(runs[i].mode);
+		free(runs[i].status);
+		free(runs[i].api_host);
 	}
 	free(runs);
 }

@@ -255,6 +255,220 @@ class HostileVarsTest(EmuTestCase):
 
 
 
+class ResumeTest(EmuTestCase):
+    """SPEC 7: resume continues every run the tool itself calls continuable
+    (exit 6, 7, 8, 130 before loading, or running with its process gone),
+    in its own row with its variables, once; attach takes the row over too;
+    runs of another API host are left alone."""
+
+    @staticmethod
+    def scenario():
+        return {"workflows": {
+            "slow": workflow("slow-s", cards_ms=(2500,)),
+            "intr": workflow("intr-s", cards_ms=(2500,)),
+            "netw": workflow("netw-s", cards_ms=(1500,)),
+            "gone": workflow("gone-s", cards_ms=(100,)),
+        }, "faults": [
+            {"endpoint": "session", "workflow": "netw", "kind": "status", "status": 503,
+             "skip": 1, "times": 1},
+        ]}
+
+    def test_timeout_then_resume_loads_once_into_the_same_row(self):
+        db = self.path("t.db")
+        r = self.wf(["run", "slow", "--db", db, "-v", "region=emea", "--timeout", "500ms"])
+        self.assertRc(r, 6)
+        (run,) = db_runs(db)
+        self.assertEqual((run["status"], run["exit_code"]), ("timeout", 6))
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("ended timeout", r.err)
+        (run2,) = db_runs(db)
+        self.assertEqual(run2["run_id"], run["run_id"])
+        self.assertEqual((run2["status"], run2["exit_code"]), ("loaded", 0))
+        self.assertEqual(json.loads(run2["variables"]), {"region": "emea"})
+        self.assertEqual(db_query(db, 'SELECT count(*), min(_run_id) FROM "wf_slow"'),
+                         [(5, run["run_id"])])
+        # Loaded runs are never continued again.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("nothing to resume", r.err)
+        self.assertEqual(db_query(db, 'SELECT count(*) FROM "wf_slow"')[0][0], 5)
+
+    def test_ctrl_c_then_the_printed_attach_continues_the_row(self):
+        import shlex
+        import signal
+        db = self.path("i.db")
+        p = spawn_wf(["run", "intr", "--db", db, "-v", "region=emea"], emu=self.emu)
+        wait_for_run(db)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        (run,) = db_runs(db)
+        self.assertEqual((run["status"], run["exit_code"]), ("interrupted", 130))
+        cmd = [line.split("continue with: ", 1)[1] for line in err.splitlines()
+               if "continue with: " in line][0]
+        r = self.wf(shlex.split(cmd)[1:])
+        self.assertRc(r, 0)
+        self.assertIn("continuing run %d" % run["run_id"], r.err)
+        (run2,) = db_runs(db)
+        self.assertEqual((run2["run_id"], run2["status"], run2["exit_code"]),
+                         (run["run_id"], "loaded", 0))
+        self.assertEqual(json.loads(run2["variables"]), {"region": "emea"})
+
+    def test_network_failure_while_waiting_then_resume(self):
+        db = self.path("n.db")
+        r = self.wf(["run", "netw", "--db", db, "--retries", "0", "--wait", "poll",
+                     "--poll-interval", "200ms"])
+        self.assertRc(r, 8)
+        (run,) = db_runs(db)
+        self.assertEqual((run["status"], run["exit_code"]), ("failed", 8))
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        (run2,) = db_runs(db)
+        self.assertEqual((run2["run_id"], run2["status"], run2["exit_code"]),
+                         (run["run_id"], "loaded", 0))
+
+    def test_resume_leaves_runs_of_another_host_alone(self):
+        db = self.path("h.db")
+        r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms"])
+        self.assertRc(r, 6)
+        before = db_runs(db)
+        other = Emu({"workflows": {"x": workflow("x-s")}})
+        other.start()
+        self.addCleanup(other.stop)
+        r = self.wf(["resume", "--db", db, "--base-url", other.base_url])
+        self.assertRc(r, 0)
+        self.assertIn("was started against 127.0.0.1:%d" % self.emu.port, r.err)
+        self.assertIn("--base-url", r.err)
+        self.assertEqual(db_runs(db), before)
+        self.assertEqual(self.calls(other, "session"), [])
+
+    def test_a_session_the_server_does_not_know_is_recorded_4_and_not_asked_again(self):
+        db = self.path("g.db")
+        r = self.wf(["run", "gone", "--db", db, "--timeout", "1ms"])
+        self.assertIn(r.rc, (0, 6))
+        con = __import__("sqlite3").connect(db)
+        con.execute("UPDATE _wf_runs SET session_id = 'no-such-session', status = 'timeout',"
+                    " exit_code = 6")
+        con.commit()
+        con.close()
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 4)
+        self.assertNotIn("goes on", r.err)
+        (run,) = db_runs(db)
+        self.assertEqual((run["status"], run["exit_code"]), ("failed", 4))
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("nothing to resume", r.err)
+
+    def test_resume_dry_run_lists_and_changes_nothing(self):
+        import hashlib
+        db = self.path("d.db")
+        r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms"])
+        self.assertRc(r, 6)
+        with open(db, "rb") as f:
+            before = hashlib.sha256(f.read()).hexdigest()
+        runs_before = db_runs(db)
+        calls = len(self.emu.requests())
+        r = self.wf(["resume", "--db", db, "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertIn("would continue run %d: session %s (timeout)" %
+                      (runs_before[0]["run_id"], runs_before[0]["session_id"]), r.out)
+        self.assertEqual(db_runs(db), runs_before)
+        with open(db, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), before)
+        self.assertEqual(len(self.emu.requests()), calls)
+        r = self.wf(["resume", "--db", self.path("none.db"), "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertFalse(os.path.exists(self.path("none.db")))
+
+    def test_running_row_has_hostname_and_heartbeat(self):
+        import socket
+        db = self.path("hb.db")
+        p = spawn_wf(["run", "slow", "--db", db], emu=self.emu)
+        try:
+            wait_for_run(db)
+            time.sleep(0.3)
+            (run,) = db_runs(db)
+            self.assertEqual(run["status"], "running")
+            self.assertEqual(run["hostname"], socket.gethostname())
+            self.assertTrue(run["heartbeat_at"] and run["heartbeat_at"] >= run["started_at"], run)
+        finally:
+            p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0)
+
+    def test_continue_command_names_a_base_url_given(self):
+        db = self.path("b.db")
+        r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms",
+                     "--base-url", self.emu.base_url])
+        self.assertRc(r, 6)
+        self.assertIn("--base-url %s" % self.emu.base_url, r.err)
+
+
+class LockTest(EmuTestCase):
+    """SPEC 7: a started session is always recorded, and a signal ends every
+    lock wait within a second with exit 130."""
+
+    @staticmethod
+    def scenario():
+        return {"workflows": {"w": workflow("w-s", cards_ms=(3000,))}}
+
+    def hold_lock(self, db):
+        import sqlite3
+        con = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        con.execute("BEGIN IMMEDIATE")
+        self.addCleanup(con.close)
+        return con
+
+    def interrupt(self, p, after):
+        import signal
+        time.sleep(after)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        return time.monotonic() - t0, out, err
+
+    def test_sigint_while_the_database_is_locked_before_the_start_exits_130_at_once(self):
+        db = self.path("l.db")
+        r0 = self.wf(["run", "w", "--db", db, "--no-wait"])  # the audit tables exist
+        self.assertRc(r0, 0)
+        before = len(self.calls(self.emu, "run"))
+        con = self.hold_lock(db)
+        p = spawn_wf(["run", "w", "--db", db], emu=self.emu,
+                     env=wf_env(self.emu, extra={"WF2SQLITE_BUSY_TIMEOUT_MS": "15000"}))
+        took, out, err = self.interrupt(p, 2)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertLess(took, 1.0, err)
+        self.assertIn("interrupted while waiting for another process's lock", err)
+        self.assertNotIn("longer than the busy timeout", err)
+        # No session was started that could not be recorded.
+        self.assertEqual(len(self.calls(self.emu, "run")), before)
+        con.rollback()
+        self.assertEqual(len(db_runs(db)), 1)
+
+    def test_sigint_when_the_end_cannot_be_recorded_says_so(self):
+        db = self.path("m.db")
+        p = spawn_wf(["run", "w", "--db", db], emu=self.emu,
+                     env=wf_env(self.emu, extra={"WF2SQLITE_BUSY_TIMEOUT_MS": "15000"}))
+        wait_for_run(db)
+        con = self.hold_lock(db)
+        took, out, err = self.interrupt(p, 0.3)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertLess(took, 2.0, err)
+        (run,) = db_runs(db)
+        self.assertNotIn("run %d recorded as" % run["run_id"], err)
+        self.assertIn("run %d could not be recorded as interrupted" % run["run_id"], err)
+        self.assertIn("wf2sqlite attach %s" % run["session_id"], err)
+        con.rollback()
+        self.assertEqual(db_runs(db)[0]["status"], "running")
+        # resume takes it over (its process is gone) and loads it once.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual([(x["run_id"], x["status"]) for x in db_runs(db)],
+                         [(run["run_id"], "loaded")])
+
+
 def wide_body(prefix, n):
     cols = [{"id": "%s%d" % (prefix, i), "header": "H", "type": "number"} for i in range(n)]
     return json.dumps({"data": [{c["id"]: 1 for c in cols}], "schema": cols})

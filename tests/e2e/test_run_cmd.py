@@ -170,7 +170,9 @@ class RunTest(EmuTestCase):
         r2 = self.wf(args + ["--json"])
         self.assertRc(r2, 0)
         self.assertEqual(r2.json()["status"], "loaded")
-        self.assertEqual([x["status"] for x in self.runs(db)], ["timeout", "loaded"])
+        # SPEC 7: continuing the session takes its row over (same run_id).
+        self.assertEqual([(x["run_id"], x["status"]) for x in self.runs(db)],
+                         [(run["run_id"], "loaded")])
         self.assertEqual(db_query(db, 'SELECT count(*) FROM "t x"'), [(5,)])
 
     def test_post_500_after_start_exit_8_run_sent_once(self):

@@ -295,7 +295,7 @@ static void a_lock_wait_ends_when_interrupted(void)
 	T_CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
 	wf_sink_set_interrupt(s, &intr);
 	t0 = wf_clock_ms();
-	T_CHECK(wf_sink_begin_run(s, &info, &id, &err) == WF_EDB);
+	T_CHECK(wf_sink_begin_run(s, &info, &id, &err) == WF_EINTERRUPTED);
 	T_CHECK(wf_clock_ms() - t0 < 2000);
 	T_CHECK(strstr(err.msg, "lock") != NULL);
 	/* Preflight sees a busy file as writable (the run waits later). */
@@ -333,7 +333,7 @@ static void open_takes_no_write_lock_once_the_audit_tables_exist(void)
 	T_CHECK(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE; CREATE TABLE x (y)",
 			     NULL, NULL, NULL) == SQLITE_OK);
 	t0 = wf_clock_ms();
-	T_CHECK(wf_sink_open_ex(&s2, db_path("fresh.db"), &intr, &err) == WF_EDB);
+	T_CHECK(wf_sink_open_ex(&s2, db_path("fresh.db"), &intr, &err) == WF_EINTERRUPTED);
 	T_CHECK(wf_clock_ms() - t0 < 2000);
 	T_CHECK(s2 == NULL);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

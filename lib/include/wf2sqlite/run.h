@@ -55,6 +55,8 @@ typedef struct wf_run_opts {
 	wf_load_mode mode;
 	int mode_given;           /* attach: 0 lets a recorded run's mode apply */
 	int force;                /* load even if the session is already in the table */
+	int dry_run;              /* resume --dry-run: wf_run_pending reads only (the
+				     database opened read-only, nothing ended) */
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler; may be NULL */
 	/* Network runs (start, attach, resume); borrowed. */
 	wf_client *client;
@@ -85,6 +87,8 @@ typedef struct wf_run_result {
 	int64_t wait_ms, load_ms, total_ms, execution_ms;   /* -1: not measured */
 	int64_t already_loaded_by;  /* > 0: nothing loaded, this run holds the session */
 	wf_run_next next;         /* what continues a failed run */
+	int end_unrecorded;       /* 1: the run's end could not be written (the database
+				     was locked or failed): its row still says running */
 	char error[WF_ERR_MAX];   /* "" when none */
 } wf_run_result;
 
@@ -113,6 +117,10 @@ WF_API wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_
  * (wf_sink_pending_runs). *out is the caller's (wf_pending_runs_free). */
 WF_API wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out_n,
 				wf_err *err);
+/* 1 when resume may continue the run here: it was started against the
+ * configured API host (o->api_host), or either host is unknown. */
+WF_API int wf_run_pending_is_ours(const wf_run_opts *o, const wf_pending_run *run);
+
 /* `resume`, step two, per run: claims it (another process may have first:
  * out->status NONE, WF_OK, a note), ends it when its session was loaded by
  * another run meanwhile, else waits and loads it into its table with its

@@ -96,8 +96,22 @@ typedef struct wf_run_info {
 	const char *api_host;       /* may be NULL */
 } wf_run_info;
 
+/* Takes the database's write lock (BEGIN IMMEDIATE), waiting for another
+ * process's lock up to the busy timeout; a SIGINT/SIGTERM (the sink's
+ * interrupt flag) ends the wait with WF_EINTERRUPTED. `run` holds it across
+ * the POST that starts the run, so that a started session can always be
+ * recorded (wf_sink_begin_run writes and commits the row inside it).
+ * wf_sink_release_write gives it up without writing. */
+WF_API wf_status wf_sink_hold_write(wf_sink *s, wf_err *err);
+/* Sets the run's heartbeat_at to now if it is still running (SPEC 6: at
+ * least every 30 s while the process waits). Waits at most 1 s for another
+ * process's lock and skips the beat then; best effort, no error. */
+WF_API void wf_sink_heartbeat(wf_sink *s, int64_t run_id);
+WF_API void wf_sink_release_write(wf_sink *s);
+
 /* Inserts the _wf_runs row with status running, started_at now (ISO-8601 UTC
- * with milliseconds), this pid and tool version, and commits it at once. */
+ * with milliseconds), this pid and tool version, and commits it at once
+ * (inside the lock of wf_sink_hold_write when held). */
 WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 				   wf_err *err);
 
@@ -109,6 +123,8 @@ WF_API wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t 
  * first). */
 typedef struct wf_run_outcome {
 	wf_run_status status;
+	int exit_code;       /* the exit code the run ends with (_wf_runs.exit_code);
+				-1: leave it as it is */
 	const char *error;   /* NULL when none */
 	int64_t wait_ms;     /* -1 when not measured */
 	int64_t total_ms;
@@ -142,17 +158,24 @@ WF_API wf_status wf_sink_session_recorded(wf_sink *s, const char *session_id, wf
  * known, and a pid that is not alive (kill(pid, 0) fails with ESRCH; a pid of
  * another user's process counts as alive; this process's pid counts as alive).
  * *out is the caller's (wf_pending_runs_free). */
+/* A run resume continues (SPEC 7): one with a session id that is `running`
+ * with its process gone, or that ended with exit 6, 7, 8 or 130 before its
+ * result was loaded (status timeout, interrupted or failed; a row of an
+ * older version without exit_code: timeout or interrupted). Never one the
+ * server ended (errored, inactive), one it answered 404 for (exit 4), or a
+ * loaded one. status and api_host are those recorded (api_host may be NULL). */
 typedef struct wf_pending_run {
 	int64_t run_id;
-	char *session_id, *workflow_id, *table, *mode;
+	char *session_id, *workflow_id, *table, *mode, *status, *api_host;
 	pid_t pid;
 } wf_pending_run;
 WF_API wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err);
 WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
 
-/* Takes over a pending run for this process: sets its pid to ours if it is
- * still running with run->pid (one transaction). *out_claimed = 0 when
- * another process claimed or finished it first: leave it alone. */
+/* Takes over a pending run for this process: sets its pid to ours (and its
+ * status back to running) if it still has run->status and run->pid (one
+ * transaction). *out_claimed = 0 when another process claimed or finished it
+ * first: leave it alone. */
 WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 				   wf_err *err);
 
