@@ -1,8 +1,19 @@
 /* Command-line parsing shared by every subcommand.
  *
  * One table (cli.c) holds every option with its help text; each command names
- * the options it accepts, so --help, the man-page check and the parser all read
- * the same source. */
+ * the options it accepts, so --help, the completion scripts (`wf2sqlite
+ * completion`), the man-page check and the parser all read the same source.
+ *
+ * Adding an option (e.g. batch's --matrix): a WF_OPT_ id below, its row in
+ * wf_cli_options (name, metavariable, help, completion choices, file_arg),
+ * its slot in opt_string_slot/opt_flag_slot and a field in wf_cli_opts; list
+ * it in the command's options; where it means something else for one command,
+ * a row in option_texts. A setting that a profile may hold goes through
+ * wf_settings_resolve (wf2sqlite/config.h) and is typed in resolve_settings.
+ * Adding a command: a wf_command in cmd_<name>.c, listed in wf_commands
+ * (dispatch.c). Then regenerate docs/wf2sqlite.bash-completion with
+ * `wf2sqlite completion bash` and give the man page its section and option
+ * paragraph: tests/ux/test_docs.py checks all of them. */
 #ifndef WF2SQLITE_CLI_H
 #define WF2SQLITE_CLI_H
 

@@ -912,8 +912,12 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
+/* A heartbeat older than this: the process of another machine is gone. */
+#define WF_HEARTBEAT_STALE_MS (5.0 * 60 * 1000)
+
 wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err)
 {
+	char me[256];
 	sqlite3_stmt *st = NULL;
 	wf_pending_run *runs = NULL, *p;
 	size_t n = 0, cap = 0;
@@ -922,8 +926,10 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 
 	*out = NULL;
 	*out_n = 0;
+	host_name(me, sizeof(me));
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host"
+		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host,"
+		" hostname, coalesce(julianday('now') - julianday(heartbeat_at), 1e9) * 86400000"
 		" FROM _wf_runs WHERE session_id IS NOT NULL AND (status = 'running'"
 		" OR (status IN ('timeout', 'interrupted', 'failed') AND exit_code IN (6, 7, 8, 130))"
 		" OR (status IN ('timeout', 'interrupted') AND exit_code IS NULL))"
@@ -935,8 +941,18 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
 		const unsigned char *status = sqlite3_column_text(st, 6);
-		if (status && strcmp((const char *)status, "running") == 0 && pid_alive(pid))
-			continue;
+		const unsigned char *host = sqlite3_column_text(st, 8);
+		double beat_age_ms = sqlite3_column_double(st, 9);
+		if (status && strcmp((const char *)status, "running") == 0) {
+			/* A pid means something on its own machine only; a run of
+			 * another machine is judged by its heartbeat (SPEC 7, 16). */
+			if (host && *me && strcmp((const char *)host, me) != 0) {
+				if (beat_age_ms < WF_HEARTBEAT_STALE_MS)
+					continue;
+			} else if (pid_alive(pid)) {
+				continue;
+			}
+		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			p = realloc(runs, ncap * sizeof(*runs));

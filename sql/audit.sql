@@ -60,10 +60,7 @@ CREATE TABLE IF NOT EXISTS _wf_batches (
 	total INTEGER NOT NULL,
 	created_at TEXT NOT NULL,
 	finished_at TEXT,
-	status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
-	mode TEXT CHECK (mode IN ('append', 'upsert')),
-	api_host TEXT,
-	options TEXT
+	status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted'))
 );
 
 -- The columns of a run's table: the SQLite name each schema id was given.

@@ -82,8 +82,5 @@ CREATE TABLE _wf_batches (
 	total INTEGER NOT NULL,
 	created_at TEXT NOT NULL,
 	finished_at TEXT,
-	status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
-	mode TEXT CHECK (mode IN ('append', 'upsert')),
-	api_host TEXT,
-	options TEXT
+	status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted'))
 );

@@ -119,6 +119,17 @@ class TestAuditVersions(EmuTestCase):
         self.assertEqual(runs[-1]["hostname"], socket.gethostname())
         self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_batches"), [(0,)])
 
+    def test_attach_upgrades_too(self):
+        db = self.copy()
+        before = v1_rows(db)
+        r = self.wf(["attach", "sess-preset", "--workflow", "w", "--table", "sales", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual(user_version(db), 2)
+        runs = db_runs(db)
+        self.assertEqual([{k: x[k] for k in V1_COLUMNS} for x in runs[:-1]], before)
+        self.assertEqual((runs[-1]["run_id"], runs[-1]["session_id"], runs[-1]["status"]),
+                         (13, "sess-preset", "loaded"))
+
     def test_runs_reads_version_1_without_writing(self):
         db = self.copy()
         digest = sha256(db)

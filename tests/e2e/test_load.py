@@ -422,7 +422,7 @@ class TestAudit(LoadTestBase):
             "hostname", "heartbeat_at", "batch_id", "batch_index", "exit_code"])
         self.assertEqual(cols("_wf_batches"), [
             "batch_id", "workflow_id", "table_name", "matrix", "matrix_sha256", "total",
-            "created_at", "finished_at", "status", "mode", "api_host", "options"])
+            "created_at", "finished_at", "status"])
         self.assertEqual(cols("_wf_columns"), ["run_id", "position", "column_name", "source_id",
                                                "header", "source_type", "sql_type"])
         self.assertEqual(cols("_wf_cards"), ["run_id", "position", "card_id", "card_type",

@@ -452,6 +452,75 @@ static void upgrade_rechecks_the_version_under_the_lock(void)
 	wf_sink_close(b);
 }
 
+/* A child that opens path, fork()ed with no connection open (SQLite's
+ * locks must not cross a fork): 0 when wf_sink_open succeeded. */
+static pid_t spawn_opener(const char *path)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		wf_sink *s = NULL;
+		wf_err err;
+		wf_status st = wf_sink_open(&s, path, &err);
+		if (st != WF_OK)
+			fprintf(stderr, "child: %s\n", err.msg);
+		wf_sink_close(s);
+		_exit(st == WF_OK ? 0 : 1);
+	}
+	return pid;
+}
+
+static void two_processes_upgrading_at_once_end_with_one_upgrade(void)
+{
+	sqlite3 *db;
+	pid_t holder, kids[2];
+	int64_t root;
+	int i, status, locked[2], release[2];
+	char c = 0;
+
+	/* Where one upgrade alone puts the rebuilt _wf_runs. */
+	T_CHECK(copy_fixture("two-ref.db") == 0);
+	wf_sink_close(open_ok("two-ref.db"));
+	db = other(db_path("two-ref.db"));
+	root = q_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = '_wf_runs'");
+	sqlite3_close(db);
+
+	T_CHECK(copy_fixture("two.db") == 0);
+	T_CHECK(pipe(locked) == 0 && pipe(release) == 0);
+	/* A third process holds the write lock: both openers read version 1,
+	 * then wait for the lock together. */
+	holder = fork();
+	if (holder == 0) {
+		sqlite3 *h = other(db_path("two.db"));
+		int ok = h && sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+		if (write(locked[1], ok ? "y" : "n", 1) != 1 || read(release[0], &c, 1) != 1)
+			ok = 0;
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(h);
+		_exit(ok ? 0 : 1);
+	}
+	T_CHECK(holder > 0 && read(locked[0], &c, 1) == 1 && c == 'y');
+	for (i = 0; i < 2; i++)
+		kids[i] = spawn_opener(db_path("two.db"));
+	sqlite3_sleep(1000);
+	for (i = 0; i < 2; i++)
+		T_CHECK(kids[i] > 0 && waitpid(kids[i], &status, WNOHANG) == 0);
+	T_CHECK(write(release[1], "go", 1) == 1);
+	T_CHECK(waitpid(holder, &status, 0) == holder && WIFEXITED(status) &&
+		WEXITSTATUS(status) == 0);
+	for (i = 0; i < 2; i++)
+		T_CHECK(kids[i] > 0 && waitpid(kids[i], &status, 0) == kids[i] &&
+			WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (i = 0; i < 2; i++) {
+		close(locked[i]);
+		close(release[i]);
+	}
+	db = other(db_path("two.db"));
+	T_CHECK(q_int(db, "PRAGMA user_version") == 2);
+	T_CHECK(q_int(db, "SELECT rootpage FROM sqlite_schema WHERE name = '_wf_runs'") == root);
+	T_CHECK(q_int(db, "SELECT count(*) FROM _wf_runs") == 12);
+	sqlite3_close(db);
+}
+
 static void a_missing_object_of_the_newest_version_is_made_again(void)
 {
 	sqlite3 *db;
@@ -512,6 +581,7 @@ int main(int argc, char **argv)
 	T_RUN(a_read_only_open_reads_version_1_without_writing);
 	T_RUN(a_read_only_open_leaves_a_killed_writers_wal_as_found);
 	T_RUN(upgrade_rechecks_the_version_under_the_lock);
+	T_RUN(two_processes_upgrading_at_once_end_with_one_upgrade);
 	T_RUN(a_missing_object_of_the_newest_version_is_made_again);
 	T_RUN(begin_run_records_the_hostname);
 	rc = t_done();
