@@ -13,6 +13,11 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object", NULL, 1},
 	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after", NULL, 0},
+	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status: running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
+	{WF_OPT_BATCH, "batch", 0, "BATCH_ID", "(runs) only the runs of this batch", NULL, 0},
+	{WF_OPT_SINCE, "since", 0, "DUR", "(runs) only runs started within DUR of now (e.g. 2h, 7d)", NULL, 0},
+	{WF_OPT_LIMIT, "limit", 0, "N", "(runs) the newest N runs; 0 for all (default: 50 on a terminal, else all)", NULL, 0},
+	{WF_OPT_SAVE_RESULT, "save-result", 0, "PATH", "also keep the final result body in PATH (gzip if it ends in .gz); resume: a folder of <run_id>.json.gz", NULL, 1},
 	{WF_OPT_NO_WAIT, "no-wait", 0, NULL, "start the run, record it as running, print the session id and exit", NULL, 0},
 	{WF_OPT_WAIT, "wait", 0, "block|poll", "block: long-poll the result; poll: poll the session, then fetch the result (default: " WF_DEFAULT_WAIT ")", "block poll", 0},
 	{WF_OPT_POLL_INTERVAL, "poll-interval", 0, "DUR", "polling period with --wait poll (default: " WF_DEFAULT_POLL_INTERVAL ")", NULL, 0},
@@ -53,6 +58,12 @@ static const struct {
 	{WF_OPT_WORKFLOW, "schema", "the workflow id to name the table after"},
 	{WF_OPT_WORKFLOW, "load", "the workflow id to record and to name the table after"},
 	{WF_OPT_WORKFLOW, "attach", "the workflow id to record and to name the table after"},
+	{WF_OPT_TABLE, "runs", "only the runs of this table (names compare case-insensitively)"},
+	{WF_OPT_WORKFLOW, "runs", "only the runs of this workflow"},
+	{WF_OPT_JSON, "resume", "print one JSON object on stdout: the outcome of every resumed run, and their count"},
+	{WF_OPT_SAVE_RESULT, "run", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
+	{WF_OPT_SAVE_RESULT, "attach", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
+	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 };
 
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
@@ -229,6 +240,11 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_MODE: return &o->mode;
 	case WF_OPT_VARS: return &o->vars_file;
 	case WF_OPT_WORKFLOW: return &o->workflow;
+	case WF_OPT_STATUS: return &o->status;
+	case WF_OPT_BATCH: return &o->batch;
+	case WF_OPT_SINCE: return &o->since;
+	case WF_OPT_LIMIT: return &o->limit;
+	case WF_OPT_SAVE_RESULT: return &o->save_result;
 	case WF_OPT_WAIT: return &o->wait;
 	case WF_OPT_POLL_INTERVAL: return &o->poll_interval;
 	case WF_OPT_TIMEOUT: return &o->timeout;

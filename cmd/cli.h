@@ -1,8 +1,19 @@
 /* Command-line parsing shared by every subcommand.
  *
  * One table (cli.c) holds every option with its help text; each command names
- * the options it accepts, so --help, the man-page check and the parser all read
- * the same source. */
+ * the options it accepts, so --help, the completion scripts (`wf2sqlite
+ * completion`), the man-page check and the parser all read the same source.
+ *
+ * Adding an option (e.g. batch's --matrix): a WF_OPT_ id below, its row in
+ * wf_cli_options (name, metavariable, help, completion choices, file_arg),
+ * its slot in opt_string_slot/opt_flag_slot and a field in wf_cli_opts; list
+ * it in the command's options; where it means something else for one command,
+ * a row in option_texts. A setting that a profile may hold goes through
+ * wf_settings_resolve (wf2sqlite/config.h) and is typed in resolve_settings.
+ * Adding a command: a wf_command in cmd_<name>.c, listed in wf_commands
+ * (dispatch.c). Then regenerate docs/wf2sqlite.bash-completion with
+ * `wf2sqlite completion bash` and give the man page its section and option
+ * paragraph: tests/ux/test_docs.py checks all of them. */
 #ifndef WF2SQLITE_CLI_H
 #define WF2SQLITE_CLI_H
 
@@ -20,6 +31,11 @@ enum wf_opt_id {
 	WF_OPT_VAR,
 	WF_OPT_VARS,
 	WF_OPT_WORKFLOW,
+	WF_OPT_STATUS,
+	WF_OPT_BATCH,
+	WF_OPT_SINCE,
+	WF_OPT_LIMIT,
+	WF_OPT_SAVE_RESULT,
 	WF_OPT_NO_WAIT,
 	WF_OPT_WAIT,
 	WF_OPT_POLL_INTERVAL,
@@ -58,6 +74,8 @@ typedef struct wf_cli_opts {
 	/* The text of each option as given; NULL when absent. */
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
+	/* runs' filters and --save-result, as given; NULL when absent. */
+	const char *status, *batch, *since, *limit, *save_result;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
 	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run;
@@ -86,6 +104,8 @@ typedef struct wf_cli_opts {
 
 typedef struct wf_cli_track {
 	int json_printed;                     /* a --json object went to out */
+	void *json_list;  /* a json-c array: outcome objects are added to it
+			     instead of printed (resume prints them as one value) */
 	char last_error[WF_CLI_ERROR_MAX];    /* the last error line, without "wf2sqlite: " */
 } wf_cli_track;
 
@@ -104,6 +124,11 @@ typedef struct wf_command {
 	const enum wf_opt_id *options;  /* accepted options, 0-terminated */
 	int min_pos, max_pos;     /* positional arguments */
 	int (*run)(const wf_cli_opts *opts, const wf_cli_io *io);
+	/* With --json, prints the command's JSON value for a failure that
+	 * printed none (a usage or configuration error), in the shape its
+	 * success has (docs/json.md); NULL: the outcome object of outcome.h. */
+	void (*failure_json)(const wf_cli_opts *opts, int rc, const char *error,
+			     const wf_cli_io *io);
 } wf_command;
 
 /* The whole option table, terminated by an entry with id 0. */

@@ -37,7 +37,8 @@ const wf_command wf_cmd_load = {
 		"run's _wf_runs row (session_id NULL). A body that is not a valid result (exit\n"
 		"9) loads nothing and is recorded as a failed run. The table defaults to the\n"
 		"--workflow id made a valid name, else 'results'. A saved body has no\n"
-		"session, so every load is a new run.",
+		"session, so every load is a new run. A gzip file (a --save-result FILE.gz)\n"
+		"is read as well, known by its first bytes.",
 	.examples =
 		"  wf2sqlite load result.json --db sales.db --table sales\n"
 		"  wf2sqlite load - --workflow abc123 --mode replace --json < result.json",

@@ -1,11 +1,19 @@
 /* wf2sqlite resume: attach to every run left unfinished in _wf_runs. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
 #include "commands.h"
 #include "netcmd.h"
+#include "outcome.h"
 
 static const enum wf_opt_id resume_options[] = {
 	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
 	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
-	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0
+	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_SAVE_RESULT, WF_OPT_JSON, WF_OPT_QUIET,
+	WF_OPT_VERBOSE, 0
 };
 
 /* The worse of two exit codes: an interruption first, then the highest. */
@@ -16,7 +24,60 @@ static int worse(int a, int b)
 	return a > b ? a : b;
 }
 
+/* resume --json: one object whatever happened (docs/json.md):
+ * {"database", "count", "runs": [outcome objects], "error", "exit_code"}.
+ * Takes runs (may be NULL). */
+static void print_resume_json(const char *db, json_object *runs, const char *error, int rc,
+			      const wf_cli_io *io)
+{
+	json_object *j = json_object_new_object();
+
+	if (!runs)
+		runs = json_object_new_array();
+	if (!j || !runs) {
+		json_object_put(j);
+		json_object_put(runs);
+		wf_json_print(NULL, io);
+		return;
+	}
+	json_object_object_add(j, "database", db ? json_object_new_string(db) : NULL);
+	json_object_object_add(j, "count", json_object_new_int((int)json_object_array_length(runs)));
+	json_object_object_add(j, "runs", runs);
+	json_object_object_add(j, "error", error && *error ? json_object_new_string(error) : NULL);
+	json_object_object_add(j, "exit_code", json_object_new_int(rc));
+	wf_json_print(j, io);
+	json_object_put(j);
+}
+
+static void resume_failure_json(const wf_cli_opts *opts, int rc, const char *error,
+				const wf_cli_io *io)
+{
+	print_resume_json(wf_cli_db_path(opts), NULL, error, rc, io);
+}
+
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io);
+
+/* With --json every run's outcome object is gathered (io's track holds the
+ * list), then printed as one value, also when there was nothing to do. */
 static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
+{
+	wf_cli_track track;
+	wf_cli_io jio = *io;
+	int rc;
+
+	if (!opts->json)
+		return resume_all(opts, io);
+	memset(&track, 0, sizeof(track));
+	track.json_list = json_object_new_array();
+	jio.track = &track;
+	rc = resume_all(opts, &jio);
+	if (rc != 0 && io->track)
+		wf_cli_track_error(io, track.last_error);
+	print_resume_json(opts->db_path, track.json_list, rc ? track.last_error : NULL, rc, io);
+	return rc;
+}
+
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
 	wf_run_opts ro;
@@ -50,19 +111,34 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_net_run_opts(&n, &ro);
 	ro.table = ro.workflow_id = NULL;
 	if (opts->dry_run) {
-		/* Connecting sends nothing; only the host is needed. */
+		/* Connecting sends nothing; only the host is needed. With --json
+		 * the one JSON value is stdout's: the lines go to stderr. */
+		FILE *dry = opts->json ? io->err : io->out;
 		for (i = 0; i < nruns; i++) {
 			const wf_pending_run *p = &runs[i];
 			if (wf_run_pending_is_ours(&ro, p))
-				fprintf(io->out, "would continue run %lld: session %s (%s), into %s "
+				fprintf(dry, "would continue run %lld: session %s (%s), into %s "
 					"(mode %s)\n", (long long)p->run_id, p->session_id, p->status,
 					p->table, p->mode);
 			else
-				fprintf(io->out, "would leave run %lld alone: session %s was started "
+				fprintf(dry, "would leave run %lld alone: session %s was started "
 					"against %s (resume with --base-url https://%s/corp-api/compass/api)\n",
 					(long long)p->run_id, p->session_id, p->api_host, p->api_host);
 		}
 		goto cleanup;
+	}
+	/* --save-result: a folder (made if missing) of <run_id>.json.gz. */
+	if (opts->save_result) {
+		struct stat sb;
+		if ((mkdir(opts->save_result, 0777) != 0 && errno != EEXIST) ||
+		    stat(opts->save_result, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			wf_net_error(&n, "--save-result %s: resume saves each run's result in a "
+				     "folder (<run_id>.json.gz), and this is not one: %s",
+				     opts->save_result, errno ? strerror(errno) : "a file");
+			rc = 2;
+			goto cleanup;
+		}
+		ro.save_result_dir = 1;
 	}
 	for (i = 0; i < nruns; i++) {
 		int one;
@@ -111,4 +187,5 @@ const wf_command wf_cmd_resume = {
 	0,
 	0,
 	run_resume,
+	resume_failure_json,
 };

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "netcmd.h"
+#include "outcome.h"
 #include "wf2sqlite/text.h"
 
 static const enum wf_opt_id status_options[] = {
@@ -70,24 +71,33 @@ static void print_table(FILE *f, const char *sid, const wf_session_state *s)
 	}
 }
 
-static void print_json(const wf_cli_io *io, const char *sid, const wf_session_state *s)
+/* One shape for success and failure (docs/json.md): what is unknown is
+ * null, and error/exit_code say how it went. s may be NULL (a failure). */
+static void print_json(const wf_cli_io *io, const char *sid, const wf_session_state *s,
+		       const char *error, int exit_code)
 {
-	FILE *f = io->out;
 	json_object *j = json_object_new_object(), *cards = json_object_new_array();
 	size_t i;
+	int known = s && s->status;
 
 	if (!j || !cards) {
 		json_object_put(j);
 		json_object_put(cards);
+		wf_json_print(NULL, io);
 		return;
 	}
-	json_object_object_add(j, "session_id", json_object_new_string(sid));
-	json_object_object_add(j, "status", json_object_new_string(s->status));
-	json_object_object_add(j, "terminal",
-			       json_object_new_boolean(wf_session_status_is_terminal(s->status)));
-	json_object_object_add(j, "cards_done", json_object_new_int(wf_session_cards_done(s)));
-	json_object_object_add(j, "cards_total", json_object_new_int((int)s->ncards));
-	for (i = 0; i < s->ncards; i++) {
+	json_object_object_add(j, "session_id", sid ? json_object_new_string(sid) : NULL);
+	/* A failure has no session status: "failed" (or "interrupted"),
+	 * which no session status is, as the other commands' objects say. */
+	json_object_object_add(j, "status", known ? json_object_new_string(s->status)
+					   : json_object_new_string(exit_code == 130 ? "interrupted"
+								    : "failed"));
+	json_object_object_add(j, "terminal", known ? json_object_new_boolean(
+				       wf_session_status_is_terminal(s->status)) : NULL);
+	json_object_object_add(j, "cards_done",
+			       known ? json_object_new_int(wf_session_cards_done(s)) : NULL);
+	json_object_object_add(j, "cards_total", known ? json_object_new_int((int)s->ncards) : NULL);
+	for (i = 0; known && i < s->ncards; i++) {
 		json_object *c = json_object_new_object();
 		if (!c)
 			break;
@@ -99,10 +109,16 @@ static void print_json(const wf_cli_io *io, const char *sid, const wf_session_st
 		json_object_array_add(cards, c);
 	}
 	json_object_object_add(j, "cards", cards);
-	fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_object_add(j, "error", error ? json_object_new_string(error) : NULL);
+	json_object_object_add(j, "exit_code", json_object_new_int(exit_code));
+	wf_json_print(j, io);
 	json_object_put(j);
-	wf_cli_track_json(io);
+}
+
+static void status_failure_json(const wf_cli_opts *opts, int rc, const char *error,
+				const wf_cli_io *io)
+{
+	print_json(io, opts->npos > 0 ? opts->pos[0] : NULL, NULL, error, rc);
 }
 
 static int run_status(const wf_cli_opts *opts, const wf_cli_io *io)
@@ -124,11 +140,13 @@ static int run_status(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
 		rc = (int)st;
+		if (opts->json)
+			print_json(io, opts->pos[0], NULL, err.msg, rc);
 		goto cleanup;
 	}
 	wf_progress_ui_clear(n.ui);
 	if (opts->json)
-		print_json(io, opts->pos[0], &state);
+		print_json(io, opts->pos[0], &state, NULL, 0);
 	else
 		print_table(io->out, opts->pos[0], &state);
 	fflush(io->out);
@@ -152,4 +170,5 @@ const wf_command wf_cmd_status = {
 	1,
 	1,
 	run_status,
+	status_failure_json,
 };

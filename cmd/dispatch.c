@@ -83,8 +83,7 @@ static int json_requested(const wf_command *cmd, int argc, char **argv)
 {
 	int i;
 
-	/* runs --json prints an array: an object would not fit it. */
-	if (!takes_option(cmd, WF_OPT_JSON) || strcmp(cmd->name, "runs") == 0)
+	if (!takes_option(cmd, WF_OPT_JSON))
 		return 0;
 	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--json") == 0)
@@ -102,7 +101,14 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	const char *mode = opts->mode ? opts->mode : "append";
 	const char *first = opts->npos > 0 ? opts->pos[0] : NULL;
 	wf_load_mode parsed;
+	const char *error = io->track && io->track->last_error[0] ? io->track->last_error
+								  : wf_strerror(rc);
 
+	if (cmd->failure_json) {
+		cmd->failure_json(opts, rc, error, io);
+		wf_cli_track_json(io);
+		return;
+	}
 	wf_outcome_init(&o);
 	if (takes_option(cmd, WF_OPT_DB))
 		o.db = wf_cli_db_path(opts);
@@ -116,7 +122,7 @@ static void print_failure_json(const wf_command *cmd, const wf_cli_opts *opts, i
 	if (takes_option(cmd, WF_OPT_MODE) && wf_load_mode_parse(mode, &parsed, NULL) == WF_OK)
 		o.mode = wf_load_mode_name(parsed);
 	o.status = rc == 130 ? WF_RUN_INTERRUPTED : WF_RUN_FAILED;
-	o.error = io->track && io->track->last_error[0] ? io->track->last_error : wf_strerror(rc);
+	o.error = error;
 	o.exit_code = rc;
 	wf_outcome_print_json(&o, io);
 }

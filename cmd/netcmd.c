@@ -218,6 +218,7 @@ void wf_net_run_opts(wf_net *n, wf_run_opts *ro)
 	ro->notice = wf_net_notice;
 	ro->notice_ctx = n;
 	ro->t0 = n->t0;
+	ro->save_result = n->opts->save_result;
 }
 
 void wf_net_continue_run(const wf_net *n, const wf_run_result *r, char *buf, size_t size)

@@ -25,6 +25,9 @@ typedef struct wf_outcome {
 	const char *error;        /* the error line, NULL when none */
 	int64_t already_loaded_by;  /* > 0: nothing loaded, this run holds the session */
 	int exit_code;
+	const char *variables_json;  /* the run's variables as sent (JSON text); NULL: none */
+	const char *started_at;      /* _wf_runs.started_at; NULL: no run */
+	const char *saved_result;    /* the --save-result file written; NULL: none */
 } wf_outcome;
 
 /* Every field unknown: ids NULL, counts and timings -1, exit code 0. */
@@ -36,14 +39,23 @@ void wf_outcome_from_run(wf_outcome *o, const wf_run_result *r, const char *db);
 
 /* The summary line on io->err (unless quiet; an error is printed as
  * "wf2sqlite: <error>" even when quiet) and, when json, the JSON object on
- * io->out:
- *   {"database", "run_id", "session_id", "workflow_id", "table", "mode",
- *    "status", "rows_loaded", "rows_reported",
+ * io->out (docs/json.md):
+ *   {"database", "run_id", "session_id", "workflow_id", "variables", "table",
+ *    "mode", "status", "started_at", "rows_loaded", "rows_reported",
  *    "timings": {"wait_ms", "load_ms", "total_ms", "execution_ms"},
- *    "already_loaded_by", "error", "exit_code"}
+ *    "already_loaded_by", "saved_result", "error", "exit_code"}
  * with null for what is unknown. */
 void wf_outcome_print(const wf_outcome *o, int json, int quiet, const wf_cli_io *io);
-/* Only the JSON object (the error line was printed already). */
+/* Only the JSON object (the error line was printed already); added to
+ * io->track->json_list instead when there is one. */
 void wf_outcome_print_json(const wf_outcome *o, const wf_cli_io *io);
+
+/* The JSON object of the outcome (caller's: json_object_put), NULL when out
+ * of memory. */
+struct json_object *wf_outcome_to_json(const wf_outcome *o);
+
+/* Prints j (NULL: an out-of-memory object) as one line on io->out, and
+ * notes that a --json value was printed. */
+void wf_json_print(struct json_object *j, const wf_cli_io *io);
 
 #endif

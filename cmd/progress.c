@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wf2sqlite/session.h"
 #include "wf2sqlite/text.h"
 
 #define LIVE_MIN_INTERVAL_MS 100      /* at most 10 redraws a second */
@@ -236,6 +237,12 @@ static void merge(wf_progress_ui *ui, const wf_progress *p, int64_t now)
 {
 	enum ui_stage st = stage_of(p->phase);
 
+	/* With --wait block the body streams (and loads) before the waiter
+	 * confirms the session ended: that confirmation is not a new attempt,
+	 * and the line must not go back from the load to "idle, cards 3/3". */
+	if (st == ST_WAITING && ui->stage == ST_TRANSFER && p->session_status &&
+	    wf_session_status_is_terminal(p->session_status))
+		st = ST_TRANSFER;
 	if (st == ST_STARTING || st == ST_WAITING) {
 		ui->rows = 0;
 		ui->bytes = 0;
@@ -268,6 +275,11 @@ static void merge(wf_progress_ui *ui, const wf_progress *p, int64_t now)
 /* The part of the state whose change is shown at once. */
 static void state_key(const wf_progress_ui *ui, char *out, size_t size)
 {
+	/* The load line shows neither the status nor the cards. */
+	if (ui->stage == ST_TRANSFER) {
+		snprintf(out, size, "%d", (int)ui->stage);
+		return;
+	}
 	snprintf(out, size, "%d|%s|%d/%d|%s", (int)ui->stage, ui->status, ui->cards_done,
 		 ui->cards_total, ui->stage == ST_WAITING ? ui->card : "");
 }

@@ -217,6 +217,81 @@ static wf_status create_table(wf_loader *l, wf_err *err)
 	return WF_OK;
 }
 
+/* An index on "_run_id" (SPEC 18), so that the _latest view, diff and
+ * per-run queries do not scan the whole history. Created with the table, and
+ * added to a table of an older wf2sqlite at its next write (append or
+ * replace, in the run's transaction). A table this run creates gets it at
+ * commit, after its rows (run_index_pending). Any index whose first column is
+ * _run_id will do; a new one is named "<table>__run_id" (with "_2", "_3"...
+ * when another object holds that name). */
+wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	wf_buf name;
+	wf_status ret = WF_OK;
+	int rc, found = 0, taken = 1, i;
+
+	wf_buf_init(&name, 4096);
+	rc = sqlite3_prepare_v2(l->db,
+		"SELECT 1 FROM pragma_index_list(?1) AS il, pragma_index_info(il.name) AS ii"
+		" WHERE ii.seqno = 0 AND ii.name = '_run_id'", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK) {
+		rc = sqlite3_step(st);
+		found = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_OK) {
+		ret = wf_ld_db_failed(l, rc, err, "reading the table's indexes");
+		goto cleanup;
+	}
+	if (found)
+		goto cleanup;
+	rc = sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+				-1, &st, NULL);
+	for (i = 1; rc == SQLITE_OK && taken && i < 1000; i++) {
+		wf_buf_reset(&name);
+		ret = i == 1 ? wf_buf_appendf(&name, err, "%s__run_id", l->table)
+			     : wf_buf_appendf(&name, err, "%s__run_id_%d", l->table, i);
+		if (ret != WF_OK)
+			break;
+		if ((rc = sqlite3_reset(st)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 1, name.data, -1, SQLITE_STATIC)) != SQLITE_OK)
+			break;
+		rc = sqlite3_step(st);
+		taken = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (ret != WF_OK) {
+		ret = wf_ld_failed(l, ret, err);
+		goto cleanup;
+	}
+	if (rc != SQLITE_OK) {
+		ret = wf_ld_db_failed(l, rc, err, "naming the _run_id index");
+		goto cleanup;
+	}
+	if (taken)
+		goto cleanup;  /* a thousand names taken: the table still works */
+	wf_buf_reset(&l->sql);
+	if ((ret = wf_buf_appendf(&l->sql, err, "CREATE INDEX ")) != WF_OK ||
+	    (ret = quote_ident(&l->sql, name.data, err)) != WF_OK ||
+	    (ret = wf_buf_appendf(&l->sql, err, " ON ")) != WF_OK ||
+	    (ret = quote_ident(&l->sql, l->table, err)) != WF_OK ||
+	    (ret = wf_buf_appendf(&l->sql, err, " (\"_run_id\")")) != WF_OK) {
+		ret = wf_ld_failed(l, ret, err);
+		goto cleanup;
+	}
+	ret = exec_sql(l, "creating the _run_id index", err);
+cleanup:
+	wf_buf_free(&name);
+	return ret;
+}
+
 /* The SQL of the table's own indexes and triggers, to recreate after replace
  * drops the table. */
 static wf_status saved_objects(wf_loader *l, char ***out, size_t *out_n, wf_err *err)
@@ -502,6 +577,7 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 
 	if (!*type) {
 		ret = create_table(l, err);
+		l->run_index_pending = 1;
 	} else if (l->mode == WF_MODE_FAIL) {
 		ret = wf_ld_failed(l, wf_err_set(err, WF_EDB,
 			"database %s: table '%s' exists and --mode fail was given; use --mode "
@@ -524,6 +600,8 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 		if (ret == WF_OK)
 			ret = ensure_column(l, "_row", "INTEGER", err);
 	}
+	if (ret == WF_OK && !l->run_index_pending)
+		ret = wf_ld_ensure_run_index(l, err);
 	if (ret != WF_OK)
 		return ret;
 	ret = refresh_view(l, err);

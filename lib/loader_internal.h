@@ -138,6 +138,10 @@ struct wf_loader {
 	wf_spec spec;
 	int skip;     /* the session is already in the table: rows are ignored */
 	int had_schema;
+	/* The table was created by this run: its _run_id index is made at
+	 * commit, after the rows (building it once costs less than keeping it
+	 * up to date row by row). */
+	int run_index_pending;
 	int64_t already_loaded_by;
 	int64_t t_start;
 
@@ -182,6 +186,8 @@ wf_status wf_ld_on_row(void *ctx, const wf_row *row, wf_err *err);
  * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none.
  * After rows taken into a guessed table: wf_ld_guess_settle. */
 wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err);
+/* Creates the table's _run_id index unless it has one (loader_ddl.c). */
+wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err);
 /* BEGIN IMMEDIATE and the check that the session is not in the table yet
  * (else l->skip, rolled back). */
 wf_status wf_ld_begin(wf_loader *l, wf_err *err);

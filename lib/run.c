@@ -1,5 +1,6 @@
 /* The life of one run (run.h): open, begin, wait and load, end. */
 #include "wf2sqlite/run.h"
+#include "wf2sqlite/save.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -64,7 +65,26 @@ void wf_run_result_clear(wf_run_result *r)
 	free(r->session_id);
 	free(r->workflow_id);
 	free(r->table);
+	free(r->started_at);
+	free(r->variables);
+	free(r->saved_result);
 	r->session_id = r->workflow_id = r->table = NULL;
+	r->started_at = r->variables = r->saved_result = NULL;
+}
+
+/* The run's start time and variables for the outcome (--json), read back
+ * from its row, then the database closed. */
+static void ctx_close(wf_sink *sink, wf_run_result *r)
+{
+	wf_err err;
+
+	if (sink && r->run_id > 0 && !r->started_at) {
+		free(r->variables);
+		r->variables = NULL;
+		if (wf_sink_run_meta(sink, r->run_id, &r->started_at, &r->variables, &err) != WF_OK)
+			r->started_at = r->variables = NULL;
+	}
+	wf_sink_close(sink);
 }
 
 static int set_str(char **dst, const char *src)
@@ -257,6 +277,9 @@ static wf_status wait_and_load(run_ctx *c)
 	const wf_run_opts *o = c->o;
 	wf_run_result *r = c->r;
 	wf_loader *loader = NULL;
+	wf_save *save = NULL;
+	const wf_result_consumer *consumer;
+	char *save_path = NULL;
 	wf_loader_opts lo;
 	wf_session_state state;
 	wf_load_stats stats;
@@ -280,9 +303,27 @@ static wf_status wait_and_load(run_ctx *c)
 	if (!o->wait->progress)
 		c->wait.progress_interval_ms = 0;  /* no watcher thread for the beat alone */
 	wf_sink_heartbeat(c->sink, r->run_id);
+	consumer = loader ? wf_loader_consumer(loader) : NULL;
+	/* --save-result: the body is teed to the file as it streams. */
+	if (st == WF_OK && o->save_result) {
+		save_path = o->save_result_dir ? wf_save_run_path(o->save_result, r->run_id)
+					       : strdup(o->save_result);
+		st = save_path ? wf_save_new(&save, save_path, consumer, &err)
+			       : wf_err_set(&err, WF_EINTERNAL, "out of memory");
+		if (st == WF_OK)
+			consumer = wf_save_consumer(save);
+	}
 	if (st == WF_OK)
-		st = wf_session_wait(o->client, r->session_id, &c->wait, wf_loader_consumer(loader),
-				     &state, &err);
+		st = wf_session_wait(o->client, r->session_id, &c->wait, consumer, &state,
+				     &err);
+	if (save && wf_save_done(save)) {
+		r->saved_result = save_path;
+		save_path = NULL;
+	}
+	wf_save_free(save);
+	save = NULL;
+	free(save_path);
+	save_path = NULL;
 	wait_ms = wf_clock_ms() - t_wait;
 	if (st == WF_OK) {
 		int failed_state = wf_session_state_failed(&state);
@@ -337,6 +378,8 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 	/* A run is never started that cannot be saved. */
 	if (st == WF_OK)
 		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	if (st == WF_OK && o->save_result && !o->save_result_dir)
+		st = wf_save_check(o->save_result, &err);
 	/* A started session can always be recorded: the write lock is taken
 	 * before the POST and held across it (a few ms; docs/waiting.md), so
 	 * the row goes in at once. Waiting for it is interruptible. */
@@ -373,7 +416,7 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 	wait_and_load(&c);
 cleanup:
 	free(sid);
-	wf_sink_close(c.sink);
+	ctx_close(c.sink, out);
 	return out->code;
 }
 
@@ -473,6 +516,8 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	}
 	if (st == WF_OK)
 		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+	if (st == WF_OK && o->save_result && !o->save_result_dir)
+		st = wf_save_check(o->save_result, &err);
 	/* A session that does not exist (or that this key cannot see) is not
 	 * worth a run in the audit table. */
 	if (st == WF_OK)
@@ -495,7 +540,7 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 cleanup:
 	free(was);
 	wf_session_state_clear(&state);
-	wf_sink_close(c.sink);
+	ctx_close(c.sink, out);
 	return out->code;
 }
 
@@ -602,17 +647,20 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 		       (long long)p->run_id, p->status, p->session_id, p->table);
 	wait_and_load(&c);
 cleanup:
-	wf_sink_close(c.sink);
+	ctx_close(c.sink, out);
 	return out->code;
 }
 
-/* Feeds the whole input to the consumer; WF_EUSAGE when it cannot be read. */
+/* Feeds the whole input to the consumer and finishes it as final (a gzip
+ * input un-gzipped on the way); WF_EUSAGE when it cannot be read. */
 static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer *c,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	static const char intr[] = "interrupted while loading; nothing of this run was saved";
 	char *chunk = malloc(READ_CHUNK);
+	wf_inflate *z = NULL;
 	wf_status st = WF_OK;
+	int first = 1;
 	size_t n;
 
 	if (!chunk)
@@ -623,6 +671,16 @@ static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer 
 			break;
 		}
 		n = fread(chunk, 1, READ_CHUNK, in);
+		/* A gzip file (a --save-result FILE.gz), known by its first bytes. */
+		if (first && n > 0) {
+			first = 0;
+			if (wf_is_gzip(chunk, n)) {
+				st = wf_inflate_new(&z, c, err);
+				if (st != WF_OK)
+					break;
+				c = wf_inflate_consumer(z);
+			}
+		}
 		if (n > 0 && (st = c->write(c->ctx, chunk, n, err)) != WF_OK)
 			break;
 		if (n < READ_CHUNK) {
@@ -641,6 +699,11 @@ static wf_status feed_file(FILE *in, const char *name, const wf_result_consumer 
 				break;
 		}
 	}
+	/* The finish goes through the gzip reader too: it checks the stream
+	 * ended. */
+	if (st == WF_OK)
+		st = c->finish(c->ctx, 1, err);
+	wf_inflate_free(z);
 	free(chunk);
 	return st;
 }
@@ -692,8 +755,6 @@ wf_status wf_run_load(const wf_run_opts *o, const char *file, wf_run_result *out
 	st = con->reset(con->ctx, &err);
 	if (st == WF_OK)
 		st = feed_file(in, name, con, o->interrupted, &err);
-	if (st == WF_OK)
-		st = con->finish(con->ctx, 1, &err);
 	if (st == WF_EBADRESPONSE) {
 		size_t len;
 		wf_err_prefix(&err, "%s is not a valid result body: ", name);
@@ -733,6 +794,6 @@ done:
 	}
 	if (in && in != stdin)
 		fclose(in);
-	wf_sink_close(c.sink);
+	ctx_close(c.sink, out);
 	return out->code;
 }

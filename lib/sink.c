@@ -912,8 +912,12 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
+/* A heartbeat older than this: the process of another machine is gone. */
+#define WF_HEARTBEAT_STALE_MS (5.0 * 60 * 1000)
+
 wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err)
 {
+	char me[256];
 	sqlite3_stmt *st = NULL;
 	wf_pending_run *runs = NULL, *p;
 	size_t n = 0, cap = 0;
@@ -922,8 +926,10 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 
 	*out = NULL;
 	*out_n = 0;
+	host_name(me, sizeof(me));
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host"
+		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host,"
+		" hostname, coalesce(julianday('now') - julianday(heartbeat_at), 1e9) * 86400000"
 		" FROM _wf_runs WHERE session_id IS NOT NULL AND (status = 'running'"
 		" OR (status IN ('timeout', 'interrupted', 'failed') AND exit_code IN (6, 7, 8, 130))"
 		" OR (status IN ('timeout', 'interrupted') AND exit_code IS NULL))"
@@ -935,8 +941,18 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		pid_t pid = (pid_t)sqlite3_column_int64(st, 5);
 		const unsigned char *status = sqlite3_column_text(st, 6);
-		if (status && strcmp((const char *)status, "running") == 0 && pid_alive(pid))
-			continue;
+		const unsigned char *host = sqlite3_column_text(st, 8);
+		double beat_age_ms = sqlite3_column_double(st, 9);
+		if (status && strcmp((const char *)status, "running") == 0) {
+			/* A pid means something on its own machine only; a run of
+			 * another machine is judged by its heartbeat (SPEC 7, 16). */
+			if (host && *me && strcmp((const char *)host, me) != 0) {
+				if (beat_age_ms < WF_HEARTBEAT_STALE_MS)
+					continue;
+			} else if (pid_alive(pid)) {
+				continue;
+			}
+		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
 			p = realloc(runs, ncap * sizeof(*runs));
@@ -1186,19 +1202,64 @@ static wf_status has_column(wf_sink *s, const char *table, const char *column, i
 wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size_t *out_n,
 			    wf_err *err)
 {
+	wf_runs_filter f;
+
+	memset(&f, 0, sizeof(f));
+	f.limit = limit;
+	return wf_sink_find_runs(s, &f, out, out_n, err);
+}
+
+wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
+			   char **out_variables, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out_started_at = NULL;
+	*out_variables = NULL;
+	rc = sqlite3_prepare_v2(s->db, "SELECT started_at, variables FROM _wf_runs WHERE run_id = ?1",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out_started_at = col_dup(st, 0);
+			*out_variables = col_dup(st, 1);
+		}
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		free(*out_started_at);
+		free(*out_variables);
+		*out_started_at = *out_variables = NULL;
+		return wf_db_fail(s, rc, err, "reading run %lld", (long long)run_id);
+	}
+	return WF_OK;
+}
+
+wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_record **out,
+			    size_t *out_n, wf_err *err)
+{
 	sqlite3_stmt *st = NULL;
 	static const char *const newer[] = {"hostname", "heartbeat_at", "batch_id", "batch_index",
 					    "exit_code"};
 	wf_run_record *runs = NULL, *p;
+	wf_runs_filter none;
+	const wf_runs_filter *f = filter;
 	size_t n = 0, cap = 0, i;
 	wf_status ret = WF_OK;
-	char type[16];
-	int rc, has = 0;
+	char type[16], since[64];
+	int rc, has = 0, has_batch = 0;
 	wf_buf sql;
 
 	*out = NULL;
 	*out_n = 0;
-	wf_buf_init(&sql, 4096);
+	wf_buf_init(&sql, 8192);
+	if (!f) {
+		memset(&none, 0, sizeof(none));
+		f = &none;
+	}
 	ret = object_type(s, "_wf_runs", type, err);
 	if (ret != WF_OK || strcmp(type, "table") != 0)
 		goto cleanup;
@@ -1207,16 +1268,40 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 	ret = wf_buf_appendf(&sql, err, "SELECT " RECORD_COLUMNS);
 	for (i = 0; ret == WF_OK && i < sizeof(newer) / sizeof(newer[0]); i++) {
 		ret = has_column(s, "_wf_runs", newer[i], &has, err);
+		if (ret == WF_OK && strcmp(newer[i], "batch_id") == 0)
+			has_batch = has;
 		if (ret == WF_OK)
 			ret = wf_buf_appendf(&sql, err, ", %s", has ? newer[i] : "NULL");
 	}
-	if (ret == WF_OK)
-		ret = wf_buf_appendf(&sql, err, " FROM _wf_runs ORDER BY run_id DESC LIMIT ?1");
 	if (ret != WF_OK)
 		goto cleanup;
+	/* No batch_id in this layout: no run belongs to any batch. */
+	if (f->batch_id && !has_batch)
+		goto cleanup;
+	/* A criterion not given binds NULL and matches every row. */
+	ret = wf_buf_appendf(&sql, err, " FROM _wf_runs"
+		" WHERE (?1 IS NULL OR table_name = ?1 COLLATE NOCASE)"
+		" AND (?2 IS NULL OR workflow_id = ?2)"
+		" AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || status || ',') > 0)"
+		" AND (?4 IS NULL OR started_at >= strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', ?4))"
+		"%s ORDER BY run_id DESC LIMIT ?6", f->batch_id ? " AND batch_id = ?5" : "");
+	if (ret != WF_OK)
+		goto cleanup;
+	snprintf(since, sizeof(since), "-%lld.%03lld seconds", (long long)(f->since_ms / 1000),
+		 (long long)(f->since_ms % 1000));
 	rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+		rc = wf_db_bind_text_or_null(st, 1, f->table);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 2, f->workflow_id);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 3, f->statuses);
+	if (rc == SQLITE_OK)
+		rc = wf_db_bind_text_or_null(st, 4, f->since_ms > 0 ? since : NULL);
+	if (rc == SQLITE_OK && f->batch_id)
+		rc = wf_db_bind_text_or_null(st, 5, f->batch_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "reading _wf_runs");
 		goto cleanup;

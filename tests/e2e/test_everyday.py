@@ -13,7 +13,8 @@ COMMANDS = ("run", "attach", "resume", "status", "load", "schema", "runs")
 
 
 def scenario():
-    return {"workflows": {"w1": workflow(cards_ms=(20,), partial=False)}}
+    return {"workflows": {"w1": workflow(cards_ms=(20,), partial=False),
+                          "slow": workflow(cards_ms=(60000,), partial=False)}}
 
 
 def plain(args, **kw):
@@ -200,6 +201,12 @@ class ProfileTest(EmuTestCase):
         self.assertEqual((db["value"], db["source"]), (self.path("default.db"), "profile"))
         self.assertIn("[default]", db["from"])
         self.assertIn("line 3", db["from"])
+
+    def test_how_to_continue_names_the_profile(self):
+        self.staging_prod()
+        r = self.wf(["run", "slow", "--profile", "staging", "--timeout", "1s"], env=self.env())
+        self.assertRc(r, 6)
+        self.assertIn("--workflow slow --profile staging", r.err)
 
     def test_missing_keys_of_a_named_profile_fall_through(self):
         self.staging_prod()

@@ -240,8 +240,10 @@ class TestModes(LoadTestBase):
         self.assertEqual(self.q("SELECT count(*) FROM sales"), [(2,)])
         cols = [c[1] for c in self.q("PRAGMA table_info(sales)")]
         self.assertNotIn("old", cols)  # replace: the table has exactly this run's columns
+        # The user's index, and the _run_id index every data table has (SPEC 18).
         self.assertEqual(self.q("SELECT name FROM sqlite_schema WHERE type = 'index' "
-                                "AND tbl_name = 'sales'"), [("sales_region",)])
+                                "AND tbl_name = 'sales' ORDER BY name"),
+                         [("sales__run_id",), ("sales_region",)])
         self.assertEqual(self.q("SELECT count(*) FROM sales_latest"), [(2,)])
         self.assertIntegrity()
 
@@ -375,7 +377,7 @@ class TestAudit(LoadTestBase):
                       "--workflow", "wf9", "--json")
         out = r.json()
         # Rows, table, run, total time and the server's executionDurationMillis.
-        self.assertRegex(r.err, r"^loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
+        self.assertRegex(r.err, r"^wf2sqlite: loaded 20 rows into sales \(run 1\) in \d+\.\d\d s "
                                 r"\(server 0\.3[45] s\)\n$")
         self.assertEqual(out["timings"]["execution_ms"], 345)
         for key in ("run_id", "session_id", "workflow_id", "table", "mode", "status",

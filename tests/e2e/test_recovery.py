@@ -398,6 +398,27 @@ class ResumeTest(EmuTestCase):
             p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0)
 
+    def test_running_run_of_another_machine_is_judged_by_its_heartbeat(self):
+        import sqlite3
+        db = self.path("m.db")
+        r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms"])
+        self.assertRc(r, 6)
+        con = sqlite3.connect(db)
+        con.execute("UPDATE _wf_runs SET status = 'running', exit_code = NULL,"
+                    " hostname = 'another-machine', pid = 1,"
+                    " heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+        con.commit()
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("nothing to resume", r.err)  # its heartbeat is fresh
+        con.execute("UPDATE _wf_runs SET heartbeat_at ="
+                    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 minutes')")
+        con.commit()
+        con.close()
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertEqual([x["status"] for x in db_runs(db)], ["loaded"])
+
     def test_continue_command_names_a_base_url_given(self):
         db = self.path("b.db")
         r = self.wf(["run", "slow", "--db", db, "--timeout", "300ms",

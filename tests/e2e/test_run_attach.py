@@ -138,7 +138,10 @@ class AttachTest(EmuTestCase):
         self.assertEqual(pid, p.pid)
         r = self.wf(["resume", "--db", db, "--json"])
         self.assertRc(r, 0)
-        j = json.loads(r.out.strip().splitlines()[-1])
+        # One JSON value holding the resumed runs (docs/json.md).
+        out = json.loads(r.out)
+        self.assertEqual(out["count"], 1)
+        j = out["runs"][-1]
         self.assertEqual(j["status"], "loaded")
         self.assertEqual(j["table"], "m")
         self.assertEqual(j["mode"], "replace")

@@ -82,11 +82,19 @@ class TestRuns(WfTestCase):
         self.assertEqual(len(json.loads(r.out)), 1)
 
     def test_missing_database_is_not_created(self):
+        # SPEC 18: says so on stderr, lists nothing, exit 0.
         missing = self.path("typo.db")
         r = run_wf(["runs", "--db", missing], env=wf_env())
-        self.assertRc(r, 7)
+        self.assertRc(r, 0)
         self.assertIn("typo.db", r.err)
+        self.assertEqual(r.out, "")
         self.assertFalse(os.path.exists(missing))
+        r = run_wf(["runs", "--db", missing, "--json"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual(json.loads(r.out), [])
+        self.assertIn("typo.db", r.err)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            self.assertFalse(os.path.exists(missing + suffix), suffix)
 
     def test_database_without_runs(self):
         db_query(self.db, "CREATE TABLE unrelated (x)")
@@ -104,6 +112,142 @@ class TestRuns(WfTestCase):
         run_wf(["runs", "--db", self.db], env=wf_env())
         self.assertEqual(db_query(self.db, "SELECT * FROM _wf_runs"), before)
         self.assertEqual(os.path.getmtime(self.db), mtime)
+
+
+class TestRunsAtAGlance(WfTestCase):
+    """SPEC 18: filters done by SQLite, the variables column, --limit, and
+    no -wal/-shm files left behind."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.path("runs.db")
+
+    load = TestRuns.load
+
+    def history(self):
+        self.load(body(3), "--table", "sales", "--workflow", "wf-1")
+        self.load(body(2, total=5), "--table", "Sales", "--workflow", "wf-2")
+        self.load('{"schema": [], "data": [{"a": 1}, ' + "x" * 300, "--table", "other", rc=9)
+        con = sqlite3.connect(self.db)
+        con.execute("""UPDATE _wf_runs SET variables = '{"region": "emea", "n": "3"}',
+                       batch_id = NULL WHERE run_id = 1""")
+        con.execute("INSERT INTO _wf_batches (workflow_id, table_name, matrix, matrix_sha256,"
+                    " total, created_at, status) VALUES ('wf-1', 'sales', '[]', 'x', 1,"
+                    " '2026-01-01T00:00:00.000Z', 'done')")
+        con.execute("UPDATE _wf_runs SET batch_id = 1, batch_index = 0 WHERE run_id = 2")
+        # An old run: started two days ago.
+        con.execute("UPDATE _wf_runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+                    " '-2 days') WHERE run_id = 1")
+        con.commit()
+        con.close()
+
+    def ids(self, *args):
+        r = run_wf(["runs", "--db", self.db, "--json"] + list(args), env=wf_env())
+        self.assertRc(r, 0)
+        return [x["run_id"] for x in json.loads(r.out)]
+
+    def test_each_filter(self):
+        self.history()
+        self.assertEqual(self.ids(), [3, 2, 1])
+        # --table compares as SQLite does names: case-insensitively.
+        self.assertEqual(self.ids("--table", "sales"), [2, 1])
+        self.assertEqual(self.ids("--table", "other"), [3])
+        self.assertEqual(self.ids("--workflow", "wf-1"), [1])
+        self.assertEqual(self.ids("--status", "failed"), [3])
+        self.assertEqual(self.ids("--status", "loaded,partial"), [2, 1])
+        self.assertEqual(self.ids("--batch", "1"), [2])
+        self.assertEqual(self.ids("--batch", "7"), [])
+        self.assertEqual(self.ids("--since", "1h"), [3, 2])
+        self.assertEqual(self.ids("--since", "3d"), [3, 2, 1])
+        self.assertEqual(self.ids("--limit", "2"), [3, 2])
+        self.assertEqual(self.ids("--limit", "0"), [3, 2, 1])
+        # They all apply.
+        self.assertEqual(self.ids("--table", "sales", "--since", "1h"), [2])
+        self.assertEqual(self.ids("--table", "sales", "--status", "failed"), [])
+
+    def test_filters_are_bound_not_pasted(self):
+        self.history()
+        self.assertEqual(self.ids("--table", "x' OR '1'='1"), [])
+        self.assertEqual(self.ids("--workflow", "wf-1' --"), [])
+        self.assertEqual(db_query(self.db, "SELECT count(*) FROM _wf_runs"), [(3,)])
+
+    def test_bad_filter_values_are_usage_errors(self):
+        self.history()
+        for args in (["--status", "done"], ["--status", ""], ["--limit", "-1"],
+                     ["--limit", "x"], ["--batch", "b"], ["--since", "yesterday"],
+                     ["--since", "0"]):
+            r = run_wf(["runs", "--db", self.db] + args, env=wf_env())
+            self.assertRc(r, 2)
+            self.assertIn(args[0], r.err)
+            r = run_wf(["runs", "--db", self.db, "--json"] + args, env=wf_env())
+            self.assertRc(r, 2)
+            self.assertEqual(json.loads(r.out), [], args)
+
+    def test_variables_column(self):
+        self.history()
+        r = run_wf(["runs", "--db", self.db], env=wf_env())
+        self.assertRc(r, 0)
+        lines = r.out.splitlines()
+        self.assertIn("VARIABLES", lines[0])
+        at = lines[0].index("VARIABLES")
+        self.assertTrue(lines[3][at:].startswith("region=emea n=3"), lines[3])
+        self.assertTrue(lines[1][at:].startswith("-"), lines[1])
+        r = run_wf(["runs", "--db", self.db, "--json", "--workflow", "wf-1"], env=wf_env())
+        self.assertEqual(json.loads(r.out)[0]["variables"], {"region": "emea", "n": "3"})
+
+    def test_nothing_matches_says_so(self):
+        self.history()
+        r = run_wf(["runs", "--db", self.db, "--workflow", "nope"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual(r.out, "")
+        self.assertIn("no runs match", r.err)
+
+    def test_all_runs_in_a_pipe_the_newest_50_on_a_terminal(self):
+        for i in range(55):
+            self.load(body(1), "--table", "t")
+        r = run_wf(["runs", "--db", self.db], env=wf_env())
+        self.assertEqual(len(r.out.splitlines()), 56)
+        # stdout a terminal (a pty): the newest 50, and a note on stderr.
+        import pty
+        import subprocess
+        from wfharness import WF2SQLITE
+        master, slave = pty.openpty()
+        env = dict(wf_env(), TERM="xterm")
+        p = subprocess.Popen([WF2SQLITE, "runs", "--db", self.db], stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        err = p.communicate(timeout=60)[1].decode()
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        lines = [l for l in out.decode().splitlines() if l.strip()]
+        self.assertEqual(len(lines), 51, out)
+        self.assertEqual(lines[1].split()[0], "55")
+        self.assertIn("--limit", err)
+        r = run_wf(["runs", "--db", self.db, "--limit", "3"], env=wf_env())
+        self.assertEqual(len(r.out.splitlines()), 4)
+
+    def test_no_wal_or_shm_left_behind(self):
+        self.history()
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(self.db + suffix):
+                os.unlink(self.db + suffix)
+        # Empty -wal/-shm as an earlier reader may have left them.
+        for suffix in ("-wal", "-shm"):
+            open(self.db + suffix, "w").close()
+        for args in ([], ["--json"], ["--table", "sales", "--status", "loaded"]):
+            r = run_wf(["runs", "--db", self.db] + args, env=wf_env())
+            self.assertRc(r, 0)
+            for suffix in ("-wal", "-shm"):
+                self.assertFalse(os.path.exists(self.db + suffix), (args, suffix))
 
 
 class TestExampleQueries(WfTestCase):

@@ -421,7 +421,7 @@ class SpecCliTest(EmuTestCase):
         sid = db_query(db, "SELECT session_id FROM _wf_runs")[0][0]
         last = r.err.strip().splitlines()[-1]
         # RESULT says executionDurationMillis 7.
-        self.assertRegex(last, r"^loaded 5 rows into wf_w1 \(run 1, session %s\) in "
+        self.assertRegex(last, r"^wf2sqlite: loaded 5 rows into wf_w1 \(run 1, session %s\) in "
                                r"\d+\.\d\d s \(server 0\.01 s\)$" % sid)
 
     def test_json_of_a_loaded_run_read_with_jq(self):

@@ -8,7 +8,7 @@
 
 static const enum wf_opt_id all_options[] = {
 	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WORKFLOW,
-	WF_OPT_NO_WAIT, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
+	WF_OPT_STATUS, WF_OPT_BATCH, WF_OPT_SINCE, WF_OPT_LIMIT, WF_OPT_SAVE_RESULT, WF_OPT_NO_WAIT, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
 	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES, WF_OPT_FORCE,
 	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0,
 };
@@ -18,7 +18,7 @@ static const wf_command fake = {
 	"A description whose first line is far too long for the help, as a command's text "
 	"may be when nobody counted\n  and an indented line that is also much too long to fit "
 	"in eighty columns of a terminal\nshort line",
-	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL,
+	"  wf2sqlite fake x --db a.db", all_options, 1, 1, NULL, NULL,
 };
 
 static char *help_text(void)

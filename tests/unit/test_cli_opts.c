@@ -13,6 +13,7 @@ static const enum wf_opt_id opts_of_fake[] = {
 
 static const wf_command fake = {
 	"fake", "fake [options]", "a command taking the settings", "", "", opts_of_fake, 0, 0, NULL,
+	NULL,
 };
 
 static wf_cli_opts kept;

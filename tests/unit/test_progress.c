@@ -247,6 +247,51 @@ static void tty_new_attempt_forgets_rows_and_bytes(void)
 	cap_close(&c);
 }
 
+/* --wait block: the body loads, then the waiter confirms the session is idle.
+ * The line must not go back from the load to "idle, cards 3/3". */
+static void tty_terminal_status_after_the_load_began_keeps_the_load_line(void)
+{
+	cap c;
+	char *t, *last;
+	cap_open(&c, 1, 0, 0, 200);
+	waiting(&c, "processing", 2, 3, "c");
+	c.now += 1000;
+	transfer(&c, WF_PHASE_LOADING, 201060, 4096);
+	c.now += 1000;
+	waiting(&c, "idle", 3, 3, NULL);
+	c.now += 1000;
+	transfer(&c, WF_PHASE_LOADING, 300000, 8192);
+	t = cap_text(&c);
+	last = strrchr(t, '\r');
+	T_CHECK(last != NULL && strstr(last, "loading, 300,000 rows") != NULL);
+	T_CHECK(strstr(t, "idle") == NULL);
+	free(t);
+	cap_close(&c);
+}
+
+static void plain_terminal_status_after_the_load_began_prints_no_line(void)
+{
+	cap c;
+	char *t;
+	cap_open(&c, 0, 0, 0, 200);
+	waiting(&c, "processing", 2, 3, "c");
+	transfer(&c, WF_PHASE_LOADING, 201060, 4096);
+	waiting(&c, "idle", 3, 3, NULL);
+	t = cap_text(&c);
+	T_CHECK(strstr(t, "idle") == NULL);
+	T_CHECK(count_of(t, "wf2sqlite: [") == 2);
+	T_CHECK(strstr(t, "wf2sqlite: [0:00] loading, 201,060 rows") != NULL);
+	free(t);
+	/* A non-terminal status is a new attempt: shown, as before. */
+	waiting(&c, "processing", 2, 3, "c");
+	t = cap_text(&c);
+	T_CHECK(strstr(t, "wf2sqlite: [0:00] processing, cards 2/3, at card c\n"
+			  "wf2sqlite: [0:00] loading") != NULL);
+	T_CHECK(count_of(t, "processing") == 2);
+	free(t);
+	cap_close(&c);
+}
+
 static void server_text_cannot_drive_the_terminal(void)
 {
 	cap c;
@@ -437,6 +482,8 @@ int main(void)
 	T_RUN(tty_done_clears_the_line);
 	T_RUN(tty_load_phase_shows_rows_bytes_and_rate);
 	T_RUN(tty_new_attempt_forgets_rows_and_bytes);
+	T_RUN(tty_terminal_status_after_the_load_began_keeps_the_load_line);
+	T_RUN(plain_terminal_status_after_the_load_began_prints_no_line);
 	T_RUN(server_text_cannot_drive_the_terminal);
 	T_RUN(plain_prints_one_line_per_change);
 	T_RUN(plain_load_phase_prints_at_most_every_ten_seconds);

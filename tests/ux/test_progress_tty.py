@@ -169,6 +169,23 @@ class ProgressTtyTest(h.WfTestCase):
         rows = h.db_query(db, "SELECT count(*) FROM wf_slow_report")[0][0]
         self.assertEqual(rows, 20000)
 
+    def test_block_wait_line_never_goes_back_and_counts_read_alike(self):
+        db = self.path("t.db")
+        frames, last = self.watch(["run", "slow_report", "--db", db])
+        progress = [l.rstrip() for f in frames for l in f.splitlines() if ANY_PROGRESS.match(l)]
+        transfer = [i for i, l in enumerate(progress)
+                    if re.search(r"\] (loading|downloading)", l)]
+        if transfer:
+            # Once the result arrives the line stays on it: no status after it.
+            for l in progress[transfer[0]:]:
+                self.assertRegex(l, r"\] (loading|downloading)", "\n".join(progress))
+        for l in progress:
+            m = re.search(r"loading, ([\d,]+) rows", l)
+            if m:
+                self.assertRegex(m.group(1), r"^\d{1,3}(,\d{3})*$")
+        # The summary groups its count as the live line does.
+        self.assertRegex(last, r"(?m)^wf2sqlite: loaded 20,000 rows into wf_slow_report ")
+
     def test_live_line_in_a_terminal_poll_wait(self):
         db = self.path("t.db")
         frames, last = self.watch(["run", "slow_report", "--db", db, "--wait", "poll",
@@ -216,6 +233,26 @@ class ProgressPlainTest(h.WfTestCase):
             self.assertNotEqual(a, b, r.err)
         # Not one per poll or per row: a handful for 3 cards and 20,000 rows.
         self.assertLess(len(lines), 20, r.err)
+
+    def test_block_wait_plain_lines_in_order_with_the_prefix(self):
+        db = self.path("t.db")
+        with h.Emu(SCENARIO, workdir=self.dir) as emu:
+            r = h.run_wf(["run", "slow_report", "--db", db], emu=emu)
+        self.assertRc(r, 0)
+        lines = r.err.splitlines()
+        # Every line names the program, the summary too.
+        for l in lines:
+            self.assertTrue(l.startswith("wf2sqlite: "), r.err)
+        self.assertRegex(lines[-1], r"^wf2sqlite: loaded 20,000 rows into wf_slow_report "
+                                    r"\(run 1, session [^)]+\) in ")
+        # After the first load/download line no status line comes: the
+        # session's end is not printed after its result began to load.
+        steps = [l.split("] ", 1)[1] for l in lines if re.match(r"^wf2sqlite: \[\d+:\d\d\] ", l)]
+        first = next((i for i, b in enumerate(steps)
+                      if b.startswith(("loading", "downloading"))), None)
+        if first is not None:
+            for b in steps[first:]:
+                self.assertTrue(b.startswith(("loading", "downloading")), r.err)
 
     def test_quiet_prints_nothing_on_success(self):
         db = self.path("t.db")

@@ -68,6 +68,11 @@ typedef struct wf_run_opts {
 	wf_run_notice_fn notice;  /* may be NULL */
 	void *notice_ctx;
 	int64_t t0;               /* wf_clock_ms() when the command began; 0 = at the call */
+	/* --save-result: the final result body is also written to this file
+	 * (save.h; gzip when it ends in .gz), or with save_result_dir to
+	 * "<save_result>/<run_id>.json.gz" (resume). NULL: not kept. */
+	const char *save_result;
+	int save_result_dir;
 } wf_run_opts;
 
 /* The outcome of one run. */
@@ -90,6 +95,10 @@ typedef struct wf_run_result {
 	int end_unrecorded;       /* 1: the run's end could not be written (the database
 				     was locked or failed): its row still says running */
 	char error[WF_ERR_MAX];   /* "" when none */
+	/* Read back from the run's _wf_runs row (owned; NULL when none). */
+	char *started_at;         /* ISO-8601 UTC with milliseconds */
+	char *variables;          /* JSON text as sent */
+	char *saved_result;       /* the file --save-result wrote; NULL: none */
 } wf_run_result;
 
 /* Every field unknown. */

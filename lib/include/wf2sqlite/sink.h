@@ -205,4 +205,28 @@ WF_API wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **ou
 				   wf_err *err);
 WF_API void wf_run_records_free(wf_run_record *runs, size_t n);
 
+/* The started_at and variables (JSON text as sent) of a run, for the --json
+ * outcome; each NULL when the column is NULL or the run does not exist.
+ * *out_started_at and *out_variables are the caller's (free). */
+WF_API wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
+				  char **out_variables, wf_err *err);
+
+/* Which runs `runs` lists (SPEC 18); every criterion is optional and they
+ * all apply. Strings are borrowed. */
+typedef struct wf_runs_filter {
+	const char *table;        /* table_name, compared case-insensitively */
+	const char *workflow_id;
+	const char *statuses;     /* one status or a comma-separated list */
+	const char *batch_id;     /* batch_id (text of the id) */
+	int64_t since_ms;         /* > 0: started within this many ms of now */
+	int64_t limit;            /* > 0: at most this many, the newest */
+} wf_runs_filter;
+
+/* The audit history matching f (NULL: every run), newest first. The
+ * filtering is done by SQLite with bound parameters. An empty list when the
+ * database has no _wf_runs table (or, for batch_id, an older layout without
+ * that column). *out is the caller's (wf_run_records_free). */
+WF_API wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *f, wf_run_record **out,
+				   size_t *out_n, wf_err *err);
+
 #endif
