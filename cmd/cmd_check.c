@@ -126,6 +126,18 @@ static void print_json(const wf_cli_opts *opts, const wf_config *cfg, const chec
 	wf_cli_track_json(io);
 }
 
+/* A usage or configuration error found before check_run: the same object,
+ * nothing asked. */
+static void check_failure_json(const wf_cli_opts *opts, int rc, const char *error,
+			       const wf_cli_io *io)
+{
+	wf_config cfg;
+	check_result r = {0, -1, "not asked", (wf_status)rc};
+
+	memset(&cfg, 0, sizeof(cfg));
+	print_json(opts, &cfg, &r, error, io);
+}
+
 static int check_run(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_config_input in;
@@ -212,6 +224,7 @@ const wf_command wf_cmd_check = {
 		"  wf2sqlite check --profile staging\n"
 		"  wf2sqlite check --json | jq .credentials_accepted",
 	.options = check_options,
+	.failure_json = check_failure_json,
 	.min_pos = 0,
 	.max_pos = 0,
 	.run = check_run,

@@ -912,28 +912,38 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
+static wf_status has_column(wf_sink *s, const char *table, const char *column, int *out,
+			    wf_err *err);
+
 /* A heartbeat older than this: the process of another machine is gone. */
 #define WF_HEARTBEAT_STALE_MS (5.0 * 60 * 1000)
 
 wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err)
 {
-	char me[256];
+	char me[256], sql[1024];
 	sqlite3_stmt *st = NULL;
 	wf_pending_run *runs = NULL, *p;
 	size_t n = 0, cap = 0;
 	wf_status ret = WF_OK;
-	int rc;
+	int rc, v2 = 0;
 
 	*out = NULL;
 	*out_n = 0;
 	host_name(me, sizeof(me));
-	rc = sqlite3_prepare_v2(s->db,
+	/* resume --dry-run reads an older layout without upgrading it: the
+	 * columns audit schema version 2 added all read as NULL there. */
+	ret = has_column(s, "_wf_runs", "exit_code", &v2, err);
+	if (ret != WF_OK)
+		goto cleanup;
+	snprintf(sql, sizeof(sql),
 		"SELECT run_id, session_id, workflow_id, table_name, mode, pid, status, api_host,"
-		" hostname, coalesce(julianday('now') - julianday(heartbeat_at), 1e9) * 86400000"
+		" %s, coalesce(julianday('now') - julianday(%s), 1e9) * 86400000"
 		" FROM _wf_runs WHERE session_id IS NOT NULL AND (status = 'running'"
-		" OR (status IN ('timeout', 'interrupted', 'failed') AND exit_code IN (6, 7, 8, 130))"
-		" OR (status IN ('timeout', 'interrupted') AND exit_code IS NULL))"
-		" ORDER BY run_id", -1, &st, NULL);
+		" OR (status IN ('timeout', 'interrupted', 'failed') AND %s IN (6, 7, 8, 130))"
+		" OR (status IN ('timeout', 'interrupted') AND %s IS NULL))"
+		" ORDER BY run_id", v2 ? "hostname" : "NULL", v2 ? "heartbeat_at" : "NULL",
+		v2 ? "exit_code" : "NULL", v2 ? "exit_code" : "NULL");
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "reading unfinished runs");
 		goto cleanup;

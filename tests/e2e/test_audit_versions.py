@@ -7,6 +7,7 @@ in every status, `load` and `run` rows, data tables and their _latest views.
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -147,6 +148,21 @@ class TestAuditVersions(EmuTestCase):
             for k in NEW_COLUMNS:
                 self.assertIn(k, x)
                 self.assertIsNone(x[k])
+        self.assertEqual(sha256(db), digest)
+        self.assertEqual(user_version(db), 0)
+        self.assertNoSideFiles(db)
+
+    def test_resume_dry_run_reads_version_1_without_writing(self):
+        db = self.copy()
+        digest = sha256(db)
+        # The first release's runs cut short (no exit_code column yet).
+        unfinished = {x["run_id"] for x in db_runs(db) if x["session_id"]
+                      and x["status"] in ("running", "timeout", "interrupted")}
+        self.assertTrue(unfinished)
+        r = self.wf(["resume", "--db", db, "--dry-run"])
+        self.assertRc(r, 0)
+        said = {int(m) for m in re.findall(r"\brun (\d+)\b", r.out + r.err)}
+        self.assertEqual(said, unfinished, r.out + r.err)
         self.assertEqual(sha256(db), digest)
         self.assertEqual(user_version(db), 0)
         self.assertNoSideFiles(db)

@@ -18,6 +18,8 @@ RUN_KEYS = {"database", "run_id", "session_id", "workflow_id", "variables", "tab
             "already_loaded_by", "saved_result", "error", "exit_code"}
 TIMING_KEYS = {"wait_ms", "load_ms", "total_ms", "execution_ms"}
 RESUME_KEYS = {"database", "count", "runs", "error", "exit_code"}
+CHECK_KEYS = {"config_file", "profile", "settings", "request", "host_answered",
+              "credentials_accepted", "error", "exit_code"}
 STATUS_KEYS = {"session_id", "status", "terminal", "cards_done", "cards_total", "cards", "error",
                "exit_code"}
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -169,6 +171,22 @@ class JsonShapes(EmuTestCase):
         env.pop("SCALE_API_KEY", None)
         v = self.one(self.wf(["status", "x", "--json"], env=env), 2)
         self.assertEqual(set(v), STATUS_KEYS)
+
+    # ---- check --------------------------------------------------------------
+
+    def test_check_success_and_failures_share_one_shape(self):
+        v = self.one(self.wf(["check", "--json"]), 0)
+        self.assertEqual(set(v), CHECK_KEYS, v)
+        self.assertEqual((v["host_answered"], v["credentials_accepted"]), (True, True))
+        v = self.one(self.wf(["check", "--json", "--account-id", "nobody"]), 3)
+        self.assertEqual(set(v), CHECK_KEYS, v)
+        # Usage errors, found before anything is asked.
+        for args in (["--timeout", "bogus"], ["--no-such-option"], ["extra"]):
+            v = self.one(self.wf(["check", "--json"] + args), 2)
+            self.assertEqual(set(v), CHECK_KEYS, (args, v))
+            self.assertEqual((v["host_answered"], v["credentials_accepted"], v["exit_code"]),
+                             (False, None, 2), args)
+            self.assertTrue(v["error"], args)
 
     # ---- runs ---------------------------------------------------------------
 
