@@ -369,7 +369,7 @@ cleanup:
 
 const wf_command wf_cmd_batch = {
 	"batch",
-	"batch WORKFLOW_ID --matrix FILE|- [options] | batch --continue BATCH_ID",
+	"batch WORKFLOW_ID --matrix FILE|- [options]",
 	"many runs of one workflow, one per variable set, in parallel",
 	"Runs the workflow WORKFLOW_ID once per variable set of the matrix, at most\n"
 	"--parallel sessions at once, and loads each result into the table as its own\n"
@@ -385,7 +385,7 @@ const wf_command wf_cmd_batch = {
 	"twice once its session id was recorded.",
 	"  wf2sqlite batch abc123 --matrix regions.jsonl --db results.db\n"
 	"  wf2sqlite batch abc123 --matrix prompts.csv --parallel 8 --table evals\n"
-	"  printf '{\"region\":\"emea\"}\\n{\"region\":\"apac\"}\\n' | wf2sqlite batch abc123 --matrix -\n"
+	"  cut -f1 dates.txt | jq -Rc '{date: .}' | wf2sqlite batch abc123 --matrix -\n"
 	"  wf2sqlite batch --continue 3 --db results.db",
 	batch_options,
 	0,
