@@ -136,19 +136,23 @@ static void print_batch_json(const wf_cli_opts *opts, const wf_batch *b, const w
 	for (i = 0; b && i < b->counts.total; i++) {
 		const wf_batch_set *set = &b->sets[i];
 		json_object *r;
+		wf_outcome o;
 		if (set->state == WF_SET_ENDED) {
-			wf_outcome o;
 			wf_outcome_from_run(&o, &set->result, wf_cli_db_path(opts));
-			r = wf_outcome_to_json(&o);
 		} else {
-			r = json_object_new_object();
-			if (r && m && (size_t)i < m->n)
-				json_object_object_add(r, "variables",
-						       json_tokener_parse(m->sets[i]));
+			/* Not started: the same keys, unknown. */
+			wf_outcome_init(&o);
+			o.db = wf_cli_db_path(opts);
+			o.workflow_id = b->workflow_id;
+			o.table = b->table;
+			o.mode = wf_load_mode_name(b->mode);
+			o.variables_json = m && (size_t)i < m->n ? m->sets[i] : NULL;
 		}
+		r = wf_outcome_to_json(&o);
 		if (!r)
 			continue;
-		json_object_object_del(r, "database");
+		if (set->state != WF_SET_ENDED)
+			json_object_object_add(r, "exit_code", NULL);
 		json_object_object_add(r, "batch_index", json_object_new_int64(set->index));
 		json_object_object_add(r, "started", json_object_new_boolean(
 			set->state == WF_SET_ENDED));
