@@ -52,12 +52,12 @@ static void on_rows(void *ctx, const wf_progress *pr)
 	worker *w = ctx;
 	pool *p = w->p;
 
-	if (pr->rows <= w->live_rows)
-		return;
 	pthread_mutex_lock(&p->lock);
-	p->b->counts.rows += pr->rows - w->live_rows;
-	w->live_rows = pr->rows;
-	counts_event(p, WF_BATCH_ROWS, &p->b->sets[w->set]);
+	if (pr->rows > w->live_rows) {
+		p->b->counts.rows += pr->rows - w->live_rows;
+		w->live_rows = pr->rows;
+		counts_event(p, WF_BATCH_ROWS, &p->b->sets[w->set]);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
