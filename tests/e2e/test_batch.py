@@ -170,6 +170,33 @@ class BatchTest(h.NetTestCase):
         after = [q for q in reqs if q["t_ms"] >= t429[0] + 1900]
         self.assertTrue(after)
 
+    def test_ctrl_c_interrupts_the_batch_and_continue_finishes_it(self):
+        emu = self.emu(ms=1500, rows=5)
+        cases = ["a", "b", "c", "d"]
+        db = self.path("b.db")
+        p = spawn_wf(["batch", "w", "--matrix", self.matrix(cases), "--db", db,
+                      "--parallel", "2"], emu=emu)
+        deadline = time.time() + 10
+        while len(posts(emu)) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("batch --continue 1", err)
+        con = sqlite3.connect(db)
+        self.assertEqual(con.execute("SELECT status FROM _wf_batches").fetchone(),
+                         ("interrupted",))
+        self.assertEqual(con.execute("SELECT status, exit_code FROM _wf_runs").fetchall(),
+                         [("interrupted", 130)] * 2)
+        con.close()
+        r = self.batch(emu, ["--continue", "1", "--db", db, "--json"])
+        self.assertEqual(r.rc, 0, repr(r))
+        self.assertEqual(r.json()["status"], "done")
+        self.assertEqual(collections.Counter(posts(emu)), collections.Counter(cases))
+        con = sqlite3.connect(db)
+        self.assertEqual(con.execute("SELECT count(*), count(DISTINCT batch_index) FROM _wf_runs"
+                                     " WHERE status = 'loaded'").fetchone(), (4, 4))
+
     def test_continue_of_an_unknown_batch_is_exit_2(self):
         emu = self.emu()
         self.batch(emu, ["w", "--matrix", self.matrix(["a"]), "--db", self.path("b.db")])
