@@ -20,3 +20,5 @@ endforeach()
 wf_add_pytest(e2e/test_spec_cli.py)
 wf_add_pytest(e2e/test_everyday.py)
 wf_add_pytest(e2e/test_memory.py)
+# SPEC 15: diff and upsert.
+wf_add_pytest(e2e/test_diff.py)
