@@ -7,7 +7,8 @@ loopback render the bench8 result of N rows x 8 columns twice (seed 0, and
 seed 1: the same ids with every other value changed), saves both bodies,
 loads them with `wf2sqlite load` as three runs of one table (seed 0, seed 0
 again, seed 1), then times, RUNS times each, with the peak RSS
-(/usr/bin/time):
+(/usr/bin/time), the CPU time (user + system: less sensitive than the wall
+time to other load on the machine):
   same-key     diff 1 2 --key id    identical runs, matched by key
   same-rows    diff 1 2             identical runs, whole rows as multisets
   changed-key  diff 2 3 --key id --json   every row changed: N differences
@@ -84,14 +85,15 @@ def save_bodies(emu_exe, work, rows):
 
 
 def timed(cmd, env):
-    """(wall seconds, peak RSS KiB) of cmd, its stdout thrown away."""
+    """(wall seconds, peak RSS KiB, CPU seconds) of cmd, its stdout thrown away."""
     t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.monotonic() - t0
     if p.returncode != 0:
         sys.exit("benchmark command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
-    return elapsed, int(p.stderr.strip().splitlines()[-1])
+    rss, user, system = p.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(rss), float(user) + float(system)
 
 
 def main():
@@ -122,12 +124,14 @@ def main():
                 results = [timed([wf, "diff", "--db", db, "--table", TABLE] + args, env)
                            for _ in range(a.runs)]
                 wall = statistics.median(r[0] for r in results)
+                cpu = statistics.median(r[2] for r in results)
                 rss = max(r[1] for r in results) / 1024.0
                 worst = max(worst, rss)
-                print("  %-13s %-34s median %6.2f s   peak RSS %5.1f MiB" %
-                      (name, "diff " + " ".join(args), wall, rss))
+                print("  %-13s %-30s median %6.2f s (CPU %6.2f s)   peak RSS %5.1f MiB" %
+                      (name, "diff " + " ".join(args), wall, cpu, rss))
             for body in bodies:
                 os.unlink(body)
+    print("load average %s" % open("/proc/loadavg").read().split()[0])
     print("peak RSS of every diff: %.1f MiB (target: under %.0f MiB) %s" %
           (worst, RSS_LIMIT_MIB, "met" if worst < RSS_LIMIT_MIB else "NOT MET"))
 
