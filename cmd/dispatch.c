@@ -19,6 +19,7 @@ const wf_command *const wf_commands[] = {
 	&wf_cmd_runs,
 	&wf_cmd_diff,
 	&wf_cmd_check,
+	&wf_cmd_batch,
 	&wf_cmd_completion,
 	NULL,
 };

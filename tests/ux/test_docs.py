@@ -41,6 +41,7 @@ SPEC_COMMANDS = {
     "runs": "runs",
     "diff": "diff [RUN_A [RUN_B]]",
     "check": "check",
+    "batch": "batch WORKFLOW_ID",
     "completion": "completion bash|zsh|fish",
 }
 # SPEC section 3's option table, as long names.
