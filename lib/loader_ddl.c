@@ -220,8 +220,10 @@ static wf_status create_table(wf_loader *l, wf_err *err)
 /* An index on "_run_id" (SPEC 18), so that the _latest view, diff and
  * per-run queries do not scan the whole history. Created with the table, and
  * added to a table of an older wf2sqlite at its next write (append or
- * replace, in the run's transaction). A table this run creates gets it at
- * commit, after its rows (run_index_pending). Any index whose first column is
+ * replace, in the run's transaction). A table this run creates gets it
+ * before its rows, and SQLite keeps it up to date as they go in: cheaper than
+ * one CREATE INDEX after them, which reads the whole table back
+ * (docs/performance.md). Any index whose first column is
  * _run_id will do; a new one is named "<table>__run_id" (with "_2", "_3"...
  * when another object holds that name). */
 wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err)
@@ -577,7 +579,6 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 
 	if (!*type) {
 		ret = create_table(l, err);
-		l->run_index_pending = 1;
 	} else if (l->mode == WF_MODE_FAIL) {
 		ret = wf_ld_failed(l, wf_err_set(err, WF_EDB,
 			"database %s: table '%s' exists and --mode fail was given; use --mode "
