@@ -41,9 +41,9 @@ typedef struct wf_engine wf_engine;
  * public functions read these without asking the engine. */
 struct wf_sink {
 	const wf_engine *engine;
-	char *path;     /* the --db text as given (owned; freed by wf_sink_close
-			   after the engine's close). An engine whose text can
-			   hold a secret refuses it at open. */
+	char *path;     /* the --db text as given (owned; the engine's close
+			   frees it). An engine whose text can hold a secret
+			   refuses such a text at open. */
 	int readonly;   /* opened by wf_sink_open_readonly */
 	volatile sig_atomic_t *interrupted;  /* wf_sink_set_interrupt; may be NULL */
 };
@@ -187,8 +187,8 @@ struct wf_engine {
 	/* 1 while the load's transaction is open (0 when the database ended
 	 * it by itself after a failure, or it was never begun). */
 	int (*load_active)(wf_engine_load *ld);
-	/* Rolls the load's transaction back if open; the prepared writes are
-	 * dropped (load_prepare again). Never fails. */
+	/* Rolls the load's transaction back if open. Never fails. After it
+	 * the loader calls load_prepare again before any load_write. */
 	void (*load_rollback)(wf_engine_load *ld);
 	/* Drops the prepared writes and _wf_columns statement (a new attempt,
 	 * or a guess given up); the transaction is left as it is. */
@@ -207,10 +207,11 @@ struct wf_engine {
 	 * opts' warn. */
 	wf_status (*load_apply)(wf_engine_load *ld, const wf_schema *schema,
 				const wf_engine_apply *a, wf_err *err);
-	/* Columns first .. count-1 of schema, new since the last apply/add:
-	 * added to the table (if it lacks them) and to _wf_columns. */
-	wf_status (*load_add_columns)(wf_engine_load *ld, const wf_schema *schema, size_t first,
-				      wf_err *err);
+	/* Column index of schema, new since the last apply or add (a key the
+	 * schema lacked): added to the table (unless it has it) and recorded
+	 * in _wf_columns. */
+	wf_status (*load_add_column)(wf_engine_load *ld, const wf_schema *schema, size_t index,
+				     wf_err *err);
 	/* Columns first .. count-1 of schema into _wf_columns (the table has
 	 * them already). */
 	wf_status (*load_record_columns)(wf_engine_load *ld, const wf_schema *schema,
