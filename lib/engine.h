@@ -174,7 +174,8 @@ struct wf_engine {
 	/* *out is the loader's (load_free). Nothing is written yet. */
 	wf_status (*load_new)(wf_sink *s, const wf_engine_load_opts *o, wf_engine_load **out,
 			      wf_err *err);
-	/* Rolls back what is open, frees. Accepts NULL. */
+	/* Frees (the loader rolls back first when its load is open). Accepts
+	 * NULL. */
 	void (*load_free)(wf_engine_load *ld);
 	/* Begins the load's transaction (taking the database's write lock,
 	 * waiting as wf_sink_hold_write does). Then, when check_session, reads
@@ -256,6 +257,11 @@ struct wf_engine {
 extern const wf_engine *const wf_engines[];
 
 extern const wf_engine wf_engine_sqlite;
+
+/* The engine that opens db (the first of wf_engines whose accepts() takes
+ * it); NULL for a postgresql:// or postgres:// text when no engine of this
+ * build takes it (wf_sink_open* then refuse it with WF_EUSAGE). */
+const wf_engine *wf_engine_for(const char *db);
 
 /* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
 void wf_now_iso(char out[32]);
