@@ -67,13 +67,18 @@ typedef struct rec_row {
 	uint64_t size;  /* bytes of the whole record */
 } rec_row;
 
+/* rec_val.kind of a number recorded as its text (an engine with
+ * WF_ENGINE_NUMBER_TEXT): what would be a WF_V_REAL, with u.len bytes of the
+ * number exactly as the body spelled it among the text bytes. */
+#define WF_REC_NUMBER 6u
+
 typedef struct rec_val {
 	uint32_t param;  /* bind parameter (column index + 1) */
-	uint32_t kind;   /* wf_value_kind */
+	uint32_t kind;   /* wf_value_kind, or WF_REC_NUMBER */
 	union {
 		int64_t i;   /* WF_V_INT, WF_V_BOOL (0/1) */
 		double d;    /* WF_V_REAL */
-		uint64_t len;  /* WF_V_TEXT, WF_V_JSON */
+		uint64_t len;  /* WF_V_TEXT, WF_V_JSON, WF_REC_NUMBER */
 	} u;
 } rec_val;
 
@@ -107,12 +112,22 @@ typedef struct wf_engine_apply {
 
 /* A row read back by load_read_back: values[k] of column k (k < n), kind
  * one of WF_V_NULL, WF_V_INT, WF_V_REAL, WF_V_TEXT (s, len borrowed for the
- * call). Return non-WF_OK to stop (that status is returned). */
+ * call; a WF_V_REAL may carry its text in s, len for an engine with
+ * WF_ENGINE_NUMBER_TEXT). Return non-WF_OK to stop (that status is returned). */
 typedef wf_status (*wf_engine_row_fn)(void *ctx, int64_t index, const wf_value *values,
 				      size_t n, wf_err *err);
 
+/* wf_engine.flags: the loader records every real (non-integer, or beyond 64
+ * bits) number as its text (WF_REC_NUMBER), for an engine that stores
+ * numbers exactly as sent (PostgreSQL's numeric). */
+#define WF_ENGINE_NUMBER_TEXT 1u
+
 struct wf_engine {
 	const char *name;  /* "sqlite", "postgresql" */
+	unsigned flags;    /* WF_ENGINE_* */
+	/* What became of the values that did not fit their column type, for
+	 * the loader's warning line ("stored as they are"). */
+	const char *mismatch_fate;
 
 	/* ---- the connection (sink.h's wf_sink_open*, _close, _preflight) -- */
 

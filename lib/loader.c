@@ -497,8 +497,8 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		wf_ld_warn(l, "%lld more keys that the schema lacks were added as columns (see _wf_columns)",
 		     (long long)(l->extra_keys - MAX_KEY_WARNINGS));
 	if (l->mismatches > 0)
-		wf_ld_warn(l, "%lld values did not match their column type (stored as they are)",
-		     (long long)l->mismatches);
+		wf_ld_warn(l, "%lld values did not match their column type (%s)",
+		     (long long)l->mismatches, l->eng->mismatch_fate);
 	fill_stats(l, out_stats, status, partial, load_ms);
 	return WF_OK;
 }

@@ -102,9 +102,11 @@ static wf_status stash_stored(stash_ctx *c, const wf_value *values, size_t n, in
 	rec_row *r;
 	rec_val *v;
 	char *t;
+	int numtext = (l->eng->flags & WF_ENGINE_NUMBER_TEXT) != 0;
 
 	for (k = 0; k < n; k++)
-		if (values[k].kind == WF_V_TEXT)
+		if (values[k].kind == WF_V_TEXT ||
+		    (numtext && values[k].kind == WF_V_REAL && values[k].s))
 			text += values[k].len;
 	size = sizeof(rec_row) + n * sizeof(rec_val) + ((text + 7) & ~(size_t)7);
 	if (size > c->cap) {
@@ -131,9 +133,13 @@ static wf_status stash_stored(stash_ctx *c, const wf_value *values, size_t n, in
 		case WF_V_REAL:
 			v[k].kind = WF_V_REAL;
 			v[k].u.d = values[k].d;
-			break;
+			if (!numtext || !values[k].s)
+				break;
+			v[k].kind = WF_REC_NUMBER;  /* its text, as the engine keeps it */
+			/* fall through */
 		case WF_V_TEXT:
-			v[k].kind = WF_V_TEXT;
+			if (values[k].kind == WF_V_TEXT)
+				v[k].kind = WF_V_TEXT;
 			v[k].u.len = values[k].len;
 			if (values[k].len && values[k].s)
 				memcpy(t, values[k].s, values[k].len);
@@ -219,6 +225,22 @@ wf_status wf_ld_guess_give_up(wf_loader *l, wf_err *err)
 	return spec_undo(l, err);
 }
 
+/* The value of a number's text (len bytes, not NUL-terminated). */
+static double number_of(const char *s, size_t len)
+{
+	char small[64], *p = len < sizeof(small) ? small : malloc(len + 1);
+	double d;
+
+	if (!p)
+		return 0.0;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	d = strtod(p, NULL);
+	if (p != small)
+		free(p);
+	return d;
+}
+
 /* The stashed rows through the schema-first path, in order. */
 wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err)
 {
@@ -262,6 +284,15 @@ wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err)
 			keys[k] = l->spec.fields[col].id;
 			klens[k] = l->spec.fields[col].id_len;
 			memset(&vals[k], 0, sizeof(vals[k]));
+			if (v[k].kind == WF_REC_NUMBER) {
+				/* A number kept as its text: a real again, with it. */
+				vals[k].kind = WF_V_REAL;
+				vals[k].s = text;
+				vals[k].len = (size_t)v[k].u.len;
+				vals[k].d = number_of(text, vals[k].len);
+				text += v[k].u.len;
+				continue;
+			}
 			vals[k].kind = (wf_value_kind)v[k].kind;
 			switch (vals[k].kind) {
 			case WF_V_BOOL:

@@ -215,6 +215,7 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, wf_err *err)
 {
 	size_t size = sizeof(rec_row) + row->n * sizeof(rec_val), text = 0, k;
+	int numtext = (l->eng->flags & WF_ENGINE_NUMBER_TEXT) != 0;
 	rec_row *r;
 	rec_val *v;
 	char *t;
@@ -222,7 +223,8 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, 
 	wf_status st;
 
 	for (k = 0; k < row->n; k++)
-		if (row->values[k].kind == WF_V_TEXT || row->values[k].kind == WF_V_JSON)
+		if (row->values[k].kind == WF_V_TEXT || row->values[k].kind == WF_V_JSON ||
+		    (numtext && row->values[k].kind == WF_V_REAL && row->values[k].s))
 			text += row->values[k].len;
 	size += (text + 7) & ~(size_t)7;
 	if ((st = batch_room(l, size, &b, err)) != WF_OK)
@@ -248,8 +250,13 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, 
 			v[k].u.i = in->i;
 			break;
 		case WF_V_REAL:
-			v[k].u.d = in->d;
-			break;
+			if (!numtext || !in->s) {
+				v[k].u.d = in->d;
+				break;
+			}
+			/* The number as sent, for an engine that keeps it exactly. */
+			v[k].kind = WF_REC_NUMBER;
+			/* fall through */
 		case WF_V_TEXT:
 		case WF_V_JSON:
 			v[k].u.len = in->len;
