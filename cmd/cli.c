@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <wf2sqlite/config.h>
+#include <wf2sqlite/dburi.h>
 
 const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
@@ -405,6 +406,16 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 			return 2;
 		}
 		o->db_path = v[WF_SET_DB].value;
+		/* A PostgreSQL URI with a password is refused before anything
+		 * uses it (SPEC 16); the message never repeats the URI. */
+		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_uri_check(o->db_path, &err) != WF_OK) {
+			wf_cli_error(io, "%s", err.msg);
+			return 2;
+		}
+		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_is_postgres(o->db_path)) {
+			wf_cli_error(io, "--db names a PostgreSQL server, and this build of wf2sqlite cannot write to PostgreSQL yet; use a SQLite file (docs/postgresql.md)");
+			return 2;
+		}
 		wait = v[WF_SET_WAIT].value;
 		wait_from = v[WF_SET_WAIT].from;
 		timeout = v[WF_SET_TIMEOUT].value;

@@ -3,6 +3,7 @@
  * does not depend on an engine (names of modes and statuses, the default
  * table, freeing the audit records) is here too. */
 #include "engine.h"
+#include "wf2sqlite/dburi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,6 @@ const wf_engine *const wf_engines[] = {
 	NULL,
 };
 
-/* A PostgreSQL connection URI (SPEC 16), by its scheme. */
-static int is_pg_uri(const char *db)
-{
-	return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
-}
-
 const wf_engine *wf_engine_for(const char *db)
 {
 	size_t i;
@@ -29,7 +24,7 @@ const wf_engine *wf_engine_for(const char *db)
 	for (i = 0; wf_engines[i]; i++) {
 		/* A URI of an engine this build lacks is never taken for a file
 		 * name (SQLite would create a file called "postgresql:"). */
-		if (wf_engines[i] == &wf_engine_sqlite && is_pg_uri(db))
+		if (wf_engines[i] == &wf_engine_sqlite && wf_db_is_postgres(db))
 			return NULL;
 		if (wf_engines[i]->accepts(db))
 			return wf_engines[i];
