@@ -178,7 +178,39 @@ wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
 	return s->engine->run_meta(s, run_id, out_started_at, out_variables, err);
 }
 
+wf_status wf_sink_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+			      wf_err *err)
+{
+	return s->engine->batch_begin(s, info, out_batch_id, err);
+}
+
+wf_status wf_sink_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
+				   wf_err *err)
+{
+	return s->engine->batch_set_status(s, batch_id, status, err);
+}
+
+wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
+{
+	return s->engine->batch_get(s, batch_id, out, err);
+}
+
 /* ---- what no engine changes -------------------------------------------- */
+
+void wf_batch_record_free(wf_batch_record *b)
+{
+	if (!b)
+		return;
+	free(b->workflow_id);
+	free(b->table);
+	free(b->matrix_json);
+	free(b->matrix_sha256);
+	free(b->created_at);
+	free(b->finished_at);
+	free(b->status);
+	free(b);
+}
+
 
 static char *dup_str(const char *p)
 {
