@@ -36,6 +36,7 @@
 #include "wf2sqlite/sink.h"
 
 typedef struct wf_engine wf_engine;
+struct wf_diff_engine;
 
 /* What every engine's sink starts with (its struct's first member): the
  * public functions read these without asking the engine. */
@@ -274,6 +275,12 @@ struct wf_engine {
 	wf_status (*load_commit)(wf_engine_load *ld, const wf_run_outcome *o,
 				 const wf_run_load *rl, int build_index, int *out_changed,
 				 wf_err *err);
+
+	/* ---- diff (diff_internal.h) --------------------------------------- */
+
+	/* The comparison of two runs; NULL when this engine has none (diff
+	 * then refuses the database with WF_EUSAGE). */
+	const struct wf_diff_engine *diff;
 };
 
 /* The engines (sink.c), in the order they are tried; NULL-terminated. */

@@ -1,6 +1,7 @@
 /* The SQLite engine (engine.h): the database file, its connection, the
  * audit tables and their queries (SPEC sections 6, 7). The load's SQL is in
  * sink_sqlite_load.c, the audit schema versions in sqlite_migrate.c. */
+#include "diff_internal.h"
 #include "sink_internal.h"
 #include "sqlite_migrate.h"
 
@@ -1278,4 +1279,5 @@ const wf_engine wf_engine_sqlite = {
 	.load_read_back = wf_sq_load_read_back,
 	.load_decl_types = wf_sq_load_decl_types,
 	.load_commit = wf_sq_load_commit,
+	.diff = &wf_diff_sqlite,
 };
