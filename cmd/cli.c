@@ -82,7 +82,8 @@ static const struct {
 	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_SAVE_RESULT, "batch", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_JSON, "batch", "print one JSON object on stdout: the batch and the outcome of every run"},
-	{WF_OPT_MODE, "batch", "append (the default): each set's rows are added as its own run"},
+	{WF_OPT_MODE, "batch", "append (the default): each set's rows are added as its own run; upsert: one row per --key, each set's run updating it"},
+	{WF_OPT_KEY, "batch", "(--mode upsert) the columns that identify a row: the table keeps one row per key, fixed by its first upsert"},
 	{WF_OPT_VAR, "batch", "a variable every set gets (string value; a set's own value wins); repeatable"},
 	{WF_OPT_VARS, "batch", "variables every set gets, as a JSON object (a set's own value wins)"},
 };

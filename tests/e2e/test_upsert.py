@@ -116,6 +116,23 @@ class TestUpsert(WfTestCase):
         self.assertEqual(self.q("SELECT mode, status FROM _wf_runs WHERE run_id = 3"),
                          [("upsert", "loaded")])
 
+    def test_batch_upserts_every_set(self):
+        scenario = {"workflows": {"w": {"cards": [{"id": "c", "ms": 10}], "final_status": "idle",
+                                        "generate": {"rows": 20, "seed": 2}}}}
+        matrix = self.path("m.jsonl")
+        with open(matrix, "w") as f:
+            f.write('{"n": "1"}\n{"n": "2"}\n{"n": "3"}\n')
+        with Emu(scenario) as emu:
+            r = run_wf(["batch", "w", "--matrix", matrix, "--db", self.db, "--table", "b",
+                        "--mode", "upsert", "--key", "id", "--parallel", "2", "-q"], emu=emu)
+            self.assertRc(r, 0)
+            r = run_wf(["batch", "w", "--matrix", matrix, "--db", self.db, "--table", "b",
+                        "--mode", "upsert", "--key", "region", "-q"], emu=emu)
+            self.assertRc(r, 2)
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT id) FROM b"), [(20, 20)])
+        self.assertEqual(self.q("SELECT DISTINCT mode, status FROM _wf_runs"),
+                         [("upsert", "loaded")])
+
     def test_sigkill_mid_upsert_leaves_the_table_as_before(self):
         self.upsert([{"id": 0, "name": "before", "score": 0}])
         big = self.path("big.json")
