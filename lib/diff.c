@@ -158,11 +158,10 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 		goto cleanup;
 	}
 	d->s = s;
-	d->eng = s->engine->diff;
+	d->eng = s->engine->diff ? s->engine->diff() : NULL;
 	if (!d->eng) {
-		ret = wf_err_set(err, WF_EUSAGE, "diff does not compare runs in a %s database yet "
-				 "(the SQL of sql/examples/compare_runs.sql shows the idea)",
-				 s->engine->name);
+		ret = wf_err_set(err, WF_EUSAGE, "diff is not available for %s (a %s database)",
+				 wf_sink_path(s), s->engine->name);
 		goto cleanup;
 	}
 	d->keys = (const char **)spec->keys;

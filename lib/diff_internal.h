@@ -2,7 +2,7 @@
  * runs and columns of a table, and the comparison itself as one query whose
  * groups come back one at a time. lib/diff.c holds the logic and is
  * engine-agnostic; lib/sink_sqlite_diff.c is the SQLite implementation. An
- * engine fills a wf_diff_engine and points its wf_engine's diff at it; values are compared as the engine stores
+ * engine fills a wf_diff_engine; values are compared as the engine stores
  * them (SQLite: 1 equals 1.0, NULL equals NULL). */
 #ifndef WF2SQLITE_DIFF_INTERNAL_H
 #define WF2SQLITE_DIFF_INTERNAL_H
@@ -67,8 +67,7 @@ typedef struct wf_diff_engine {
 	void (*close)(wf_diff_cursor *c);
 } wf_diff_engine;
 
-/* The SQLite engine's (lib/sink_sqlite_diff.c), in wf_engine_sqlite.diff
- * (engine.h). */
-extern const wf_diff_engine wf_diff_sqlite;
+/* The SQLite engine's (lib/sink_sqlite_diff.c). */
+const wf_diff_engine *wf_sqlite_diff_engine(void);  /* engine.h's diff of SQLite */
 
 #endif

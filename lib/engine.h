@@ -36,7 +36,7 @@
 #include "wf2sqlite/sink.h"
 
 typedef struct wf_engine wf_engine;
-struct wf_diff_engine;
+struct wf_diff_engine;  /* diff_internal.h */
 
 /* What every engine's sink starts with (its struct's first member): the
  * public functions read these without asking the engine. */
@@ -203,6 +203,12 @@ struct wf_engine {
 				      wf_err *err);
 	wf_status (*batch_get)(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
 
+	/* ---- `diff` (diff.c) ----------------------------------------------- */
+
+	/* Optional (NULL: `diff` says this engine lacks it): the queries of
+	 * `diff` (diff_internal.h's table). */
+	const struct wf_diff_engine *(*diff)(void);
+
 	/* ---- a load (loader*.c) -------------------------------------------
 	 * One wf_engine_load per wf_loader. The load's transaction is begun by
 	 * load_begin and ended by load_commit or load_rollback; everything in
@@ -288,12 +294,6 @@ struct wf_engine {
 	wf_status (*load_commit)(wf_engine_load *ld, const wf_run_outcome *o,
 				 const wf_run_load *rl, int build_index, int *out_changed,
 				 wf_err *err);
-
-	/* ---- diff (diff_internal.h) --------------------------------------- */
-
-	/* The comparison of two runs; NULL when this engine has none (diff
-	 * then refuses the database with WF_EUSAGE). */
-	const struct wf_diff_engine *diff;
 };
 
 /* The engines (sink.c), in the order they are tried; NULL-terminated. */

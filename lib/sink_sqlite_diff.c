@@ -532,7 +532,7 @@ static wf_status cursor_next(wf_diff_cursor *c, wf_diff_group *out, int *out_don
 	return key_group(c, out, out_done, err);
 }
 
-const wf_diff_engine wf_diff_sqlite = {
+static const wf_diff_engine sqlite_diff = {
 	.loaded_runs = loaded_runs,
 	.run = run_row,
 	.table_columns = table_columns,
@@ -542,3 +542,8 @@ const wf_diff_engine wf_diff_sqlite = {
 	.next = cursor_next,
 	.close = cursor_close,
 };
+
+const wf_diff_engine *wf_sqlite_diff_engine(void)
+{
+	return &sqlite_diff;
+}
