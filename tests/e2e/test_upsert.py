@@ -62,6 +62,12 @@ class TestUpsert(WfTestCase):
         self.assertIn("1 row repeated the key", r.err)
         self.assertEqual(self.q("SELECT id, name, score, _row FROM t ORDER BY id"),
                          [(1, "last", 9, 2), (2, "x", None, 1)])
+        # Repeats inside the loader's multi-row INSERTs (16 rows each).
+        r = self.upsert([{"id": i % 10, "name": "n%d" % i, "score": i} for i in range(40)],
+                        table="m")
+        self.assertIn("30 rows repeated the key", r.err)
+        self.assertEqual(self.q("SELECT count(*), min(score), max(score), min(_row) FROM m"),
+                         [(10, 30, 39, 30)])
 
     def test_null_or_missing_key_fails_the_run_with_nothing_loaded(self):
         self.upsert([{"id": 1, "name": "a", "score": 1}])
