@@ -21,7 +21,7 @@
 
 static const enum wf_opt_id batch_options[] = {
 	WF_OPT_MATRIX, WF_OPT_PARALLEL, WF_OPT_FAIL_FAST, WF_OPT_CONTINUE, WF_OPT_DB,
-	WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL,
+	WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_KEY, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL,
 	WF_OPT_TIMEOUT, WF_OPT_BASE_URL, WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT,
 	WF_OPT_RETRIES, WF_OPT_FORCE, WF_OPT_ALLOW_PARTIAL, WF_OPT_SAVE_RESULT, WF_OPT_JSON,
 	WF_OPT_QUIET, WF_OPT_VERBOSE, 0
@@ -325,9 +325,9 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 		rc = 2;
 		goto cleanup;
 	}
-	if (opts->mode && n.mode != WF_MODE_APPEND) {
+	if (opts->mode && n.mode != WF_MODE_APPEND && n.mode != WF_MODE_UPSERT) {
 		wf_net_error(&n, "--mode %s: batch loads each set as its own run into one table, "
-			     "with --mode append (the default)", opts->mode);
+			     "with --mode append (the default) or upsert", opts->mode);
 		rc = 2;
 		goto cleanup;
 	}

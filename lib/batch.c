@@ -316,9 +316,10 @@ static wf_status pool_run(const wf_batch_opts *o, wf_batch *b, const wf_matrix *
 
 static wf_status check_mode(wf_load_mode mode, wf_err *err)
 {
-	if (mode != WF_MODE_APPEND)
+	if (mode != WF_MODE_APPEND && mode != WF_MODE_UPSERT)
 		return wf_err_set(err, WF_EUSAGE, "batch loads every set as its own run into one table: "
-				  "--mode append (the default) only, not %s", wf_load_mode_name(mode));
+				  "--mode append (the default) or upsert only, not %s",
+				  wf_load_mode_name(mode));
 	return WF_OK;
 }
 
@@ -353,6 +354,8 @@ wf_status wf_batch_run(const wf_batch_opts *o, const wf_matrix *m, wf_batch **ou
 	st = wf_sink_open_ex(&s, o->run.db_path, o->run.interrupted, err);
 	if (st == WF_OK)
 		st = wf_sink_preflight(s, b->table, b->mode, err);
+	if (st == WF_OK && b->mode == WF_MODE_UPSERT)
+		st = wf_sink_preflight_key(s, b->table, o->run.keys, o->run.nkeys, err);
 	memset(&info, 0, sizeof(info));
 	info.workflow_id = b->workflow_id;
 	info.table = b->table;
