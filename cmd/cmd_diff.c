@@ -19,7 +19,7 @@
 
 static const enum wf_opt_id diff_options[] = {
 	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_KEY, WF_OPT_LIMIT, WF_OPT_JSON, WF_OPT_CSV,
-	WF_OPT_EXIT_CODE, 0,
+	WF_OPT_EXIT_CODE, WF_OPT_QUIET, 0,
 };
 
 #define DEFAULT_LIMIT 20
@@ -733,15 +733,15 @@ static int diff_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		goto cleanup;
 	}
 	in = wf_diff_get_info(d);
-	if (!opts->json && !opts->csv)
+	if (!opts->json && !opts->csv && !opts->quiet)
 		fprintf(io->err, "wf2sqlite: comparing run %lld with run %lld of %s%s%s\n",
 			(long long)in->run_a, (long long)in->run_b, in->table,
 			in->nkeys ? " by key " : "", in->nkeys ? opts->key : "");
-	if (in->loaded_a > in->rows_a)
+	if (in->loaded_a > in->rows_a && !opts->quiet)
 		fprintf(io->err, "wf2sqlite: warning: run %lld loaded %lld rows, the table holds %lld "
 			"of them now (replaced or upserted since)\n", (long long)in->run_a,
 			(long long)in->loaded_a, (long long)in->rows_a);
-	if (in->loaded_b > in->rows_b)
+	if (in->loaded_b > in->rows_b && !opts->quiet)
 		fprintf(io->err, "wf2sqlite: warning: run %lld loaded %lld rows, the table holds %lld "
 			"of them now (replaced or upserted since)\n", (long long)in->run_b,
 			(long long)in->loaded_b, (long long)in->rows_b);
@@ -779,7 +779,7 @@ static int diff_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		json_tail(io->out, &counts, st == WF_OK, st == WF_OK ? NULL : err.msg, rc);
 		wf_cli_track_json(io);
 	} else if (opts->csv) {
-		if (st == WF_OK) {
+		if (st == WF_OK && !opts->quiet) {
 			fprintf(io->err, "wf2sqlite: ");
 			summary_line(io->err, &counts, in->nkeys > 0);
 		}

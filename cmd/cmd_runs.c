@@ -14,7 +14,7 @@
 
 static const enum wf_opt_id runs_options[] = {
 	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_WORKFLOW, WF_OPT_STATUS, WF_OPT_BATCH, WF_OPT_SINCE,
-	WF_OPT_LIMIT, WF_OPT_JSON, 0,
+	WF_OPT_LIMIT, WF_OPT_JSON, WF_OPT_QUIET, 0,
 };
 
 /* On a terminal the newest 50 runs; in a pipe or file, all (a script sees
@@ -383,7 +383,8 @@ static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		f.limit = TTY_LIMIT;
 	/* Nothing to list is not an error: said on stderr, nothing created. */
 	if (stat(db, &sb) != 0 && errno == ENOENT) {
-		fprintf(io->err, "wf2sqlite: no database %s; no runs to list\n", db);
+		if (!opts->quiet)
+			fprintf(io->err, "wf2sqlite: no database %s; no runs to list\n", db);
 		if (opts->json)
 			runs_failure_json(opts, 0, NULL, io);
 		return 0;
@@ -398,15 +399,16 @@ static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	}
 	if (opts->json)
 		rc = print_json(runs, n, io->out);
-	else if (n == 0)
-		fprintf(io->err, "wf2sqlite: no runs %sin %s\n",
-			opts->table || opts->workflow || opts->status || opts->batch || opts->since
-			? "match the filters " : "recorded ", db);
-	else
+	else if (n == 0) {
+		if (!opts->quiet)
+			fprintf(io->err, "wf2sqlite: no runs %sin %s\n",
+				opts->table || opts->workflow || opts->status || opts->batch ||
+				opts->since ? "match the filters " : "recorded ", db);
+	} else
 		rc = print_table(runs, n, io->out);
 	if (rc != 0)
 		wf_cli_error(io, "out of memory printing the runs");
-	else if (!opts->json && f.limit > 0 && !opts->limit && n == (size_t)f.limit)
+	else if (!opts->json && !opts->quiet && f.limit > 0 && !opts->limit && n == (size_t)f.limit)
 		fprintf(io->err, "wf2sqlite: the newest %d runs; --limit N shows more, --limit 0 "
 			"all\n", TTY_LIMIT);
 cleanup:

@@ -164,6 +164,20 @@ class TestDiff(WfTestCase):
         self.load([{"id": 1}], table="one")
         self.assertIn("only one", self.diff("--table", "one", rc=2).err)
 
+    def test_quiet_leaves_stderr_empty_and_the_report_and_exit_as_they_are(self):
+        # SPEC 3: -q where it makes sense; a script checking --exit-code wants
+        # no chatter on stderr.
+        self.two_runs()
+        loud = self.diff("--table", "t", "--exit-code", rc=10)
+        self.assertIn("comparing run 1 with run 2", loud.err)
+        r = self.diff("--table", "t", "--exit-code", "-q", rc=10)
+        self.assertEqual(r.err, "")
+        self.assertEqual(r.out, loud.out)
+        r = self.diff("--table", "t", "--csv", "--quiet", rc=0)
+        self.assertEqual(r.err, "")
+        self.assertTrue(r.out.startswith("change,"), r.out)
+        self.assertIn("nope", self.diff("--table", "nope", "-q", rc=2).err)
+
     def test_column_in_one_run_only_is_reported_then_compared_as_null(self):
         self.load([{"id": 1, "name": "a", "score": 1}],
                   schema=SCHEMA + [{"id": "old", "type": "string"}])

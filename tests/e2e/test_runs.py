@@ -204,6 +204,18 @@ class TestRunsAtAGlance(WfTestCase):
         self.assertEqual(r.out, "")
         self.assertIn("no runs match", r.err)
 
+    def test_quiet_says_nothing_on_stderr(self):
+        self.history()
+        r = run_wf(["runs", "--db", self.db, "--workflow", "nope", "-q"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual((r.out, r.err), ("", ""))
+        r = run_wf(["runs", "--db", self.path("none.db"), "--quiet"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual((r.out, r.err), ("", ""))
+        r = run_wf(["runs", "--db", self.db, "-q"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual(len(r.out.splitlines()), 1 + 3, r.out)
+
     def test_all_runs_in_a_pipe_the_newest_50_on_a_terminal(self):
         for i in range(55):
             self.load(body(1), "--table", "t")
