@@ -79,9 +79,39 @@ void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
 	s->interrupted = interrupted;
 }
 
+/* A table an upsert keyed holds one row per key: appending to it would fail
+ * at the load on the first key it already holds (after the run), so it is
+ * refused before the run starts (exit 2), naming the key to upsert with. */
+static wf_status refuse_append_to_keyed(wf_sink *s, const char *table, wf_err *err)
+{
+	char buf[4096], list[1024];
+	const char *keys[64];
+	size_t n = 0, i, o = 0;
+	wf_status st;
+
+	st = wf_sink_table_key(s, table, buf, sizeof(buf), keys, sizeof(keys) / sizeof(keys[0]),
+			       &n, err);
+	if (st != WF_OK || n == 0)
+		return st;
+	list[0] = '\0';
+	for (i = 0; i < n && o < sizeof(list); i++) {
+		int w = snprintf(list + o, sizeof(list) - o, "%s%s", i ? "," : "", keys[i]);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	return wf_err_set(err, WF_EUSAGE, "table %s keeps one row per key (%s, fixed by its first "
+			  "upsert): appending would repeat keys; use --mode upsert --key %s, or "
+			  "--mode replace, or another --table", table, list, list);
+}
+
 wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)
 {
-	return s->engine->preflight(s, table, mode, err);
+	wf_status st = s->engine->preflight(s, table, mode, err);
+
+	if (st == WF_OK && mode == WF_MODE_APPEND)
+		st = refuse_append_to_keyed(s, table, err);
+	return st;
 }
 
 wf_status wf_sink_preflight_key(wf_sink *s, const char *table, const char *const *keys,

@@ -117,10 +117,30 @@ class TestUpsert(WfTestCase):
                         "--key", "id", "--no-wait"], emu=emu)
             self.assertRc(r, 0)
             self.assertRc(run_wf(["resume", "--db", self.db, "-q"], emu=emu), 0)
+            # Appending (the default mode) to the keyed table would repeat its
+            # keys and fail after the workflow ran: refused before the start.
+            r = run_wf(["run", "w", "--db", self.db, "--table", "s"], emu=emu)
+            self.assertRc(r, 2)
+            self.assertIn("--mode upsert --key id", r.err)
+            self.assertIn("not started", r.err)
+            self.assertEqual(len([q for q in emu.requests() if q["method"] == "POST"]), 3)
         self.assertEqual(self.q("SELECT count(*), min(_run_id), max(_run_id) FROM s"),
                          [(30, 3, 3)])
         self.assertEqual(self.q("SELECT mode, status FROM _wf_runs WHERE run_id = 3"),
                          [("upsert", "loaded")])
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [(3,)])
+
+    def test_append_into_a_keyed_table_is_refused_before_anything_is_recorded(self):
+        self.upsert([{"id": 1, "name": "a"}])
+        r = self.load([{"id": 2, "name": "b"}], rc=2)
+        self.assertIn("table t keeps one row per key (id", r.err)
+        self.assertIn("--mode upsert --key id", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [(1,)])
+        self.assertEqual(self.q("SELECT id FROM t"), [(1,)])
+        # replace keeps working (and keeps the key), as does upsert.
+        self.load([{"id": 2, "name": "b"}], "--mode", "replace")
+        self.upsert([{"id": 2, "name": "c"}, {"id": 3, "name": "d"}])
+        self.assertEqual(self.q("SELECT id, name FROM t ORDER BY id"), [(2, "c"), (3, "d")])
 
     def test_batch_upserts_every_set(self):
         scenario = {"workflows": {"w": {"cards": [{"id": "c", "ms": 10}], "final_status": "idle",

@@ -56,7 +56,8 @@ WF_API const char *wf_sink_path(const wf_sink *s);
 /* Checks everything that could refuse a result before a run is started: the
  * file and its folder are writable, the table name is valid (wf_table_name_check,
  * not an audit table, not taken by a view or index, its <table>_latest name
- * not taken by a table), --mode fail finds no table. WF_EUSAGE for a bad
+ * not taken by a table), --mode fail finds no table, --mode append does not
+ * target a table an upsert keyed (WF_EUSAGE). WF_EUSAGE for a bad
  * name, WF_EDB otherwise (a read-only file or folder, and --mode fail with an
  * existing table, are database errors: exit 7). */
 WF_API wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err);
