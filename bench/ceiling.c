@@ -154,7 +154,7 @@ static int exec(sqlite3 *db, const char *sql)
 }
 
 /* CREATE INDEX "<tname>__run_id" ON "<tname>" ("_run_id"), as wf2sqlite
- * names it (lib/loader_ddl.c). */
+ * names it (lib/sink_sqlite_load.c). */
 static int create_index(sqlite3 *db, const char *tname)
 {
 	wf_buf sql;

@@ -1,16 +1,17 @@
 /* A result body into a table, in one transaction with the run's audit update
  * (SPEC sections 5, 7). The reader hands on the schema and rows; this file
- * turns them into DDL and one prepared INSERT.
+ * maps them and hands them to the database engine (engine.h): the table
+ * step, batches of rows, the commit with the run's end.
  *
  * Two threads share the work of a big load (docs/performance.md): the
  * caller's thread (the network or the file) parses and maps each row, and
- * copies its values into a batch; a writer thread binds and steps the
- * batches' rows, in order, through a bounded ring of NBATCHES batches. The
- * connection is used by one thread at a time: the writer only steps the
- * INSERT while batches are queued; everything else (BEGIN, DDL, new columns,
- * COMMIT, ROLLBACK) runs on the caller's thread once the writer is idle
- * (drained) or stopped. A body whose rows fit in one batch never starts the
- * thread. */
+ * copies its values into a batch; a writer thread hands the batches, in
+ * order, to the engine's load_write through a bounded ring of NBATCHES
+ * batches. The connection is used by one thread at a time: the writer only
+ * writes while batches are queued; everything else (begin, DDL, new
+ * columns, commit, rollback) runs on the caller's thread once the writer is
+ * idle (drained) or stopped. A body whose rows fit in one batch never
+ * starts the thread. */
 #include "loader_internal.h"
 
 #include <stdarg.h>
@@ -21,25 +22,12 @@ wf_status wf_ld_failed(wf_loader *l, wf_status st, wf_err *err)
 {
 	/* The writer lets go of the connection before the rollback. */
 	wf_ld_pipe_stop(l, 1, NULL);
-	wf_db_rollback(l->sink);
+	l->eng->load_rollback(l->eld);
 	l->state = L_FAILED;
 	l->fail_status = st;
 	if (err)
 		memcpy(l->fail_err.msg, err->msg, sizeof(l->fail_err.msg));
 	return st;
-}
-
-/* The message of a failed SQLite call; no rollback (the writer's too). */
-wf_status wf_ld_db_error(const wf_loader *l, int rc, wf_err *err, const char *what)
-{
-	if ((rc & 0xff) == SQLITE_TOOBIG || (rc & 0xff) == SQLITE_RANGE)
-		return wf_err_set(err, WF_EBADRESPONSE, "%s: a value is too large for SQLite", what);
-	return wf_db_fail(l->sink, rc, err, "table %s: %s", l->table, what);
-}
-
-wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what)
-{
-	return wf_ld_failed(l, wf_ld_db_error(l, rc, err, what), err);
 }
 
 void wf_ld_warn(wf_loader *l, const char *fmt, ...)
@@ -156,7 +144,7 @@ mapped:
 		}
 	}
 	count = l->ncols;
-	if (reprepare || !l->insert || l->insert_cols != count) {
+	if (reprepare || !l->insert_ready || l->insert_cols != count) {
 		if ((st = wf_ld_pipe_drain(l, err)) != WF_OK)
 			return wf_ld_failed(l, st, err);
 		if ((st = wf_ld_prepare_insert(l, err)) != WF_OK)
@@ -211,15 +199,10 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 
 	wf_ld_pipe_stop(l, 1, NULL);
 	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
-		wf_db_rollback(l->sink);
-	sqlite3_finalize(l->insert);
-	l->insert = NULL;
-	sqlite3_finalize(l->insert_multi);
-	l->insert_multi = NULL;
-	l->multi_rows = 0;
+		l->eng->load_rollback(l->eld);
+	l->eng->load_reset(l->eld);
+	l->insert_ready = 0;
 	l->insert_cols = 0;
-	sqlite3_finalize(l->col_insert);
-	l->col_insert = NULL;
 	wf_reader_reset(l->reader);
 	wf_schema_free(l->schema);
 	l->schema = NULL;
@@ -311,9 +294,16 @@ static wf_status c_finish(void *ctx, int final, wf_err *err)
 
 /* ---- public ------------------------------------------------------------ */
 
+/* A warning of the engine about the table (wf_engine_load_opts.warn). */
+static void engine_warn(void *ctx, const char *line)
+{
+	wf_ld_warn(ctx, "%s", line);
+}
+
 wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_loader_opts *opts,
 			wf_err *err)
 {
+	wf_engine_load_opts eo;
 	wf_loader *l;
 	wf_status st;
 	size_t n;
@@ -323,10 +313,12 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	if (!l)
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
 	l->sink = s;
-	l->db = wf_sink_db(s);
+	l->eng = s->engine;
 	l->run_id = run_id;
 	l->mode = opts->mode;
 	l->force = opts->force;
+	l->keys = opts->keys;
+	l->nkeys = opts->nkeys;
 	l->interrupted = opts->interrupted;
 	l->progress = opts->progress;
 	l->progress_ctx = opts->progress_ctx;
@@ -334,7 +326,6 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->warn_ctx = opts->warn_ctx;
 	if (opts->interrupted)
 		wf_sink_set_interrupt(s, opts->interrupted);
-	wf_buf_init(&l->sql, SQL_MAX);
 	wf_buf_init(&l->schema_json, SQL_MAX);
 	n = strlen(opts->table);
 	l->table = malloc(n + 1);
@@ -343,6 +334,15 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 		goto fail;
 	}
 	memcpy(l->table, opts->table, n + 1);
+	eo.table = l->table;
+	eo.run_id = run_id;
+	eo.keys = l->keys;
+	eo.nkeys = l->nkeys;
+	eo.warn = engine_warn;
+	eo.warn_ctx = l;
+	st = l->eng->load_new(s, &eo, &l->eld, err);
+	if (st != WF_OK)
+		goto fail;
 	if (pthread_mutex_init(&l->pipe.mu, NULL) != 0) {
 		st = wf_err_set(err, WF_EINTERNAL, "cannot create a mutex");
 		goto fail;
@@ -373,8 +373,6 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	st = attempt_reset(l, err);
 	if (st != WF_OK)
 		goto fail;
-	/* Best effort: a slightly larger page cache; memory stays bounded. */
-	sqlite3_exec(l->db, LOAD_CACHE_PRAGMA, NULL, NULL, NULL);
 	*out = l;
 	return WF_OK;
 fail:
@@ -389,8 +387,8 @@ void wf_loader_free(wf_loader *l)
 	if (!l)
 		return;
 	wf_ld_pipe_stop(l, 1, NULL);
-	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
-		wf_db_rollback(l->sink);
+	if (l->eld && l->started && (l->state == L_BODY || l->state == L_PENDING))
+		l->eng->load_rollback(l->eld);
 	for (i = 0; i < NBATCHES; i++)
 		free(l->pipe.ring[i].mem);
 	if (l->pipe_init) {
@@ -398,19 +396,16 @@ void wf_loader_free(wf_loader *l)
 		pthread_cond_destroy(&l->pipe.work);
 		pthread_mutex_destroy(&l->pipe.mu);
 	}
-	sqlite3_finalize(l->insert);
-	sqlite3_finalize(l->insert_multi);
-	sqlite3_finalize(l->col_insert);
+	if (l->eld)
+		l->eng->load_free(l->eld);
 	wf_reader_free(l->reader);
 	wf_schema_free(l->schema);
 	wf_spec_free(&l->spec);
-	wf_buf_free(&l->sql);
 	wf_buf_free(&l->schema_json);
 	free(l->slots);
 	free(l->pos_cache);
 	free(l->cols);
 	free(l->table);
-	free(l->session_id);
 	free(l);
 }
 
@@ -448,7 +443,7 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	wf_run_status status;
 	int64_t expected = -1, load_ms;
 	wf_status ret;
-	int partial, changed, rc;
+	int partial, changed;
 
 	if (l->state == L_FAILED)
 		return wf_err_set(err, l->fail_status, "%s", l->fail_err.msg);
@@ -470,21 +465,6 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		expected = l->meta_end - l->meta_start;
 	partial = expected >= 0 && l->rows_loaded < expected;
 	status = partial || o->status == WF_RUN_PARTIAL ? WF_RUN_PARTIAL : WF_RUN_LOADED;
-	if (l->run_index_pending) {
-		/* CREATE INDEX sorts in memory up to the page cache's size, on top
-		 * of the cache: a small cache for the sort keeps the peak RSS flat
-		 * (the sort spills to a temporary file beyond it). */
-		rc = sqlite3_exec(l->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
-		ret = rc != SQLITE_OK ? wf_ld_db_failed(l, rc, err, "setting the cache size")
-				      : wf_ld_ensure_run_index(l, err);
-		if (ret == WF_OK && (rc = sqlite3_exec(l->db, LOAD_CACHE_PRAGMA, NULL, NULL, NULL)) !=
-		    SQLITE_OK)
-			ret = wf_ld_db_failed(l, rc, err, "setting the cache size");
-		if (ret != WF_OK)
-			return ret;
-		l->run_index_pending = 0;
-	}
-
 	memset(&e, 0, sizeof(e));
 	e.status = status;
 	e.exit_code = 0;
@@ -503,16 +483,16 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	ld.range_end = l->meta_end;
 	ld.schema_json = l->schema_json.len > 0 ? l->schema_json.data : NULL;
 	ld.schema_json_len = l->schema_json.len;
-	ret = wf_db_end_run(l->sink, l->run_id, &e, &ld, &changed, err);
+	/* run_index_pending would build the _run_id index after the rows; a
+	 * new table gets it before them now (loader_ddl.c). */
+	ret = l->eng->load_commit(l->eld, &e, &ld, l->run_index_pending, &changed, err);
 	if (ret != WF_OK)
 		return wf_ld_failed(l, ret, err);
 	if (!changed)
 		return wf_ld_failed(l, wf_err_set(err, WF_EINTERNAL,
 			"database %s: run %lld is not in _wf_runs", wf_sink_path(l->sink),
 			(long long)l->run_id), err);
-	ret = wf_db_commit(l->sink, err);
-	if (ret != WF_OK)
-		return wf_ld_failed(l, ret, err);
+	l->run_index_pending = 0;
 	l->state = L_DONE;
 	if (partial)
 		wf_ld_warn(l, "received %lld rows of %lld reported; run %lld recorded as partial",
@@ -521,8 +501,8 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 		wf_ld_warn(l, "%lld more keys that the schema lacks were added as columns (see _wf_columns)",
 		     (long long)(l->extra_keys - MAX_KEY_WARNINGS));
 	if (l->mismatches > 0)
-		wf_ld_warn(l, "%lld values did not match their column type (stored as they are)",
-		     (long long)l->mismatches);
+		wf_ld_warn(l, "%lld values did not match their column type (%s)",
+		     (long long)l->mismatches, l->eng->mismatch_fate);
 	fill_stats(l, out_stats, status, partial, load_ms);
 	return WF_OK;
 }

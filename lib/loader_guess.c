@@ -6,7 +6,9 @@
  * schema's table is made. Nothing precedes the guess in the transaction, so
  * its rollback undoes the guess and nothing else; a savepoint would do the
  * same but makes SQLite keep every statement's journal until it is released
- * (about one page per INSERT: 1 GB for 4M rows; docs/performance.md). */
+ * (about one page per INSERT: 1 GB for 4M rows; docs/performance.md). The
+ * database is reached through the engine (engine.h): load_read_back,
+ * load_decl_types, load_rollback and load_begin. */
 #include "loader_internal.h"
 
 #include <stdlib.h>
@@ -22,19 +24,16 @@ static wf_status spec_undo(wf_loader *l, wf_err *err)
 
 	if (st != WF_OK)
 		return wf_ld_failed(l, st, err);
-	sqlite3_finalize(l->insert);
-	l->insert = NULL;
-	sqlite3_finalize(l->insert_multi);
-	l->insert_multi = NULL;
-	l->multi_rows = 0;
+	l->eng->load_reset(l->eld);
+	l->insert_ready = 0;
 	l->insert_cols = 0;
-	/* SQLite may have ended the transaction by itself (PITFALLS.md):
-	 * then a step failed, and that failure was returned already. */
-	if (sqlite3_get_autocommit(l->db))
+	/* The database may have ended the transaction by itself (PITFALLS.md):
+	 * then a write failed, and that failure was returned already. */
+	if (!l->eng->load_active(l->eld))
 		return wf_ld_failed(l, wf_err_set(err, WF_EDB,
 			"database %s: the transaction ended by itself while loading; nothing of "
 			"this run was saved", wf_sink_path(l->sink)), err);
-	wf_db_rollback(l->sink);
+	l->eng->load_rollback(l->eld);
 	st = wf_ld_begin(l, err);
 	if (st != WF_OK)
 		return st;
@@ -84,29 +83,41 @@ wf_status wf_ld_guess_aside(wf_loader *l, const rec_row *rec, uint32_t marks, in
 	return st;
 }
 
-/* A record (rec_row, rec_val[n], text) into the stash from the current row
- * of sel: the n guessed columns, as read back (see wf_spec_columns). */
-static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t index,
-			      const rec_row *marks, char **buf, size_t *cap, wf_err *err)
+/* What spec_stash carries from row to row. */
+typedef struct stash_ctx {
+	wf_loader *l;
+	const char *side;  /* the next record of the side file, or NULL */
+	size_t side_n;
+	char *buf;         /* scratch record (owned) */
+	size_t cap;
+} stash_ctx;
+
+/* A record (rec_row, rec_val[n], text) into the stash from a row read back
+ * (values[k] of guessed column k): as read back (see wf_spec_columns). */
+static wf_status stash_stored(stash_ctx *c, const wf_value *values, size_t n, int64_t index,
+			      const rec_row *marks, wf_err *err)
 {
+	wf_loader *l = c->l;
 	size_t k, text = 0, size;
 	rec_row *r;
 	rec_val *v;
 	char *t;
+	int numtext = (l->eng->flags & WF_ENGINE_NUMBER_TEXT) != 0;
 
 	for (k = 0; k < n; k++)
-		if (sqlite3_column_type(sel, (int)k) == SQLITE_TEXT)
-			text += (size_t)sqlite3_column_bytes(sel, (int)k);
+		if (values[k].kind == WF_V_TEXT ||
+		    (numtext && values[k].kind == WF_V_REAL && values[k].s))
+			text += values[k].len;
 	size = sizeof(rec_row) + n * sizeof(rec_val) + ((text + 7) & ~(size_t)7);
-	if (size > *cap) {
-		char *b = realloc(*buf, size);
+	if (size > c->cap) {
+		char *b = realloc(c->buf, size);
 		if (!b)
 			return wf_err_set(err, WF_EINTERNAL, "out of memory");
-		*buf = b;
-		*cap = size;
+		c->buf = b;
+		c->cap = size;
 	}
-	memset(*buf, 0, size);
-	r = (rec_row *)(void *)*buf;
+	memset(c->buf, 0, size);
+	r = (rec_row *)(void *)c->buf;
 	v = (rec_val *)(void *)(r + 1);
 	t = (char *)(v + n);
 	r->index = index;
@@ -114,26 +125,27 @@ static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t
 	r->size = size;
 	for (k = 0; k < n; k++) {
 		v[k].param = (uint32_t)k + 1;
-		switch (sqlite3_column_type(sel, (int)k)) {
-		case SQLITE_INTEGER:
+		switch (values[k].kind) {
+		case WF_V_INT:
 			v[k].kind = (l->spec.plain[k] & (1u << WF_V_BOOL)) ? WF_V_BOOL : WF_V_INT;
-			v[k].u.i = sqlite3_column_int64(sel, (int)k);
+			v[k].u.i = values[k].i;
 			break;
-		case SQLITE_FLOAT:
+		case WF_V_REAL:
 			v[k].kind = WF_V_REAL;
-			v[k].u.d = sqlite3_column_double(sel, (int)k);
+			v[k].u.d = values[k].d;
+			if (!numtext || !values[k].s)
+				break;
+			v[k].kind = WF_REC_NUMBER;  /* its text, as the engine keeps it */
+			/* fall through */
+		case WF_V_TEXT:
+			if (values[k].kind == WF_V_TEXT)
+				v[k].kind = WF_V_TEXT;
+			v[k].u.len = values[k].len;
+			if (values[k].len && values[k].s)
+				memcpy(t, values[k].s, values[k].len);
+			t += values[k].len;
 			break;
-		case SQLITE_TEXT: {
-			const unsigned char *p = sqlite3_column_text(sel, (int)k);
-			size_t len = (size_t)sqlite3_column_bytes(sel, (int)k);
-			v[k].kind = WF_V_TEXT;
-			v[k].u.len = len;
-			if (len && p)
-				memcpy(t, p, len);
-			t += len;
-			break;
-		}
-		case SQLITE_NULL:
+		case WF_V_NULL:
 			v[k].kind = WF_V_NULL;
 			break;
 		default:
@@ -149,7 +161,30 @@ static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t
 			v[col].u.d = (double)v[col].u.i;
 		}
 	}
-	return wf_spec_file_put(&l->spec.stash, *buf, size, err);
+	return wf_spec_file_put(&l->spec.stash, c->buf, size, err);
+}
+
+/* A row read back from the table (the engine's load_read_back): into the
+ * stash as it is there, or as the side file kept it. */
+static wf_status stash_row(void *ctx, int64_t index, const wf_value *values, size_t n,
+			   wf_err *err)
+{
+	stash_ctx *c = ctx;
+	wf_loader *l = c->l;
+	const rec_row *aside = c->side && c->side_n >= sizeof(rec_row) &&
+		((const rec_row *)(const void *)c->side)->index == index ?
+		(const rec_row *)(const void *)c->side : NULL;
+	wf_status st;
+
+	if (aside && aside->full == 2 && c->side_n < sizeof(rec_row) + (size_t)aside->n * 4)
+		aside = NULL;  /* damaged: reported at the end */
+	if (aside && aside->full != 2)
+		st = wf_spec_file_put(&l->spec.stash, c->side, c->side_n, err);
+	else
+		st = stash_stored(c, values, n, index, aside, err);
+	if (st == WF_OK && aside)
+		st = wf_spec_file_next(&l->spec.side, &c->side, &c->side_n, err);
+	return st;
 }
 
 /* Every row taken so far into the stash, in order: read back from the
@@ -157,68 +192,21 @@ static wf_status stash_stored(wf_loader *l, sqlite3_stmt *sel, size_t n, int64_t
  * exactly. */
 static wf_status spec_stash(wf_loader *l, wf_err *err)
 {
-	size_t n = l->spec.nfields, k, side_n = 0;
-	const char *side = NULL;
-	sqlite3_stmt *sel = NULL;
-	char *buf = NULL;
-	size_t cap = 0;
+	stash_ctx c;
 	wf_status st;
-	int rc;
 
-	wf_buf_reset(&l->sql);
-	st = wf_buf_appendf(&l->sql, err, "SELECT ");
-	for (k = 0; st == WF_OK && k < n; k++) {
-		st = wf_sql_quote_ident(&l->sql, wf_schema_column(l->schema, k)->name,
-					 strlen(wf_schema_column(l->schema, k)->name), err);
-		if (st == WF_OK)
-			st = wf_buf_append(&l->sql, ", ", 2, err);
-	}
-	if (st == WF_OK)
-		st = wf_buf_appendf(&l->sql, err, "\"_row\" FROM ");
-	if (st == WF_OK)
-		st = wf_sql_quote_ident(&l->sql, l->table, strlen(l->table), err);
-	/* This run's rows went in in order, with growing rowids. */
-	if (st == WF_OK)
-		st = wf_buf_appendf(&l->sql, err, " WHERE \"_run_id\" = ?1 ORDER BY rowid");
-	if (st != WF_OK)
-		goto cleanup;
-	rc = sqlite3_prepare_v2(l->db, l->sql.data, (int)l->sql.len, &sel, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(sel, 1, l->run_id);
-	if (rc != SQLITE_OK) {
-		st = wf_ld_db_error(l, rc, err, "reading back the rows loaded before the schema");
-		goto cleanup;
-	}
+	memset(&c, 0, sizeof(c));
+	c.l = l;
 	if ((st = wf_spec_file_rewind(&l->spec.side, err)) != WF_OK ||
-	    (st = wf_spec_file_next(&l->spec.side, &side, &side_n, err)) != WF_OK)
+	    (st = wf_spec_file_next(&l->spec.side, &c.side, &c.side_n, err)) != WF_OK)
 		goto cleanup;
-	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-		int64_t index = sqlite3_column_int64(sel, (int)n);
-		const rec_row *aside = side && side_n >= sizeof(rec_row) &&
-			((const rec_row *)(const void *)side)->index == index ?
-			(const rec_row *)(const void *)side : NULL;
-		if (aside && aside->full == 2 && side_n < sizeof(rec_row) + (size_t)aside->n * 4)
-			aside = NULL;  /* damaged: reported below */
-		if (aside && aside->full != 2)
-			st = wf_spec_file_put(&l->spec.stash, side, side_n, err);
-		else
-			st = stash_stored(l, sel, n, index, aside, &buf, &cap, err);
-		if (st == WF_OK && aside)
-			st = wf_spec_file_next(&l->spec.side, &side, &side_n, err);
-		if (st != WF_OK)
-			goto cleanup;
-	}
-	if (rc != SQLITE_DONE) {
-		st = wf_ld_db_error(l, rc, err, "reading back the rows loaded before the schema");
-		goto cleanup;
-	}
-	if (side)
+	st = l->eng->load_read_back(l->eld, l->schema, l->spec.nfields, stash_row, &c, err);
+	if (st == WF_OK && c.side)
 		st = wf_err_set(err, WF_EINTERNAL,
 			"table %s: a row loaded before the schema is missing; nothing was saved",
 			l->table);
 cleanup:
-	sqlite3_finalize(sel);
-	free(buf);
+	free(c.buf);
 	wf_spec_file_close(&l->spec.side);
 	return st;
 }
@@ -235,6 +223,22 @@ wf_status wf_ld_guess_give_up(wf_loader *l, wf_err *err)
 	if (st != WF_OK)
 		return l->state == L_FAILED ? st : wf_ld_failed(l, st, err);
 	return spec_undo(l, err);
+}
+
+/* The value of a number's text (len bytes, not NUL-terminated). */
+static double number_of(const char *s, size_t len)
+{
+	char small[64], *p = len < sizeof(small) ? small : malloc(len + 1);
+	double d;
+
+	if (!p)
+		return 0.0;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	d = strtod(p, NULL);
+	if (p != small)
+		free(p);
+	return d;
 }
 
 /* The stashed rows through the schema-first path, in order. */
@@ -280,6 +284,15 @@ wf_status wf_ld_guess_replay(wf_loader *l, wf_err *err)
 			keys[k] = l->spec.fields[col].id;
 			klens[k] = l->spec.fields[col].id_len;
 			memset(&vals[k], 0, sizeof(vals[k]));
+			if (v[k].kind == WF_REC_NUMBER) {
+				/* A number kept as its text: a real again, with it. */
+				vals[k].kind = WF_V_REAL;
+				vals[k].s = text;
+				vals[k].len = (size_t)v[k].u.len;
+				vals[k].d = number_of(text, vals[k].len);
+				text += v[k].u.len;
+				continue;
+			}
 			vals[k].kind = (wf_value_kind)v[k].kind;
 			switch (vals[k].kind) {
 			case WF_V_BOOL:
@@ -322,35 +335,11 @@ static wf_status spec_columns(wf_loader *l, wf_err *err)
 {
 	size_t n = l->ncols, i;
 	char **decl = calloc(n ? n : 1, sizeof(*decl));
-	sqlite3_stmt *st = NULL;
-	wf_status ret = WF_OK;
-	int rc;
+	wf_status ret;
 
 	if (!decl)
 		return wf_ld_failed(l, wf_err_set(err, WF_EINTERNAL, "out of memory"), err);
-	rc = sqlite3_prepare_v2(l->db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2"
-				" COLLATE NOCASE", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 1, l->table, -1, SQLITE_STATIC);
-	for (i = 0; rc == SQLITE_OK && i < n; i++) {
-		rc = sqlite3_bind_text(st, 2, wf_schema_column(l->schema, i)->name, -1,
-				       SQLITE_STATIC);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *t = (const char *)sqlite3_column_text(st, 0);
-			size_t len = t ? strlen(t) : 0;
-			decl[i] = malloc(len + 1);
-			if (!decl[i]) {
-				ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
-				break;
-			}
-			memcpy(decl[i], t ? t : "", len + 1);
-		}
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			rc = sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-	if (ret == WF_OK && rc != SQLITE_OK)
-		ret = wf_ld_db_error(l, rc, err, "reading the table's columns");
+	ret = l->eng->load_decl_types(l->eld, l->schema, n, decl, err);
 	for (i = 0; ret == WF_OK && i < n; i++)
 		if (!decl[i])  /* cannot be: every guessed column is in the table */
 			ret = wf_err_set(err, WF_EINTERNAL, "table %s: a column is missing", l->table);
@@ -415,7 +404,6 @@ wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_
 {
 	wf_schema *real = NULL;
 	wf_status st;
-	size_t i, count;
 
 	/* Every early row stepped: the connection is this thread's. */
 	st = wf_ld_pipe_drain(l, err);
@@ -446,11 +434,10 @@ wf_status wf_ld_guess_settle(wf_loader *l, const wf_field *fields, size_t n, wf_
 	st = wf_ld_schema_json(l, fields, n, err);
 	if (st != WF_OK)
 		return st;
-	count = wf_schema_count(l->schema);
-	for (i = 0; st == WF_OK && i < count; i++)
-		st = wf_ld_record_column(l, i, err);
-	if (st == WF_OK)
-		st = wf_ld_refresh_cols(l, err);
+	st = l->eng->load_record_columns(l->eld, l->schema, 0, err);
+	if (st != WF_OK)
+		return wf_ld_failed(l, st, err);
+	st = wf_ld_refresh_cols(l, err);
 	if (st != WF_OK)
 		return st;
 	l->mismatches = wf_spec_mismatches(&l->spec, l->schema);

@@ -2,11 +2,13 @@
  *
  * loader.c       the loader's life: the result consumer, each row mapped and
  *                queued, the commit with the run's audit update
- * loader_ddl.c   the schema step: CREATE/ALTER/replace the table, the
- *                _latest view, _wf_columns, the prepared INSERTs
- * loader_ring.c  the writer thread and the ring of batches it steps
+ * loader_ddl.c   the schema step: what the table becomes (the engine's
+ *                load_apply makes it), the columns of the row loop
+ * loader_ring.c  the writer thread and the ring of batches it hands to
+ *                the engine's load_write
  * loader_guess.c rows before their schema: the table made from a guess,
- *                kept or rolled back (speculate.h) */
+ *                kept or rolled back (speculate.h)
+ * The database is reached only through the engine's table (engine.h). */
 #ifndef WF_LOADER_INTERNAL_H
 #define WF_LOADER_INTERNAL_H
 
@@ -15,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sink_internal.h"
+#include "engine.h"
 #include "speculate.h"
 #include "wf2sqlite/buf.h"
 #include "wf2sqlite/loader.h"
@@ -26,11 +28,8 @@
 #define CHECK_EVERY 1024
 /* New-column warnings printed one by one; the rest are counted. */
 #define MAX_KEY_WARNINGS 20
-/* SQL text of one statement (DDL for 2000 columns fits easily). */
+/* The schema as received (its JSON text) is kept up to this size. */
 #define SQL_MAX ((size_t)16 << 20)
-/* Page cache during a load (8 MiB): inserts into a table without indexes
- * need little more than the default 2 MiB; memory stays flat in the rows. */
-#define LOAD_CACHE_PRAGMA "PRAGMA cache_size=-8192"
 /* The hand-over to the writer thread: NBATCHES batches of about BATCH_BYTES
  * (a row larger than that gets a batch of its own, freed after use). When
  * the ring is full the parser sleeps until at most RESUME_AT batches are
@@ -40,32 +39,12 @@
 #define NBATCHES 8
 #define RESUME_AT 2
 
-/* A row in a batch: rec_row, n rec_val, then the text of the text values in
- * order, padded to 8 bytes. */
-typedef struct rec_row {
-	int64_t index;
-	uint32_t n;
-	uint32_t full;  /* the values bind every data column of the statement */
-	uint64_t size;  /* bytes of the whole record */
-} rec_row;
-
-typedef struct rec_val {
-	uint32_t param;  /* bind parameter (column index + 1) */
-	uint32_t kind;   /* wf_value_kind */
-	union {
-		int64_t i;
-		double d;
-		uint64_t len;  /* WF_V_TEXT, WF_V_JSON */
-	} u;
-} rec_val;
-
+/* A batch holds records of rec_row, rec_val[n] and text (engine.h). */
 typedef struct batch {
 	char *mem;  /* owned */
 	size_t len, cap;
 	int64_t rows;
-	sqlite3_stmt *stmt;  /* the INSERT the rows were mapped for (borrowed) */
-	sqlite3_stmt *multi; /* the same for multi_rows rows at once, or NULL (borrowed) */
-	int multi_rows;
+	uint64_t gen;        /* the prepared write (insert_gen) the rows were mapped for */
 	size_t cols;         /* its data columns */
 } batch;
 
@@ -111,12 +90,14 @@ typedef struct colinfo {
 
 struct wf_loader {
 	wf_sink *sink;
-	sqlite3 *db;
+	const wf_engine *eng;  /* sink's engine (borrowed) */
+	wf_engine_load *eld;   /* the engine's side of this load (owned) */
 	int64_t run_id;
 	char *table;
-	char *session_id;  /* of the run, read at the start of each attempt */
 	wf_load_mode mode;
 	int force;
+	const char *const *keys;  /* upsert (borrowed) */
+	size_t nkeys;
 	volatile sig_atomic_t *interrupted;
 	wf_progress_fn progress;
 	void *progress_ctx;
@@ -145,11 +126,9 @@ struct wf_loader {
 	int64_t already_loaded_by;
 	int64_t t_start;
 
-	sqlite3_stmt *insert;   /* INSERT of insert_cols columns + _run_id, _row */
-	sqlite3_stmt *insert_multi;  /* the same with multi_rows rows of values; or NULL */
-	int multi_rows;
-	size_t insert_cols;
-	sqlite3_stmt *col_insert;  /* _wf_columns rows */
+	int insert_ready;       /* the engine's writes are prepared (load_prepare) */
+	uint64_t insert_gen;    /* counts the load_prepare calls */
+	size_t insert_cols;     /* the data columns they were prepared for */
 
 	/* Per-row scratch, grown only when a row has more values than before. */
 	size_t *slots;       /* value k -> column index */
@@ -161,7 +140,6 @@ struct wf_loader {
 	pipeline pipe;
 	int pipe_init;       /* mu and the condition variables exist */
 
-	wf_buf sql;          /* scratch for DDL text */
 	wf_buf schema_json;  /* the schema as received */
 	int64_t rows_received, rows_loaded, mismatches, extra_keys, warnings_n;
 	int64_t meta_start, meta_end, meta_total, meta_exec;
@@ -171,10 +149,6 @@ struct wf_loader {
 /* loader.c */
 /* Stops the writer, rolls back, and makes the loader FAILED with st. */
 wf_status wf_ld_failed(wf_loader *l, wf_status st, wf_err *err);
-/* The message of a failed SQLite call; no rollback (the writer's too). */
-wf_status wf_ld_db_error(const wf_loader *l, int rc, wf_err *err, const char *what);
-/* wf_ld_db_error, then wf_ld_failed. */
-wf_status wf_ld_db_failed(wf_loader *l, int rc, wf_err *err, const char *what);
 /* Counts a warning and hands it to l->warn (when set). */
 void wf_ld_warn(wf_loader *l, const char *fmt, ...) WF_PRINTF(2, 3);
 
@@ -186,22 +160,18 @@ wf_status wf_ld_on_row(void *ctx, const wf_row *row, wf_err *err);
  * (create/alter/replace, view, _wf_columns, INSERTs); fields NULL = none.
  * After rows taken into a guessed table: wf_ld_guess_settle. */
 wf_status wf_ld_on_schema(void *ctx, const wf_field *fields, size_t n, wf_err *err);
-/* Creates the table's _run_id index unless it has one (loader_ddl.c). */
-wf_status wf_ld_ensure_run_index(wf_loader *l, wf_err *err);
-/* BEGIN IMMEDIATE and the check that the session is not in the table yet
- * (else l->skip, rolled back). */
+/* The engine's load_begin: the transaction, and the check that the session
+ * is not in the table yet (else l->skip, rolled back). */
 wf_status wf_ld_begin(wf_loader *l, wf_err *err);
 /* What the table's name is taken by ("table", "view", ...; "" nothing). */
 wf_status wf_ld_table_type(wf_loader *l, char type[16], wf_err *err);
 /* The table step for fields: the table made, replaced or given the new
  * columns, the view, _wf_columns, the column info of the row loop. */
 wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
-/* schema_json from fields; a column of l->schema into _wf_columns; the row
- * loop's column info from l->schema. */
+/* schema_json from fields; the row loop's column info from l->schema. */
 wf_status wf_ld_schema_json(wf_loader *l, const wf_field *fields, size_t n, wf_err *err);
-wf_status wf_ld_record_column(wf_loader *l, size_t index, wf_err *err);
 wf_status wf_ld_refresh_cols(wf_loader *l, wf_err *err);
-/* The INSERT of one row, and the one of WF_LOADER_ROWS_PER_INSERT rows. */
+/* The engine's writes for the columns of l->schema (load_prepare). */
 wf_status wf_ld_prepare_insert(wf_loader *l, wf_err *err);
 /* Room for n values in the per-row scratch. */
 wf_status wf_ld_grow_slots(wf_loader *l, size_t n, wf_err *err);

@@ -1,6 +1,6 @@
 /* The loader's writer thread (loader_internal.h): the caller's thread copies
- * each mapped row into a batch of a bounded ring; the writer binds and steps
- * the batches' rows, in order (docs/performance.md). */
+ * each mapped row into a batch of a bounded ring; the writer hands the
+ * batches, in order, to the engine's load_write (docs/performance.md). */
 #include "loader_internal.h"
 
 #include <stdlib.h>
@@ -8,101 +8,13 @@
 
 /* ---- the writer --------------------------------------------------------- */
 
-/* Steps the rows of b. Runs on the writer thread, or on the caller's when
- * the thread is not running; touches only b, the connection and fields of l
- * that do not change during a load (not the interrupted flag: the caller's
- * thread watches it, and stops the writer). *done counts the rows stepped. */
-/* Binds row r's values to ins, its parameters shifted by base; returns the
- * first SQLite error. */
-static int bind_row(const wf_loader *l, sqlite3_stmt *ins, const rec_row *r, int base, size_t cols)
-{
-	const rec_val *v = (const rec_val *)(const void *)(r + 1);
-	const char *text = (const char *)(v + r->n);
-	int rc = SQLITE_OK;
-	uint32_t k;
-
-	for (k = 0; rc == SQLITE_OK && k < r->n; k++) {
-		int param = base + (int)v[k].param;
-		switch ((wf_value_kind)v[k].kind) {
-		case WF_V_NULL:
-			if (r->full)
-				rc = sqlite3_bind_null(ins, param);
-			break;
-		case WF_V_BOOL:
-		case WF_V_INT:
-			rc = sqlite3_bind_int64(ins, param, v[k].u.i);
-			break;
-		case WF_V_REAL:
-			rc = sqlite3_bind_double(ins, param, v[k].u.d);
-			break;
-		case WF_V_TEXT:
-		case WF_V_JSON:
-			/* Static: the batch outlives the step. The length keeps an
-			 * embedded NUL. */
-			rc = sqlite3_bind_text64(ins, param, text, (sqlite3_uint64)v[k].u.len,
-						 SQLITE_STATIC, SQLITE_UTF8);
-			text += v[k].u.len;
-			break;
-		}
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(ins, base + (int)cols + 1, l->run_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(ins, base + (int)cols + 2, r->index);
-	return rc;
-}
-
-/* Steps the rows of b, in order: runs of b->multi_rows rows that bind every
- * column go through the multi-row INSERT, the others one by one. Runs on the
+/* Writes the rows of b through the engine (one call per batch). Runs on the
  * writer thread, or on the caller's when the thread is not running; touches
- * only b, the connection and fields of l that do not change during a load
- * (not the interrupted flag: the caller's thread watches it, and stops the
- * writer). *done counts the rows stepped. */
+ * only b and the engine's load (not the interrupted flag: the caller's
+ * thread watches it, and stops the writer). *done counts the rows written. */
 static wf_status insert_batch(const wf_loader *l, const batch *b, int64_t *done, wf_err *err)
 {
-	const char *p = b->mem, *end = b->mem + b->len;
-	int per_row = (int)b->cols + 2, rc;
-
-	while (p < end) {
-		const rec_row *r = (const rec_row *)(const void *)p;
-		const char *q = p;
-		int n = 0, i;
-
-		/* As many as multi_rows full rows from here? */
-		while (b->multi && n < b->multi_rows && q < end &&
-		       ((const rec_row *)(const void *)q)->full) {
-			q += ((const rec_row *)(const void *)q)->size;
-			n++;
-		}
-		if (n == b->multi_rows && b->multi) {
-			for (i = 0, rc = SQLITE_OK; rc == SQLITE_OK && i < n; i++) {
-				r = (const rec_row *)(const void *)p;
-				rc = bind_row(l, b->multi, r, i * per_row, b->cols);
-				p += r->size;
-			}
-			if (rc != SQLITE_OK)
-				return wf_ld_db_error(l, rc, err, "binding a value");
-			rc = sqlite3_step(b->multi);
-			sqlite3_reset(b->multi);
-			if (rc != SQLITE_DONE)
-				return wf_ld_db_error(l, rc, err, "inserting a row");
-			*done += n;
-			continue;
-		}
-		/* A row that does not set every column starts from NULLs. */
-		if (!r->full)
-			sqlite3_clear_bindings(b->stmt);
-		rc = bind_row(l, b->stmt, r, 0, b->cols);
-		if (rc != SQLITE_OK)
-			return wf_ld_db_error(l, rc, err, "binding a value");
-		rc = sqlite3_step(b->stmt);
-		sqlite3_reset(b->stmt);
-		if (rc != SQLITE_DONE)
-			return wf_ld_db_error(l, rc, err, "inserting a row");
-		(*done)++;
-		p += r->size;
-	}
-	return WF_OK;
+	return l->eng->load_write(l->eld, b->mem, b->len, b->cols, done, err);
 }
 
 /* A batch's memory after use: an oversized one is given back. */
@@ -110,8 +22,7 @@ static void batch_used(batch *b)
 {
 	b->len = 0;
 	b->rows = 0;
-	b->stmt = NULL;
-	b->multi = NULL;
+	b->gen = 0;
 	if (b->cap > BATCH_BYTES) {
 		free(b->mem);
 		b->mem = NULL;
@@ -220,14 +131,17 @@ wf_status wf_ld_pipe_drain(wf_loader *l, wf_err *err)
 	pipeline *q = &l->pipe;
 	wf_status st = pipe_submit(l, 0, err);
 
-	if (st != WF_OK || !q->running)
-		return st;
-	pthread_mutex_lock(&q->mu);
-	while (q->count > 0)
-		pthread_cond_wait(&q->done_cv, &q->mu);
-	st = writer_status(q, err);
-	l->rows_loaded = q->done;
-	pthread_mutex_unlock(&q->mu);
+	if (st == WF_OK && q->running) {
+		pthread_mutex_lock(&q->mu);
+		while (q->count > 0)
+			pthread_cond_wait(&q->done_cv, &q->mu);
+		st = writer_status(q, err);
+		l->rows_loaded = q->done;
+		pthread_mutex_unlock(&q->mu);
+	}
+	/* The writer is idle: an engine that streams rows ends the stream. */
+	if (st == WF_OK && l->eng->load_flush)
+		st = l->eng->load_flush(l->eld, err);
 	return st;
 }
 
@@ -277,7 +191,7 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 			return st;
 		b = &q->ring[q->tail];
 	}
-	if (b->len > 0 && (b->len + size > b->cap || b->stmt != l->insert)) {
+	if (b->len > 0 && (b->len + size > b->cap || b->gen != l->insert_gen)) {
 		st = pipe_submit(l, 1, err);
 		if (st != WF_OK)
 			return st;
@@ -291,9 +205,7 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 		b->mem = m;
 		b->cap = cap;
 	}
-	b->stmt = l->insert;
-	b->multi = l->insert_multi;
-	b->multi_rows = l->multi_rows;
+	b->gen = l->insert_gen;
 	b->cols = l->insert_cols;
 	*out = b;
 	return WF_OK;
@@ -303,6 +215,7 @@ static wf_status batch_room(wf_loader *l, size_t size, batch **out, wf_err *err)
 wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, wf_err *err)
 {
 	size_t size = sizeof(rec_row) + row->n * sizeof(rec_val), text = 0, k;
+	int numtext = (l->eng->flags & WF_ENGINE_NUMBER_TEXT) != 0;
 	rec_row *r;
 	rec_val *v;
 	char *t;
@@ -310,7 +223,8 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, 
 	wf_status st;
 
 	for (k = 0; k < row->n; k++)
-		if (row->values[k].kind == WF_V_TEXT || row->values[k].kind == WF_V_JSON)
+		if (row->values[k].kind == WF_V_TEXT || row->values[k].kind == WF_V_JSON ||
+		    (numtext && row->values[k].kind == WF_V_REAL && row->values[k].s))
 			text += row->values[k].len;
 	size += (text + 7) & ~(size_t)7;
 	if ((st = batch_room(l, size, &b, err)) != WF_OK)
@@ -336,8 +250,13 @@ wf_status wf_ld_queue_row(wf_loader *l, const wf_row *row, const rec_row **out, 
 			v[k].u.i = in->i;
 			break;
 		case WF_V_REAL:
-			v[k].u.d = in->d;
-			break;
+			if (!numtext || !in->s) {
+				v[k].u.d = in->d;
+				break;
+			}
+			/* The number as sent, for an engine that keeps it exactly. */
+			v[k].kind = WF_REC_NUMBER;
+			/* fall through */
 		case WF_V_TEXT:
 		case WF_V_JSON:
 			v[k].u.len = in->len;

@@ -1,13 +1,17 @@
-/* Private helpers shared by sink.c and loader.c (not part of the public API). */
+/* The SQLite engine's private helpers (engine.h), shared by sink_sqlite.c,
+ * sink_sqlite_load.c, sink_sqlite_batch.c and sqlite_migrate.c; not part of
+ * the public API. */
 #ifndef WF2SQLITE_SINK_INTERNAL_H
 #define WF2SQLITE_SINK_INTERNAL_H
 
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "wf2sqlite/sink.h"
 
-/* The connection (borrowed from s). */
+/* The connection of a SQLite sink (borrowed from s); NULL for a sink of
+ * another engine. */
 sqlite3 *wf_sink_db(wf_sink *s);
 
 /* Writes "database FILE: WHAT: <sqlite message> (code N); <what to do>" into
@@ -30,31 +34,65 @@ int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p);
 /* Binds v, or NULL when v < 0. */
 int wf_db_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v);
 
-/* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
-void wf_now_iso(char out[32]);
-
 /* Shared by begin/finish and the loader: _wf_cards rows of a run. */
 wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,
 			    wf_err *err);
 
-/* What a load adds to the end of its run: timings, counts, the schema. */
-typedef struct wf_run_load {
-	int64_t load_ms, execution_ms, rows_reported, rows_received, rows_loaded;
-	int64_t range_start, range_end;  /* -1 = NULL */
-	const char *schema_json;         /* NULL = NULL */
-	size_t schema_json_len;
-} wf_run_load;
-
-/* The one UPDATE that ends a run in _wf_runs: status, error, finished_at,
- * wait_ms, total_ms (o; from started_at when < 0), o's cards into
- * _wf_cards, and with ld the columns of a load. Runs inside the caller's
- * transaction. A run already loaded/partial is left alone (*out_changed 0). */
+/* The engine's end_run and session_loaded_by (engine.h). */
 wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 			const wf_run_load *ld, int *out_changed, wf_err *err);
-
-/* The run id of a loaded/partial run that put session into table, other than
- * except_run; 0 when none. */
 wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
 				  int64_t except_run, int64_t *out_run, wf_err *err);
+
+/* The batch entries of the SQLite engine (sink_sqlite_batch.c). */
+wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+			    wf_err *err);
+wf_status wf_sq_batch_set_status(wf_sink *s, int64_t batch_id, const char *status, wf_err *err);
+wf_status wf_sq_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
+
+/* The load entries of the SQLite engine (sink_sqlite_load.c; engine.h says
+ * what each does). */
+wf_status wf_sq_load_new(wf_sink *s, const wf_engine_load_opts *o, wf_engine_load **out,
+			 wf_err *err);
+void wf_sq_load_free(wf_engine_load *ld);
+wf_status wf_sq_load_begin(wf_engine_load *ld, int check_session, int64_t *out_by, wf_err *err);
+int wf_sq_load_active(wf_engine_load *ld);
+void wf_sq_load_rollback(wf_engine_load *ld);
+void wf_sq_load_reset(wf_engine_load *ld);
+wf_status wf_sq_load_table_type(wf_engine_load *ld, char type[16], wf_err *err);
+wf_status wf_sq_load_apply(wf_engine_load *ld, const wf_schema *schema, const wf_engine_apply *a,
+			   wf_err *err);
+wf_status wf_sq_load_add_column(wf_engine_load *ld, const wf_schema *schema, size_t index,
+				wf_err *err);
+wf_status wf_sq_load_record_columns(wf_engine_load *ld, const wf_schema *schema, size_t first,
+				    wf_err *err);
+wf_status wf_sq_load_prepare(wf_engine_load *ld, const wf_schema *schema, wf_err *err);
+wf_status wf_sq_load_write(wf_engine_load *ld, const char *mem, size_t len, size_t cols,
+			   int64_t *out_done, wf_err *err);
+wf_status wf_sq_load_read_back(wf_engine_load *ld, const wf_schema *schema, size_t n,
+			       wf_engine_row_fn fn, void *ctx, wf_err *err);
+wf_status wf_sq_load_decl_types(wf_engine_load *ld, const wf_schema *schema, size_t n,
+				char **out, wf_err *err);
+wf_status wf_sq_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const wf_run_load *rl,
+			    int build_index, int *out_changed, wf_err *err);
+
+/* --mode upsert (sink_sqlite_upsert.c). wf_sq_preflight_key is the
+ * engine's preflight_key. wf_sq_upsert_index makes the table's key index
+ * (every key a column of schema, else WF_EBADRESPONSE; rows sharing a key
+ * already there: WF_EUSAGE). wf_sq_upsert_clause appends the ON CONFLICT
+ * clause of the INSERT of schema's columns. wf_sq_upsert_check: *out_rows
+ * the rows of run_id in the table (one per key it wrote); WF_EBADRESPONSE
+ * when one has a NULL key. */
+wf_status wf_sq_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+			      size_t nkeys, wf_err *err);
+wf_status wf_sq_table_key(wf_sink *s, const char *table, char *buf, size_t cap,
+			  const char **keys, size_t max, size_t *out_n, wf_err *err);
+wf_status wf_sq_upsert_index(wf_sink *s, const char *table, const wf_schema *schema,
+			     const char *const *keys, size_t nkeys, wf_err *err);
+wf_status wf_sq_upsert_clause(wf_buf *b, const wf_schema *schema, const char *const *keys,
+			      size_t nkeys, wf_err *err);
+wf_status wf_sq_upsert_check(wf_sink *s, const char *table, int64_t run_id,
+			     const char *const *keys, size_t nkeys, int64_t *out_rows,
+			     wf_err *err);
 
 #endif

@@ -1,6 +1,7 @@
-/* The SQLite side of `batch` (SPEC 14): the _wf_batches row of a batch. The
- * runs of a batch are ordinary _wf_runs rows (wf_sink_begin_run with
- * batch_id and batch_index; wf_sink_find_runs to list them). */
+/* The SQLite engine's side of `batch` (SPEC 14; engine.h's batch_*): the
+ * _wf_batches row of a batch. The runs of a batch are ordinary _wf_runs rows
+ * (wf_sink_begin_run with batch_id and batch_index; wf_sink_find_runs to
+ * list them). */
 #include "wf2sqlite/sink.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 #include "sink_internal.h"
 
-wf_status wf_sink_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
 			      wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -50,7 +51,7 @@ fail:
 	return ret;
 }
 
-wf_status wf_sink_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
+wf_status wf_sq_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
 				   wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -95,7 +96,7 @@ static int dup_col(sqlite3_stmt *st, int i, char **out)
 	return *out ? 0 : -1;
 }
 
-wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
+wf_status wf_sq_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	wf_batch_record *b = NULL;
@@ -135,18 +136,4 @@ cleanup:
 	sqlite3_finalize(st);
 	wf_batch_record_free(b);
 	return ret;
-}
-
-void wf_batch_record_free(wf_batch_record *b)
-{
-	if (!b)
-		return;
-	free(b->workflow_id);
-	free(b->table);
-	free(b->matrix_json);
-	free(b->matrix_sha256);
-	free(b->created_at);
-	free(b->finished_at);
-	free(b->status);
-	free(b);
 }
