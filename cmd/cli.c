@@ -489,8 +489,9 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 		retries_from = "--retries";
 	}
 	/* A setting the command does not use is not checked: a profile's bad
-	 * timeout does not stop `runs`. */
-	if (!cmd_lists(cmd, WF_OPT_WAIT))
+	 * timeout does not stop `runs`. `check` checks them all (it shows the
+	 * wait too): a profile it passes does not fail `run` later. */
+	if (!cmd_lists(cmd, WF_OPT_WAIT) && strcmp(cmd->name, "check") != 0)
 		wait = WF_DEFAULT_WAIT;
 	if (!cmd_lists(cmd, WF_OPT_TIMEOUT))
 		timeout = WF_DEFAULT_TIMEOUT;

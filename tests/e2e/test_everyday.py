@@ -277,6 +277,21 @@ class ProfileTest(EmuTestCase):
         self.assertRc(r, 2)
         self.assertIn("timeout in [default] (%s line 2)" % self.config, r.err)
 
+    def test_check_checks_every_setting_of_the_profile(self):
+        # A profile `check` passes must not fail `run` later: its bad wait
+        # is found by `check` too (exit 2 naming file and line, JSON alike).
+        self.write_config("[default]\nwait = sometimes\n")
+        for args in (["run", "w1"], ["check"]):
+            r = self.wf(args, env=self.env())
+            self.assertRc(r, 2)
+            self.assertIn("wait in [default] (%s line 2)" % self.config, r.err)
+        r = self.wf(["check", "--json"], env=self.env())
+        self.assertRc(r, 2)
+        self.assertIn("line 2", r.json()["error"])
+        self.write_config("[default]\nwait = poll\n")
+        r = self.wf(["check", "--json"], env=self.env())
+        self.assertEqual(r.json()["settings"]["wait"]["value"], "poll")
+
     def test_tilde_in_a_path_is_the_home_folder(self):
         self.write_config("[default]\ndb = ~/x.db\n")
         r = self.wf(["check", "--json"], env=self.env(HOME=self.dir))
