@@ -281,6 +281,13 @@ static wf_status preflight(run_ctx *c, wf_err *err)
 				       sizeof(c->keys) / sizeof(c->keys[0]), &c->nkeys, err);
 		if (st != WF_OK)
 			return st;
+		/* An upsert stopped before its table existed: its --key is not
+		 * recorded, so only the user can say it (resume takes no --key). */
+		if (!c->nkeys && c->r->session_id)
+			return wf_err_set(err, WF_EUSAGE, "this session's run is an upsert into %s, "
+					  "which has no key yet (a run's --key is not recorded): "
+					  "continue it with 'wf2sqlite attach %s --mode upsert --key "
+					  "COL[,COL...]'", c->r->table, c->r->session_id);
 	}
 	return wf_sink_preflight_key(c->sink, c->r->table, c->nkeys ? c->keys : c->o->keys,
 				     c->nkeys ? c->nkeys : c->o->nkeys, err);

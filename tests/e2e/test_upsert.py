@@ -130,6 +130,31 @@ class TestUpsert(WfTestCase):
                          [("upsert", "loaded")])
         self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [(3,)])
 
+    def test_upsert_stopped_before_its_table_existed_says_how_to_continue(self):
+        # Its --key is not recorded and resume takes none: the message gives
+        # the attach command that continues it (not "needs --key", which
+        # resume cannot take).
+        scenario = {"workflows": {"w": {"cards": [{"id": "c", "ms": 10}], "final_status": "idle",
+                                        "generate": {"rows": 5, "seed": 1}}}}
+        with Emu(scenario) as emu:
+            r = run_wf(["run", "w", "--db", self.db, "--table", "n", "--mode", "upsert",
+                        "--key", "id", "--no-wait"], emu=emu)
+            self.assertRc(r, 0)
+            sid = r.out.strip()
+            want = "attach %s --mode upsert --key" % sid
+            r = run_wf(["resume", "--db", self.db], emu=emu)
+            self.assertRc(r, 2)
+            self.assertIn(want, r.err)
+            r = run_wf(["attach", sid, "--db", self.db], emu=emu)
+            self.assertRc(r, 2)
+            self.assertIn(want, r.err)
+            r = run_wf(["attach", sid, "--db", self.db, "--mode", "upsert", "--key", "id", "-q"],
+                       emu=emu)
+            self.assertRc(r, 0)
+        self.assertEqual(self.q("SELECT run_id, mode, status FROM _wf_runs"),
+                         [(1, "upsert", "loaded")])
+        self.assertEqual(self.q("SELECT count(*) FROM n"), [(5,)])
+
     def test_append_into_a_keyed_table_is_refused_before_anything_is_recorded(self):
         self.upsert([{"id": 1, "name": "a"}])
         r = self.load([{"id": 2, "name": "b"}], rc=2)
