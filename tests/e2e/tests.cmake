@@ -26,3 +26,4 @@ wf_add_pytest(e2e/test_pg_server.py)
 wf_add_pytest(e2e/test_pg_uri.py)
 # SPEC 15: diff and upsert.
 wf_add_pytest(e2e/test_diff.py)
+wf_add_pytest(e2e/test_upsert.py)
