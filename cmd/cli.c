@@ -412,10 +412,6 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 			wf_cli_error(io, "%s", err.msg);
 			return 2;
 		}
-		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_is_postgres(o->db_path)) {
-			wf_cli_error(io, "--db names a PostgreSQL server, and this build of wf2sqlite cannot write to PostgreSQL yet; use a SQLite file (docs/postgresql.md)");
-			return 2;
-		}
 		wait = v[WF_SET_WAIT].value;
 		wait_from = v[WF_SET_WAIT].from;
 		timeout = v[WF_SET_TIMEOUT].value;

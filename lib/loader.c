@@ -12,6 +12,7 @@
  * (drained) or stopped. A body whose rows fit in one batch never starts the
  * thread. */
 #include "loader_internal.h"
+#include "sink_pg.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -322,6 +323,16 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	if (wf_sink_pg(s)) {
+		/* PostgreSQL: its own loader (sink_pg_load.c) does the work. */
+		st = wf_pg_loader_new(&l->pg, wf_sink_pg(s), run_id, opts, err);
+		if (st != WF_OK) {
+			free(l);
+			return st;
+		}
+		*out = l;
+		return WF_OK;
+	}
 	l->sink = s;
 	l->db = wf_sink_db(s);
 	l->run_id = run_id;
@@ -388,6 +399,11 @@ void wf_loader_free(wf_loader *l)
 
 	if (!l)
 		return;
+	if (l->pg) {
+		wf_pg_loader_free(l->pg);
+		free(l);
+		return;
+	}
 	wf_ld_pipe_stop(l, 1, NULL);
 	if (l->started && (l->state == L_BODY || l->state == L_PENDING))
 		wf_db_rollback(l->sink);
@@ -416,6 +432,8 @@ void wf_loader_free(wf_loader *l)
 
 const wf_result_consumer *wf_loader_consumer(wf_loader *l)
 {
+	if (l->pg)
+		return wf_pg_loader_consumer(l->pg);
 	return &l->consumer;
 }
 
@@ -450,6 +468,8 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	wf_status ret;
 	int partial, changed, rc;
 
+	if (l->pg)
+		return wf_pg_loader_commit(l->pg, o, out_stats, err);
 	if (l->state == L_FAILED)
 		return wf_err_set(err, l->fail_status, "%s", l->fail_err.msg);
 	if (l->state != L_PENDING)

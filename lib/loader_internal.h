@@ -110,6 +110,7 @@ typedef struct colinfo {
 } colinfo;
 
 struct wf_loader {
+	struct wf_pg_loader *pg;  /* PostgreSQL: all of the work is there */
 	wf_sink *sink;
 	sqlite3 *db;
 	int64_t run_id;

@@ -1,5 +1,6 @@
 /* The life of one run (run.h): open, begin, wait and load, end. */
 #include "wf2sqlite/run.h"
+#include "wf2sqlite/dburi.h"
 #include "wf2sqlite/save.h"
 
 #include <errno.h>
@@ -554,7 +555,7 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 	*out_n = 0;
 	if (o->dry_run) {
 		/* Changes nothing: no file created, no table, no killed load ended. */
-		if (access(o->db_path, F_OK) != 0)
+		if (!wf_db_is_postgres(o->db_path) && access(o->db_path, F_OK) != 0)
 			return WF_OK;
 		st = wf_sink_open_readonly(&sink, o->db_path, err);
 		if (st == WF_OK)

@@ -1,5 +1,6 @@
 /* The database file and its audit tables (SPEC sections 6, 7). */
 #include "sink_internal.h"
+#include "sink_pg.h"
 #include "sqlite_migrate.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "wf2sqlite/buf.h"
+#include "wf2sqlite/dburi.h"
 #include "wf2sqlite/schema.h"
 #include "wf_version.h"
 
@@ -26,7 +28,35 @@ struct wf_sink {
 	int busy_default_ms;  /* WF_SINK_BUSY_TIMEOUT_MS or $WF2SQLITE_BUSY_TIMEOUT_MS */
 	volatile sig_atomic_t *interrupted;
 	int holding;  /* wf_sink_hold_write: the write transaction is ours, open */
+	wf_pg *pg;    /* --db is a PostgreSQL URI: every call goes there (sink_pg.h) */
 };
+
+wf_pg *wf_sink_pg(wf_sink *s)
+{
+	return s ? s->pg : NULL;
+}
+
+/* A PostgreSQL archive: the sink only carries the engine's handle. */
+static wf_status pg_open(wf_sink **out, const char *uri, int readonly,
+			 volatile sig_atomic_t *interrupted, wf_err *err)
+{
+	wf_sink *s = calloc(1, sizeof(*s));
+	wf_status st;
+
+	*out = NULL;
+	if (!s)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	st = wf_pg_open(&s->pg, uri, readonly, interrupted, err);
+	if (st == WF_OK && !(s->path = strdup(wf_pg_name(s->pg))))
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+	if (st != WF_OK) {
+		wf_sink_close(s);
+		return st;
+	}
+	s->readonly = readonly;
+	*out = s;
+	return WF_OK;
+}
 
 sqlite3 *wf_sink_db(wf_sink *s)
 {
@@ -82,6 +112,8 @@ static int busy_timeout_default(void)
 
 void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
 {
+	if (s && s->pg)
+		wf_pg_set_interrupt(s->pg, interrupted);
 	s->interrupted = interrupted;
 }
 
@@ -342,6 +374,8 @@ static wf_status sink_open(wf_sink **out, const char *path, int readonly,
 	wf_buf uri_safe;
 
 	*out = NULL;
+	if (wf_db_is_postgres(path))
+		return pg_open(out, path, readonly, interrupted, err);
 	wf_buf_init(&uri_safe, PATH_MAX + 8);
 	if (!path || !*path)
 		return wf_err_set(err, WF_EUSAGE, "no database file given; use --db FILE");
@@ -452,6 +486,7 @@ void wf_sink_close(wf_sink *s)
 {
 	if (!s)
 		return;
+	wf_pg_close(s->pg);
 	if (s->db) {
 		wf_db_rollback(s);
 		/* Every statement is finalized by its owner; close_v2 would only
@@ -514,6 +549,8 @@ static wf_status object_type(wf_sink *s, const char *name, char out[16], wf_err 
 
 wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_preflight(s->pg, table, mode, err);
 	wf_status ret;
 	char type[16];
 	wf_buf view;
@@ -644,6 +681,8 @@ static void host_name(char *out, size_t cap)
 
 wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
 {
+	if (s->pg)
+		return WF_OK;  /* PostgreSQL: every writer may record its run at once */
 	wf_status st = wf_db_begin(s, err);
 
 	s->holding = st == WF_OK;
@@ -652,6 +691,10 @@ wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
 
 void wf_sink_heartbeat(wf_sink *s, int64_t run_id)
 {
+	if (s && s->pg) {
+		wf_pg_heartbeat(s->pg, run_id);
+		return;
+	}
 	sqlite3_stmt *st = NULL;
 	char now[32];
 
@@ -679,6 +722,8 @@ void wf_sink_release_write(wf_sink *s)
 wf_status wf_sink_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 			    wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_begin_run(s->pg, info, out_run_id, err);
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
 	char now[32], host[256];
@@ -833,6 +878,8 @@ fail:
 
 wf_status wf_sink_finish_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_finish_run(s->pg, run_id, o, err);
 	wf_status ret;
 	int changed;
 
@@ -880,6 +927,8 @@ wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *ses
 wf_status wf_sink_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
 				    int64_t *out_run, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_session_loaded_by(s->pg, table, session_id, out_run, err);
 	return wf_db_session_loaded_by(s, table, session_id, 0, out_run, err);
 }
 
@@ -887,7 +936,7 @@ wf_status wf_sink_session_loaded(wf_sink *s, const char *table, const char *sess
 				 int *out_loaded, wf_err *err)
 {
 	int64_t by = 0;
-	wf_status ret = wf_db_session_loaded_by(s, table, session_id, 0, &by, err);
+	wf_status ret = wf_sink_session_loaded_by(s, table, session_id, &by, err);
 	*out_loaded = by > 0;
 	return ret;
 }
@@ -920,6 +969,8 @@ static wf_status has_column(wf_sink *s, const char *table, const char *column, i
 
 wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_pending_runs(s->pg, out, out_n, err);
 	char me[256], sql[1024];
 	sqlite3_stmt *st = NULL;
 	wf_pending_run *runs = NULL, *p;
@@ -1004,6 +1055,8 @@ cleanup:
 wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 			    wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_claim_run(s->pg, run, out_claimed, err);
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
 	char host[256];
@@ -1040,6 +1093,8 @@ wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_clai
 
 wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_end_dead_loads(s->pg, out_n, err);
 	static const char sel_sql[] = "SELECT run_id, pid FROM _wf_runs WHERE status = 'running'"
 				      " AND session_id IS NULL ORDER BY run_id";
 	sqlite3_stmt *sel = NULL, *upd = NULL;
@@ -1222,6 +1277,8 @@ wf_status wf_sink_list_runs(wf_sink *s, int64_t limit, wf_run_record **out, size
 wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
 			   char **out_variables, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_run_meta(s->pg, run_id, out_started_at, out_variables, err);
 	sqlite3_stmt *st = NULL;
 	int rc;
 
@@ -1251,6 +1308,8 @@ wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
 wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_record **out,
 			    size_t *out_n, wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_find_runs(s->pg, filter, out, out_n, err);
 	sqlite3_stmt *st = NULL;
 	static const char *const newer[] = {"hostname", "heartbeat_at", "batch_id", "batch_index",
 					    "exit_code"};
@@ -1352,6 +1411,8 @@ cleanup:
 wf_status wf_sink_session_recorded(wf_sink *s, const char *session_id, wf_run_record **out,
 				   wf_err *err)
 {
+	if (s->pg)
+		return wf_pg_session_recorded(s->pg, session_id, out, err);
 	sqlite3_stmt *st = NULL;
 	wf_run_record *r = NULL;
 	wf_status ret = WF_OK;

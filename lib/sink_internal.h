@@ -7,6 +7,11 @@
 
 #include "wf2sqlite/sink.h"
 
+/* The PostgreSQL engine's handle when --db is a postgresql:// URI, else
+ * NULL (borrowed from s; sink_pg.h). */
+struct wf_pg;
+struct wf_pg *wf_sink_pg(wf_sink *s);
+
 /* The connection (borrowed from s). */
 sqlite3 *wf_sink_db(wf_sink *s);
 
