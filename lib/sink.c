@@ -29,7 +29,16 @@ struct wf_sink {
 	volatile sig_atomic_t *interrupted;
 	int holding;  /* wf_sink_hold_write: the write transaction is ours, open */
 	wf_pg *pg;    /* --db is a PostgreSQL URI: every call goes there (sink_pg.h) */
+	int64_t stale_ms;  /* 0: WF_HEARTBEAT_STALE_MS */
 };
+
+void wf_sink_set_stale(wf_sink *s, int64_t ms)
+{
+	if (!s || ms <= 0)
+		return;
+	s->stale_ms = ms;
+	wf_pg_set_stale_ms(s->pg, ms);
+}
 
 wf_pg *wf_sink_pg(wf_sink *s)
 {
@@ -1008,7 +1017,8 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 			/* A pid means something on its own machine only; a run of
 			 * another machine is judged by its heartbeat (SPEC 7, 16). */
 			if (host && *me && strcmp((const char *)host, me) != 0) {
-				if (beat_age_ms < WF_HEARTBEAT_STALE_MS)
+				if (beat_age_ms < (s->stale_ms > 0 ? (double)s->stale_ms
+								    : WF_HEARTBEAT_STALE_MS))
 					continue;
 			} else if (pid_alive(pid)) {
 				continue;

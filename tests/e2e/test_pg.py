@@ -216,6 +216,27 @@ class Commands(PgCase):
             self.assertEqual([x["status"] for x in runs], ["loaded", "loaded"])
             self.assertRegex(runs[0]["started_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
+    def test_resume_judges_a_run_of_another_machine_by_its_heartbeat(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            r = run_wf(["run", "slow", "--db", self.uri, "--no-wait"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            PG.psql(self.db, "UPDATE _wf_runs SET hostname = 'another-machine', pid = 1,"
+                    " heartbeat_at = now() - interval '20 seconds'")
+            for args in (["resume", "--db", self.uri],
+                         ["resume", "--db", self.uri, "--stale", "1m"]):
+                r = run_wf(args, env=env)
+                self.assertEqual(r.rc, 0, repr(r))
+                self.assertEqual(self.q("SELECT status, hostname FROM _wf_runs"),
+                                 [("running", "another-machine")])
+            r = run_wf(["resume", "--db", self.uri, "--stale", "10s"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT status, hostname = 'another-machine', run_id"
+                                    " FROM _wf_runs"), [("loaded", "f", "1")])
+            self.assertEqual(self.q("SELECT count(*) FROM wf_slow"), [("5",)])
+            r = run_wf(["resume", "--db", self.uri, "--stale", "0"], env=env)
+            self.assertEqual(r.rc, 2, repr(r))
+
     def test_refused_connection_is_exit_7_with_the_servers_words(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
