@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include <wf2sqlite/config.h>
+#include <wf2sqlite/dburi.h>
 
 const wf_cli_option wf_cli_options[] = {
-	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
+	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing, or a postgresql:// URI (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)", NULL, 0},
 	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists (default: " WF_DEFAULT_MODE ")", "append replace fail", 0},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
@@ -34,6 +35,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)", NULL, 0},
 	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
 	{WF_OPT_DRY_RUN, "dry-run", 0, NULL, "list what would be continued, and change nothing", NULL, 0},
+	{WF_OPT_STALE, "stale", 0, "DUR", "a running run of another machine is taken over once its heartbeat is older than DUR (default: 5m)", NULL, 0},
 	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
 	{0, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -46,7 +48,7 @@ static const struct {
 	const char *command;
 	const char *help;
 } option_texts[] = {
-	{WF_OPT_DB, "runs", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_DB, "runs", "SQLite database (or PostgreSQL URI) to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_DB, "check", "the database to report; it is not opened (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_JSON, "check", "print the settings and the answer as one JSON object on stdout"},
 	{WF_OPT_JSON, "runs", "print the runs as one JSON array on stdout"},
@@ -243,6 +245,7 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_STATUS: return &o->status;
 	case WF_OPT_BATCH: return &o->batch;
 	case WF_OPT_SINCE: return &o->since;
+	case WF_OPT_STALE: return &o->stale;
 	case WF_OPT_LIMIT: return &o->limit;
 	case WF_OPT_SAVE_RESULT: return &o->save_result;
 	case WF_OPT_WAIT: return &o->wait;
@@ -405,6 +408,12 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 			return 2;
 		}
 		o->db_path = v[WF_SET_DB].value;
+		/* A PostgreSQL URI with a password is refused before anything
+		 * uses it (SPEC 16); the message never repeats the URI. */
+		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_uri_check(o->db_path, &err) != WF_OK) {
+			wf_cli_error(io, "%s", err.msg);
+			return 2;
+		}
 		wait = v[WF_SET_WAIT].value;
 		wait_from = v[WF_SET_WAIT].from;
 		timeout = v[WF_SET_TIMEOUT].value;

@@ -52,6 +52,7 @@ enum wf_opt_id {
 	WF_OPT_VERBOSE,
 	WF_OPT_PROFILE,
 	WF_OPT_DRY_RUN,
+	WF_OPT_STALE,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -75,7 +76,7 @@ typedef struct wf_cli_opts {
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
-	const char *status, *batch, *since, *limit, *save_result;
+	const char *status, *batch, *since, *limit, *save_result, *stale;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
 	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run;

@@ -12,6 +12,7 @@
 /* The engines, in the order their accepts() is tried: a new engine adds its
  * line above SQLite's (SQLite takes any text, so it is last). */
 const wf_engine *const wf_engines[] = {
+	&wf_engine_postgresql,
 	&wf_engine_sqlite,
 	NULL,
 };
@@ -82,6 +83,12 @@ const char *wf_sink_path(const wf_sink *s)
 void wf_sink_set_interrupt(wf_sink *s, volatile sig_atomic_t *interrupted)
 {
 	s->interrupted = interrupted;
+}
+
+void wf_sink_set_stale(wf_sink *s, int64_t ms)
+{
+	if (s && ms > 0)
+		s->stale_ms = ms;
 }
 
 wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)

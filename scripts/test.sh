@@ -11,6 +11,9 @@ bash scripts/deps.sh --test
 for tool in tmux openssl groff jq bash; do
   command -v "$tool" >/dev/null || { echo "scripts/test.sh: $tool is missing" >&2; exit 1; }
 done
+# The PostgreSQL tests start their own server 15 (tests/lib/pgserver.py).
+test -x /usr/lib/postgresql/15/bin/initdb ||
+  { echo "scripts/test.sh: PostgreSQL 15 (initdb) is missing" >&2; exit 1; }
 jobs=$(nproc)
 log=$(mktemp)
 stray_before=$(mktemp)
