@@ -36,6 +36,10 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
 	{WF_OPT_DRY_RUN, "dry-run", 0, NULL, "list what would be continued, and change nothing", NULL, 0},
 	{WF_OPT_STALE, "stale", 0, "DUR", "a running run of another machine is taken over once its heartbeat is older than DUR (default: 5m)", NULL, 0},
+	{WF_OPT_MATRIX, "matrix", 0, "FILE|-", "(batch) the variable sets, one run each: JSON Lines, or CSV with a header row when FILE ends in .csv; - reads JSON Lines from standard input", NULL, 1},
+	{WF_OPT_PARALLEL, "parallel", 0, "N", "(batch) at most N sessions in flight at once, 1 to 64 (default: 4)", NULL, 0},
+	{WF_OPT_FAIL_FAST, "fail-fast", 0, NULL, "(batch) start no new set after the first failure", NULL, 0},
+	{WF_OPT_CONTINUE, "continue", 0, "BATCH_ID", "(batch) continue that batch after a kill or a failure: start the sets without a session, load the unfinished ones, skip the loaded ones", NULL, 0},
 	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
 	{0, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -66,6 +70,11 @@ static const struct {
 	{WF_OPT_SAVE_RESULT, "run", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
 	{WF_OPT_SAVE_RESULT, "attach", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
 	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
+	{WF_OPT_SAVE_RESULT, "batch", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
+	{WF_OPT_JSON, "batch", "print one JSON object on stdout: the batch and the outcome of every run"},
+	{WF_OPT_MODE, "batch", "append (the default): each set's rows are added as its own run"},
+	{WF_OPT_VAR, "batch", "a variable every set gets (string value; a set's own value wins); repeatable"},
+	{WF_OPT_VARS, "batch", "variables every set gets, as a JSON object (a set's own value wins)"},
 };
 
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id)
@@ -257,6 +266,9 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_CACERT: return &o->cacert;
 	case WF_OPT_RETRIES: return &o->retries;
 	case WF_OPT_PROFILE: return &o->profile;
+	case WF_OPT_MATRIX: return &o->matrix;
+	case WF_OPT_PARALLEL: return &o->parallel;
+	case WF_OPT_CONTINUE: return &o->cont;
 	default: return NULL;
 	}
 }
@@ -272,6 +284,7 @@ static int *opt_flag_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_VERBOSE: return &o->verbose;
 	case WF_OPT_HELP: return &o->help;
 	case WF_OPT_DRY_RUN: return &o->dry_run;
+	case WF_OPT_FAIL_FAST: return &o->fail_fast;
 	default: return NULL;
 	}
 }

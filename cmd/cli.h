@@ -53,6 +53,10 @@ enum wf_opt_id {
 	WF_OPT_PROFILE,
 	WF_OPT_DRY_RUN,
 	WF_OPT_STALE,
+	WF_OPT_MATRIX,
+	WF_OPT_PARALLEL,
+	WF_OPT_FAIL_FAST,
+	WF_OPT_CONTINUE,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -77,9 +81,11 @@ typedef struct wf_cli_opts {
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
 	const char *status, *batch, *since, *limit, *save_result, *stale;
+	/* batch's --matrix, --parallel, --continue, as given; NULL when absent. */
+	const char *matrix, *parallel, *cont;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
-	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run;
+	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run, fail_fast;
 	const char *pos[WF_CLI_MAX_POS];
 	int npos;
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */

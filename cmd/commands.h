@@ -12,6 +12,7 @@ extern const wf_command wf_cmd_load;
 extern const wf_command wf_cmd_schema;
 extern const wf_command wf_cmd_runs;
 extern const wf_command wf_cmd_check;
+extern const wf_command wf_cmd_batch;
 extern const wf_command wf_cmd_completion;
 
 /* NULL-terminated, in the order --help lists them. */

@@ -18,6 +18,7 @@ const wf_command *const wf_commands[] = {
 	&wf_cmd_schema,
 	&wf_cmd_runs,
 	&wf_cmd_check,
+	&wf_cmd_batch,
 	&wf_cmd_completion,
 	NULL,
 };

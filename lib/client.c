@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct wf_client {
 	volatile sig_atomic_t *interrupted;
 	uint64_t rng;
 	int64_t deadline;
+	wf_gate *gate;  /* shared with the other clients of a batch; may be NULL */
 	/* The host has answered once (any HTTP status): from then on a refused
 	 * connection, a DNS or TLS failure is an outage, not a mistake (SPEC 4). */
 	int answered;
@@ -46,6 +48,60 @@ struct wf_client {
 	enum write_mode mode;
 	size_t limit;
 };
+
+/* The shared rate limit of a batch's clients (SPEC 14): no request is sent
+ * before not_before, which a 429 or 503 pushes to the end of its
+ * Retry-After or backoff. */
+struct wf_gate {
+	pthread_mutex_t lock;
+	int64_t not_before;  /* wf_clock_ms(); 0 = none */
+};
+
+wf_status wf_gate_new(wf_gate **out, wf_err *err)
+{
+	wf_gate *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g)
+		return wf_err_set(err, WF_EINTERNAL, "out of memory");
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		return wf_err_set(err, WF_EINTERNAL, "cannot create a mutex");
+	}
+	*out = g;
+	return WF_OK;
+}
+
+void wf_gate_free(wf_gate *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+void wf_client_set_gate(wf_client *c, wf_gate *g)
+{
+	c->gate = g;
+}
+
+static int64_t gate_not_before(wf_gate *g)
+{
+	int64_t t;
+
+	pthread_mutex_lock(&g->lock);
+	t = g->not_before;
+	pthread_mutex_unlock(&g->lock);
+	return t;
+}
+
+static void gate_push(wf_gate *g, int64_t until)
+{
+	pthread_mutex_lock(&g->lock);
+	if (until > g->not_before)
+		g->not_before = until;
+	pthread_mutex_unlock(&g->lock);
+}
 
 /* xorshift64*: jitter only, not security. */
 static uint64_t next_random(wf_client *c)
@@ -460,6 +516,15 @@ wf_status wf_http_perform(wf_client *c, const wf_http_req *req, wf_http_resp *re
 	wf_buf_init(&url, 65536);
 	wf_http_resp_free(resp);
 	wf_http_resp_init(resp);
+	/* Another client of the batch was told to slow down: wait it out. */
+	if (c->gate) {
+		int64_t wait = gate_not_before(c->gate) - wf_clock_ms();
+		if (wait > 0 && wf_client_sleep(c, wait, err) != WF_OK) {
+			resp->interrupted = 1;
+			resp->code = CURLE_ABORTED_BY_CALLBACK;
+			goto cleanup;
+		}
+	}
 	st = wf_buf_appendf(&url, err, "%s%s", c->cfg->base_url, req->path);
 	if (st != WF_OK)
 		goto cleanup;
@@ -898,6 +963,9 @@ wf_status wf_retry_backoff(wf_client *c, wf_retry *r, int kind, int64_t retry_af
 		if (delay > r->deadline - now)
 			delay = r->deadline - now;
 	}
+	/* A 429 or 503 slows every client of the batch (SPEC 14). */
+	if (c->gate && (kind == 429 || kind == 503))
+		gate_push(c->gate, now + delay);
 	wf_format_duration(delay, dur, sizeof(dur));
 	if (c->notices) {
 		fprintf(c->notices, "wf2sqlite: %s; retrying in %s (%d of %d)\n", cause, dur,

@@ -187,6 +187,14 @@ struct wf_engine {
 	wf_status (*run_meta)(wf_sink *s, int64_t run_id, char **out_started_at,
 			      char **out_variables, wf_err *err);
 
+	/* ---- a batch's row (_wf_batches, SPEC 14; sink.h's wf_sink_batch_*) */
+
+	wf_status (*batch_begin)(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+				 wf_err *err);
+	wf_status (*batch_set_status)(wf_sink *s, int64_t batch_id, const char *status,
+				      wf_err *err);
+	wf_status (*batch_get)(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
+
 	/* ---- a load (loader*.c) -------------------------------------------
 	 * One wf_engine_load per wf_loader. The load's transaction is begun by
 	 * load_begin and ended by load_commit or load_rollback; everything in

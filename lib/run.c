@@ -158,6 +158,8 @@ static wf_status begin_row(run_ctx *c, const char *variables_json, wf_err *err)
 	info.mode = c->r->mode;
 	info.variables_json = variables_json;
 	info.api_host = c->o->api_host;
+	info.batch_id = c->o->batch_id;
+	info.batch_index = c->o->batch_index;
 	return wf_sink_begin_run(c->sink, &info, &c->r->run_id, err);
 }
 

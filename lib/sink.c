@@ -3,6 +3,7 @@
  * does not depend on an engine (names of modes and statuses, the default
  * table, freeing the audit records) is here too. */
 #include "engine.h"
+#include "wf2sqlite/dburi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,6 @@ const wf_engine *const wf_engines[] = {
 	NULL,
 };
 
-/* A PostgreSQL connection URI (SPEC 16), by its scheme. */
-static int is_pg_uri(const char *db)
-{
-	return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
-}
-
 const wf_engine *wf_engine_for(const char *db)
 {
 	size_t i;
@@ -30,7 +25,7 @@ const wf_engine *wf_engine_for(const char *db)
 	for (i = 0; wf_engines[i]; i++) {
 		/* A URI of an engine this build lacks is never taken for a file
 		 * name (SQLite would create a file called "postgresql:"). */
-		if (wf_engines[i] == &wf_engine_sqlite && is_pg_uri(db))
+		if (wf_engines[i] == &wf_engine_sqlite && wf_db_is_postgres(db))
 			return NULL;
 		if (wf_engines[i]->accepts(db))
 			return wf_engines[i];
@@ -190,7 +185,39 @@ wf_status wf_sink_run_meta(wf_sink *s, int64_t run_id, char **out_started_at,
 	return s->engine->run_meta(s, run_id, out_started_at, out_variables, err);
 }
 
+wf_status wf_sink_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+			      wf_err *err)
+{
+	return s->engine->batch_begin(s, info, out_batch_id, err);
+}
+
+wf_status wf_sink_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
+				   wf_err *err)
+{
+	return s->engine->batch_set_status(s, batch_id, status, err);
+}
+
+wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
+{
+	return s->engine->batch_get(s, batch_id, out, err);
+}
+
 /* ---- what no engine changes -------------------------------------------- */
+
+void wf_batch_record_free(wf_batch_record *b)
+{
+	if (!b)
+		return;
+	free(b->workflow_id);
+	free(b->table);
+	free(b->matrix_json);
+	free(b->matrix_sha256);
+	free(b->created_at);
+	free(b->finished_at);
+	free(b->status);
+	free(b);
+}
+
 
 static char *dup_str(const char *p)
 {

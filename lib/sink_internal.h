@@ -1,5 +1,6 @@
 /* The SQLite engine's private helpers (engine.h), shared by sink_sqlite.c,
- * sink_sqlite_load.c and sqlite_migrate.c; not part of the public API. */
+ * sink_sqlite_load.c, sink_sqlite_batch.c and sqlite_migrate.c; not part of
+ * the public API. */
 #ifndef WF2SQLITE_SINK_INTERNAL_H
 #define WF2SQLITE_SINK_INTERNAL_H
 
@@ -42,6 +43,12 @@ wf_status wf_db_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 			const wf_run_load *ld, int *out_changed, wf_err *err);
 wf_status wf_db_session_loaded_by(wf_sink *s, const char *table, const char *session_id,
 				  int64_t except_run, int64_t *out_run, wf_err *err);
+
+/* The batch entries of the SQLite engine (sink_sqlite_batch.c). */
+wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+			    wf_err *err);
+wf_status wf_sq_batch_set_status(wf_sink *s, int64_t batch_id, const char *status, wf_err *err);
+wf_status wf_sq_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
 
 /* The load entries of the SQLite engine (sink_sqlite_load.c; engine.h says
  * what each does). */

@@ -632,8 +632,8 @@ static void host_name(char *out, size_t cap)
 static wf_status pg_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id, wf_err *err)
 {
 	wf_pg *p = PG(s);
-	char pid[24], host[256];
-	const char *vals[9];
+	char pid[24], host[256], bid[24], bix[24];
+	const char *vals[11];
 	PGresult *r = NULL;
 	wf_status st;
 
@@ -649,11 +649,16 @@ static wf_status pg_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 	vals[6] = WF2SQLITE_VERSION;
 	vals[7] = pid;
 	vals[8] = host[0] ? host : NULL;
+	snprintf(bid, sizeof(bid), "%lld", (long long)info->batch_id);
+	snprintf(bix, sizeof(bix), "%lld", (long long)info->batch_index);
+	vals[9] = info->batch_id > 0 ? bid : NULL;
+	vals[10] = info->batch_id > 0 ? bix : NULL;
 	st = wf_pg_params(p,
 		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
-		" started_at, api_host, tool_version, pid, hostname, heartbeat_at)"
-		" VALUES ($1, $2, $3, $4, 'running', $5::jsonb, now(), $6, $7, $8::bigint, $9, now())"
-		" RETURNING run_id", 9, vals, &r, "recording the run in _wf_runs", err);
+		" started_at, api_host, tool_version, pid, hostname, heartbeat_at, batch_id,"
+		" batch_index) VALUES ($1, $2, $3, $4, 'running', $5::jsonb, now(), $6, $7,"
+		" $8::bigint, $9, now(), $10::bigint, $11::bigint)"
+		" RETURNING run_id", 11, vals, &r, "recording the run in _wf_runs", err);
 	if (st != WF_OK)
 		return st;
 	*out_run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -1163,6 +1168,86 @@ static wf_status pg_session_recorded(wf_sink *s, const char *session_id, wf_run_
 	return WF_OK;
 }
 
+/* ---- batch (SPEC 14): the _wf_batches row ------------------------------ */
+
+static wf_status pg_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
+				wf_err *err)
+{
+	wf_pg *p = PG(s);
+	char total[24];
+	const char *vals[5];
+	PGresult *r = NULL;
+	wf_status st;
+
+	*out_batch_id = 0;
+	snprintf(total, sizeof(total), "%lld", (long long)info->total);
+	vals[0] = info->workflow_id;
+	vals[1] = info->table;
+	vals[2] = info->matrix_json;
+	vals[3] = info->matrix_sha256;
+	vals[4] = total;
+	st = wf_pg_params(p, "INSERT INTO _wf_batches (workflow_id, table_name, matrix,"
+			  " matrix_sha256, total, created_at, status) VALUES ($1, $2, $3, $4,"
+			  " $5::bigint, now(), 'running') RETURNING batch_id", 5, vals, &r,
+			  "recording the batch in _wf_batches", err);
+	if (st != WF_OK)
+		return st;
+	*out_batch_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return WF_OK;
+}
+
+static wf_status pg_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
+				     wf_err *err)
+{
+	char id[24];
+	const char *vals[2];
+
+	snprintf(id, sizeof(id), "%lld", (long long)batch_id);
+	vals[0] = status;
+	vals[1] = id;
+	return wf_pg_params(PG(s), "UPDATE _wf_batches SET status = $1, finished_at = CASE"
+			    " WHEN $1 = 'running' THEN NULL ELSE now() END WHERE batch_id = $2::bigint",
+			    2, vals, NULL, "recording the end of the batch in _wf_batches", err);
+}
+
+static wf_status pg_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
+{
+	char id[24];
+	const char *vals[1] = {id};
+	PGresult *r = NULL;
+	wf_batch_record *b;
+	wf_status st;
+
+	*out = NULL;
+	snprintf(id, sizeof(id), "%lld", (long long)batch_id);
+	st = wf_pg_params(PG(s), "SELECT batch_id, workflow_id, table_name, matrix, matrix_sha256,"
+			  " total, " ISO("created_at") ", " ISO("finished_at") ", status"
+			  " FROM _wf_batches WHERE batch_id = $1::bigint", 1, vals, &r,
+			  "reading the batch from _wf_batches", err);
+	if (st != WF_OK)
+		return st;
+	if (PQntuples(r) == 1) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			PQclear(r);
+			return wf_err_set(err, WF_EINTERNAL, "out of memory");
+		}
+		b->batch_id = val_int(r, 0, 0);
+		b->workflow_id = val_dup(r, 0, 1);
+		b->table = val_dup(r, 0, 2);
+		b->matrix_json = val_dup(r, 0, 3);
+		b->matrix_sha256 = val_dup(r, 0, 4);
+		b->total = val_int(r, 0, 5);
+		b->created_at = val_dup(r, 0, 6);
+		b->finished_at = val_dup(r, 0, 7);
+		b->status = val_dup(r, 0, 8);
+		*out = b;
+	}
+	PQclear(r);
+	return WF_OK;
+}
+
 static wf_status pg_end_run(wf_sink *s, int64_t run_id, const wf_run_outcome *o,
 			    const wf_run_load *ld, int *out_changed, wf_err *err)
 {
@@ -1205,6 +1290,9 @@ const wf_engine wf_engine_postgresql = {
 	.end_dead_loads = pg_end_dead_loads,
 	.find_runs = pg_find_runs,
 	.run_meta = pg_run_meta,
+	.batch_begin = pg_batch_begin,
+	.batch_set_status = pg_batch_set_status,
+	.batch_get = pg_batch_get,
 	.load_new = wf_pg_load_new,
 	.load_free = wf_pg_load_free,
 	.load_begin = wf_pg_load_begin,

@@ -597,8 +597,9 @@ static wf_status sq_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 		return ret;
 	rc = sqlite3_prepare_v2(SQ(s)->db,
 		"INSERT INTO _wf_runs (session_id, workflow_id, table_name, mode, status, variables,"
-		" started_at, api_host, tool_version, pid, hostname, heartbeat_at)"
-		" VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?6)", -1, &st, NULL);
+		" started_at, api_host, tool_version, pid, hostname, heartbeat_at, batch_id,"
+		" batch_index) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?6, ?11,"
+		" ?12)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	wf_now_iso(now);
@@ -612,7 +613,11 @@ static wf_status sq_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||
 	    (rc = wf_db_bind_text_or_null(st, 8, WF2SQLITE_VERSION)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 10, host[0] ? host : NULL)) != SQLITE_OK)
+	    (rc = wf_db_bind_text_or_null(st, 10, host[0] ? host : NULL)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 11, info->batch_id > 0 ? info->batch_id : -1)) !=
+		    SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 12, info->batch_id > 0 ? info->batch_index : -1)) !=
+		    SQLITE_OK)
 		goto fail;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
@@ -1255,6 +1260,9 @@ const wf_engine wf_engine_sqlite = {
 	.end_dead_loads = sq_end_dead_loads,
 	.find_runs = sq_find_runs,
 	.run_meta = sq_run_meta,
+	.batch_begin = wf_sq_batch_begin,
+	.batch_set_status = wf_sq_batch_set_status,
+	.batch_get = wf_sq_batch_get,
 	.load_new = wf_sq_load_new,
 	.load_free = wf_sq_load_free,
 	.load_begin = wf_sq_load_begin,

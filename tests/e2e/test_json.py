@@ -18,6 +18,9 @@ RUN_KEYS = {"database", "run_id", "session_id", "workflow_id", "variables", "tab
             "already_loaded_by", "saved_result", "error", "exit_code"}
 TIMING_KEYS = {"wait_ms", "load_ms", "total_ms", "execution_ms"}
 RESUME_KEYS = {"database", "count", "runs", "error", "exit_code"}
+BATCH_KEYS = {"database", "batch_id", "workflow_id", "table", "mode", "status", "total", "loaded",
+              "failed", "not_started", "rows_loaded", "created_at", "finished_at", "total_ms",
+              "runs", "error", "exit_code"}
 CHECK_KEYS = {"config_file", "profile", "settings", "request", "host_answered",
               "credentials_accepted", "error", "exit_code"}
 STATUS_KEYS = {"session_id", "status", "terminal", "cards_done", "cards_total", "cards", "error",
@@ -138,6 +141,34 @@ class JsonShapes(EmuTestCase):
         for x in v["runs"]:
             self.run_shape(x, 0)
             self.assertEqual(x["status"], "loaded")
+
+    # ---- batch --------------------------------------------------------------
+
+    def test_batch_success_and_failures_share_one_shape(self):
+        m = self.path("m.jsonl")
+        with open(m, "w") as f:
+            f.write('{"k": "1"}\n{"k": "2"}\n')
+        v = self.one(self.wf(["batch", "w", "--matrix", m, "--db", self.db, "--json"]), 0)
+        self.assertEqual(set(v), BATCH_KEYS)
+        self.assertEqual((v["status"], v["total"], v["loaded"], v["error"]), ("done", 2, 2, None))
+        self.assertRegex(v["created_at"], ISO)
+        for i, x in enumerate(v["runs"]):
+            self.assertEqual(set(x) - {"batch_index", "started", "earlier"}, RUN_KEYS)
+            self.assertEqual((x["batch_index"], x["started"], x["status"]), (i, True, "loaded"))
+        # A set that fails: exit 5, --fail-fast leaves the other not started.
+        v = self.one(self.wf(["batch", "bad", "--matrix", m, "--db", self.db, "--json",
+                              "--parallel", "1", "--fail-fast"]), 5)
+        self.assertEqual(set(v), BATCH_KEYS)
+        self.assertEqual([(x["started"], x["exit_code"]) for x in v["runs"]],
+                         [(True, 5), (False, None)])
+        self.assertEqual(set(v["runs"][1]) - {"batch_index", "started", "earlier"}, RUN_KEYS)
+        self.assertIn("boom in c2", v["error"])
+        # A usage error: the same object, nothing in it.
+        v = self.one(self.wf(["batch", "w", "--matrix", m, "--db", self.db, "--json",
+                              "--parallel", "0"]), 2)
+        self.assertEqual(set(v), BATCH_KEYS)
+        self.assertEqual((v["batch_id"], v["runs"], v["exit_code"]), (None, [], 2))
+        self.assertIn("--parallel", v["error"])
 
     def test_resume_failures_have_the_same_shape(self):
         v = self.one(self.wf(["resume", "--db", self.db, "--json", "--timeout", "x"]), 2)

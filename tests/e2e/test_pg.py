@@ -237,6 +237,22 @@ class Commands(PgCase):
             r = run_wf(["resume", "--db", self.uri, "--stale", "0"], env=env)
             self.assertEqual(r.rc, 2, repr(r))
 
+    def test_batch_runs_each_set_into_postgres_and_records_the_batch(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            matrix = '{"region": "emea"}\n\n{"region": "apac"}\n{"region": "amer"}\n'
+            r = run_wf(["batch", "w", "--matrix", "-", "--db", self.uri, "--table", "bt",
+                        "--parallel", "2"], env=env, input=matrix)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT batch_index, variables->>'region', status FROM"
+                                    " _wf_runs ORDER BY batch_index"),
+                             [("0", "emea", "loaded"), ("1", "apac", "loaded"),
+                              ("2", "amer", "loaded")])
+            self.assertEqual(self.q("SELECT status, total, finished_at IS NOT NULL,"
+                                    " matrix_sha256 <> '' FROM _wf_batches"),
+                             [("done", "3", "t", "t")])
+            self.assertEqual(self.q("SELECT count(DISTINCT batch_id) FROM _wf_runs"), [("1",)])
+
     def test_refused_connection_is_exit_7_with_the_servers_words(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ endforeach()
 wf_add_pytest(e2e/test_spec_cli.py)
 wf_add_pytest(e2e/test_everyday.py)
 wf_add_pytest(e2e/test_memory.py)
+wf_add_pytest(e2e/test_batch.py)
 # PostgreSQL (SPEC 16): the test server (tests/lib/pgserver.py), --db URIs.
 wf_add_pytest(e2e/test_pg_server.py)
 wf_add_pytest(e2e/test_pg_uri.py)

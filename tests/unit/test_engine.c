@@ -77,6 +77,7 @@ static void engine_tables_are_complete(void)
 		T_CHECK(e->end_run && e->finish_run && e->claim_run);
 		T_CHECK(e->session_loaded_by && e->session_recorded && e->pending_runs);
 		T_CHECK(e->end_dead_loads && e->find_runs && e->run_meta);
+		T_CHECK(e->batch_begin && e->batch_set_status && e->batch_get);
 		T_CHECK(e->load_new && e->load_free && e->load_begin && e->load_active);
 		T_CHECK(e->load_rollback && e->load_reset && e->load_table_type && e->load_apply);
 		T_CHECK(e->load_add_column && e->load_record_columns && e->load_prepare);

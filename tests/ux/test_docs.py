@@ -40,6 +40,7 @@ SPEC_COMMANDS = {
     "schema": "schema FILE|-",
     "runs": "runs",
     "check": "check",
+    "batch": "batch WORKFLOW_ID",
     "completion": "completion bash|zsh|fish",
 }
 # SPEC section 3's option table, as long names.

@@ -150,6 +150,7 @@ static emu_session *add_session(emu_server *srv, char *id, emu_workflow *wf, dou
 	s->wf = wf;
 	s->t0_ms = t0;
 	s->variables = variables;
+	s->ended = 1;
 	s->next = srv->sessions;
 	srv->sessions = s;
 	srv->nsessions++;
@@ -171,8 +172,45 @@ static emu_session *start_session(emu_server *srv, emu_workflow *wf, const char 
 		emu_sbuf_addf(&id, "sess-%x-%04ld", (unsigned)getpid(), srv->nsessions + 1);
 	s = add_session(srv, id.p, wf, emu_now_ms(srv),
 		variables ? emu_xstrdup(variables) : NULL);
+	s->ended = 0;
+	if (++srv->active > srv->max_active)
+		srv->max_active = srv->active;
 	pthread_mutex_unlock(&srv->sessions_lock);
 	return s;
+}
+
+/* The session's terminal state or final result was answered: it no longer
+ * counts as active. */
+static void session_ended(emu_server *srv, emu_session *s)
+{
+	pthread_mutex_lock(&srv->sessions_lock);
+	if (!s->ended) {
+		s->ended = 1;
+		srv->active--;
+	}
+	pthread_mutex_unlock(&srv->sessions_lock);
+}
+
+/* The workflow a run of wf with these variables gets (its "variants"). */
+static emu_workflow *variant_of(emu_workflow *wf, const char *vars)
+{
+	json_object *doc, *v;
+	emu_workflow *out = wf;
+	size_t i;
+
+	if (!wf->nvariants || !vars)
+		return wf;
+	doc = json_tokener_parse(vars);
+	if (doc && json_object_object_get_ex(doc, wf->variant_var, &v) &&
+		json_object_is_type(v, json_type_string)) {
+		for (i = 0; i < wf->nvariants; i++)
+			if (strcmp(json_object_get_string(v), wf->variant_values[i]) == 0) {
+				out = wf->variant_wfs[i];
+				break;
+			}
+	}
+	json_object_put(doc);
+	return out;
 }
 
 void emu_api_init(emu_server *srv)
@@ -203,7 +241,7 @@ void emu_api_free(emu_server *srv)
 
 /* ---- the three calls --------------------------------------------------- */
 
-static void answer_session(emu_server *srv, const emu_session *s, emu_response *resp)
+static void answer_session(emu_server *srv, emu_session *s, emu_response *resp)
 {
 	const emu_workflow *wf = s->wf;
 	const char **cs = emu_xmalloc((wf->ncards + 1) * sizeof(*cs));
@@ -216,6 +254,9 @@ static void answer_session(emu_server *srv, const emu_session *s, emu_response *
 	if (!root || !st || !cards)
 		emu_die("out of memory");
 	status = session_eval(s, emu_now_ms(srv), cs, done);
+	if (strcmp(status, "idle") == 0 || strcmp(status, "errored") == 0 ||
+		strcmp(status, "inactive") == 0)
+		session_ended(srv, s);
 	json_object_object_add(st, "status", json_object_new_string(status));
 	for (i = 0; i < wf->ncards; i++) {
 		const emu_card *c = &wf->cards[i];
@@ -304,6 +345,7 @@ static void answer_result(emu_server *srv, emu_session *s, long timeout, emu_res
 	}
 	/* The margin absorbs rounding in the wait computed above. */
 	if (emu_now_ms(srv) >= s->t0_ms + (double)wf_end_ms(wf) - 0.01) {
+		session_ended(srv, s);
 		full_result(wf, resp);
 		return;
 	}
@@ -709,7 +751,7 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 	if (f && f->kind != EMU_FAULT_CUT && f->kind != EMU_FAULT_SLOW &&
 		f->kind != EMU_FAULT_GZIP_BROKEN) {
 		if (ep == EMU_EP_RUN && f->after_run)
-			start_session(srv, wf, vars);
+			start_session(srv, variant_of(wf, vars), vars);
 		answer_fault(srv, req, f, resp);
 		goto cleanup;
 	}
@@ -719,7 +761,7 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 
 		if (!o)
 			emu_die("out of memory");
-		s = start_session(srv, wf, vars);
+		s = start_session(srv, variant_of(wf, vars), vars);
 		json_object_object_add(o, "sessionId", json_object_new_string(s->id));
 		set_json(resp, 200, o);
 		json_object_put(o);

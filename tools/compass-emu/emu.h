@@ -99,6 +99,13 @@ typedef struct emu_workflow {
 	char *gz_partial;
 	size_t gz_partial_len;
 	long runs;           /* sessions started by POST run (under sessions_lock) */
+	/* "variants": a run whose variables[variant_var] equals variant_values[i]
+	 * becomes a session of variant_wfs[i] (per-variable outcomes, batch). */
+	char *variant_var;
+	char **variant_values;
+	char **variant_ids;
+	struct emu_workflow **variant_wfs;  /* resolved after every workflow loaded */
+	size_t nvariants;
 } emu_workflow;
 
 enum emu_endpoint { EMU_EP_RUN, EMU_EP_SESSION, EMU_EP_RESULT, EMU_EP_ANY };
@@ -187,6 +194,7 @@ typedef struct emu_session {
 	emu_workflow *wf;
 	double t0_ms;        /* start, in ms since the emulator started */
 	char *variables;     /* JSON text as received, or NULL */
+	int ended;           /* a terminal state or result was answered (under sessions_lock) */
 	struct emu_session *next;
 } emu_session;
 
@@ -208,6 +216,11 @@ typedef struct emu_server {
 	pthread_mutex_t sessions_lock;
 	emu_session *sessions;
 	long nsessions;
+	/* Sessions started by POST run whose terminal state or final result
+	 * has not been answered yet, and the most there ever were (the log's
+	 * "active" and "max_active"; under sessions_lock). */
+	long active;
+	long max_active;
 
 	pthread_mutex_t faults_lock;
 

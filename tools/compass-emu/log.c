@@ -94,6 +94,7 @@ void emu_log_request(emu_server *srv, const emu_request *req, const emu_response
 	const char *line;
 	size_t i;
 	int bad = 0;
+	long active, max_active;
 
 	if (!srv->log)
 		return;
@@ -131,6 +132,12 @@ void emu_log_request(emu_server *srv, const emu_request *req, const emu_response
 		json_object_new_string("gzip") : NULL);
 	json_object_object_add(o, "chunked", json_object_new_boolean(
 		resp->chunked && resp->action != EMU_CLOSE));
+	pthread_mutex_lock(&srv->sessions_lock);
+	active = srv->active;
+	max_active = srv->max_active;
+	pthread_mutex_unlock(&srv->sessions_lock);
+	json_object_object_add(o, "active", json_object_new_int64(active));
+	json_object_object_add(o, "max_active", json_object_new_int64(max_active));
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 		JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&srv->log_lock);

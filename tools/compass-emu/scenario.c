@@ -389,12 +389,65 @@ static char *span_dup(span s, size_t *len)
 	return p;
 }
 
+/* "variants": {"variable": NAME, "workflows": {VALUE: WORKFLOW_ID, ...}};
+ * the ids are resolved by resolve_variants once every workflow is loaded. */
+static int load_variants(ctx *c, json_object *jv, const char *where, emu_workflow *wf)
+{
+	static const char *const keys[] = {"variable", "workflows", NULL};
+	char vw[600];
+	json_object *m;
+	size_t i = 0;
+
+	snprintf(vw, sizeof(vw), "%s.variants", where);
+	if (!json_object_is_type(jv, json_type_object))
+		return fail(c, "%s: must be an object", vw);
+	if (check_keys(c, jv, vw, keys) || get_str(c, jv, "variable", vw, NULL, &wf->variant_var))
+		return -1;
+	if (!json_object_object_get_ex(jv, "workflows", &m) ||
+		!json_object_is_type(m, json_type_object))
+		return fail(c, "%s: \"workflows\" (an object of value -> workflow id) is required", vw);
+	wf->nvariants = (size_t)json_object_object_length(m);
+	wf->variant_values = calloc(wf->nvariants + 1, sizeof(char *));
+	wf->variant_ids = calloc(wf->nvariants + 1, sizeof(char *));
+	wf->variant_wfs = calloc(wf->nvariants + 1, sizeof(emu_workflow *));
+	if (!wf->variant_values || !wf->variant_ids || !wf->variant_wfs)
+		emu_die("out of memory");
+	{
+		json_object_object_foreach(m, value, target) {
+			if (!json_object_is_type(target, json_type_string))
+				return fail(c, "%s.workflows.%s: must be a workflow id (a string)", vw,
+					value);
+			wf->variant_values[i] = emu_xstrdup(value);
+			wf->variant_ids[i] = emu_xstrdup(json_object_get_string(target));
+			i++;
+		}
+	}
+	return 0;
+}
+
+static int resolve_variants(ctx *c, emu_scenario *sc)
+{
+	size_t i, j;
+
+	for (i = 0; i < sc->nwfs; i++) {
+		emu_workflow *wf = &sc->wfs[i];
+
+		for (j = 0; j < wf->nvariants; j++) {
+			wf->variant_wfs[j] = emu_scenario_workflow(sc, wf->variant_ids[j]);
+			if (!wf->variant_wfs[j])
+				return fail(c, "workflows.%s.variants.workflows.%s: no workflow \"%s\"",
+					wf->id, wf->variant_values[j], wf->variant_ids[j]);
+		}
+	}
+	return 0;
+}
+
 static int load_workflow(ctx *c, const char *id, json_object *jw, const char *raw,
 	const char *raw_end, emu_workflow *wf)
 {
 	static const char *const keys[] = {"start_ms", "pending_ms", "cards", "final_status",
 		"result", "generate", "result_raw", "result_file", "result_content_type",
-		"partial_result", "session_id", "chunked", "gzip", NULL};
+		"partial_result", "session_id", "chunked", "gzip", "variants", NULL};
 	char where[512];
 	json_object *v, *cards;
 	span sp;
@@ -417,6 +470,8 @@ static int load_workflow(ctx *c, const char *id, json_object *jw, const char *ra
 		return -1;
 	if (json_object_object_get_ex(jw, "session_id", &v) &&
 		get_str(c, jw, "session_id", where, NULL, &wf->session_id))
+		return -1;
+	if (json_object_object_get_ex(jw, "variants", &v) && load_variants(c, v, where, wf))
 		return -1;
 	if (!one_of(wf->final_status, final_statuses))
 		return fail(c, "%s: final_status \"%s\" is not idle, errored or inactive",
@@ -684,6 +739,8 @@ static int load_doc(ctx *c, emu_scenario *sc, json_object *doc, const char *text
 	}
 	if (next_member(&p, wspan.e, &k, &val) != 0)
 		return fail(c, "workflows: a workflow id appears twice");
+	if (resolve_variants(c, sc))
+		return -1;
 
 	if (json_object_object_get_ex(doc, "faults", &v)) {
 		if (!json_object_is_type(v, json_type_array))
@@ -805,6 +862,14 @@ void emu_scenario_free(emu_scenario *sc)
 		free(wf->partial);
 		free(wf->gz_body);
 		free(wf->gz_partial);
+		for (j = 0; j < wf->nvariants; j++) {
+			free(wf->variant_values[j]);
+			free(wf->variant_ids[j]);
+		}
+		free(wf->variant_values);
+		free(wf->variant_ids);
+		free(wf->variant_wfs);
+		free(wf->variant_var);
 		if (wf->id)
 			pthread_mutex_destroy(&wf->render_lock);
 	}

@@ -86,4 +86,15 @@ WF_API const wf_config *wf_client_config(const wf_client *c);
  * --retries still applies). wf_session_wait uses its own --timeout. */
 WF_API void wf_client_set_deadline(wf_client *c, int64_t ms_from_now);
 
+/* A rate limit shared by several clients (the workers of a batch, SPEC 14):
+ * when one is answered 429 or 503, none sends its next request before the
+ * Retry-After (or the backoff) has passed. Thread-safe. *out is the
+ * caller's (wf_gate_free, after every client using it is freed). */
+typedef struct wf_gate wf_gate;
+WF_API wf_status wf_gate_new(wf_gate **out, wf_err *err);
+WF_API void wf_gate_free(wf_gate *g);
+/* The client waits for g before each request and pushes it after a 429 or
+ * 503; g is borrowed, NULL for none. */
+WF_API void wf_client_set_gate(wf_client *c, wf_gate *g);
+
 #endif

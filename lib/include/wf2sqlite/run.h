@@ -75,6 +75,10 @@ typedef struct wf_run_opts {
 	 * "<save_result>/<run_id>.json.gz" (resume). NULL: not kept. */
 	const char *save_result;
 	int save_result_dir;
+	/* batch: the run's batch_id and batch_index in _wf_runs (SPEC 14);
+	 * batch_id 0: not in a batch. */
+	int64_t batch_id;
+	int64_t batch_index;
 } wf_run_opts;
 
 /* The outcome of one run. */

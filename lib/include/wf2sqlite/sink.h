@@ -94,6 +94,9 @@ typedef struct wf_run_info {
 	wf_load_mode mode;
 	const char *variables_json; /* as sent; may be NULL */
 	const char *api_host;       /* may be NULL */
+	int64_t batch_id;           /* > 0: the run is set batch_index of this batch
+				       (SPEC 14); 0: not in a batch (both NULL) */
+	int64_t batch_index;
 } wf_run_info;
 
 /* Takes the database's write lock (BEGIN IMMEDIATE), waiting for another
@@ -232,5 +235,37 @@ typedef struct wf_runs_filter {
  * that column). *out is the caller's (wf_run_records_free). */
 WF_API wf_status wf_sink_find_runs(wf_sink *s, const wf_runs_filter *f, wf_run_record **out,
 				   size_t *out_n, wf_err *err);
+
+/* ---- batch (SPEC 14): the _wf_batches row; lib/sink_batch.c ---------- */
+
+typedef struct wf_batch_info {
+	const char *workflow_id;
+	const char *table;
+	const char *matrix_json;    /* the variable sets, a JSON array */
+	const char *matrix_sha256;  /* hex of matrix_json */
+	int64_t total;              /* sets in the matrix */
+} wf_batch_info;
+
+/* Inserts the batch's row (status running, created_at now) and commits it.
+ * *out_batch_id: its batch_id. */
+WF_API wf_status wf_sink_batch_begin(wf_sink *s, const wf_batch_info *info,
+				     int64_t *out_batch_id, wf_err *err);
+/* Sets the batch's status ("running", "done", "failed", "interrupted") and
+ * finished_at (now; NULL for running), committed. */
+WF_API wf_status wf_sink_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,
+					  wf_err *err);
+
+/* One _wf_batches row; strings owned (NULL where the column is NULL). */
+typedef struct wf_batch_record {
+	int64_t batch_id, total;
+	char *workflow_id, *table, *matrix_json, *matrix_sha256;
+	char *created_at, *finished_at, *status;
+} wf_batch_record;
+
+/* The row of batch_id; *out NULL when there is none, else the caller's
+ * (wf_batch_record_free). */
+WF_API wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out,
+				   wf_err *err);
+WF_API void wf_batch_record_free(wf_batch_record *b);
 
 #endif

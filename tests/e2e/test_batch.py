@@ -1,0 +1,211 @@
+"""`wf2sqlite batch` (SPEC 14) against compass-emu over loopback: the matrix
+formats, the batch columns, --parallel, the shared rate limit, mixed
+outcomes, --fail-fast, and SIGKILL + --continue. Small row counts, short
+timelines (CI budget)."""
+import collections
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import netlib as h  # noqa: E402
+from wfharness import Emu, run_wf, spawn_wf, wf_env  # noqa: E402
+
+
+def scenario(ms=300, rows=20, faults=()):
+    """Workflow "w" whose variable "case" picks an outcome: "bad" errors,
+    "slow" takes 3 s, anything else takes ms."""
+    gen = {"rows": rows}
+    return {"workflows": {
+        "w": {"cards": [{"id": "c", "ms": ms}], "generate": gen,
+              "variants": {"variable": "case", "workflows": {"bad": "w_bad", "slow": "w_slow"}}},
+        "w_bad": {"cards": [{"id": "c", "ms": 100, "status": "errored", "error": "boom"}],
+                  "generate": gen},
+        "w_slow": {"cards": [{"id": "c", "ms": 3000}], "generate": gen}},
+        "faults": list(faults)}
+
+
+def posts(emu):
+    """The variable sets POSTed, in order (their "case")."""
+    return [json.loads(q["body"])["variables"]["case"]
+            for q in emu.requests() if q["method"] == "POST"]
+
+
+class BatchTest(h.NetTestCase):
+
+    def emu(self, **kw):
+        os.makedirs(self.path("emu"), exist_ok=True)
+        e = Emu(scenario(**kw), workdir=self.path("emu"))
+        e.start()
+        self.addCleanup(e.stop)
+        return e
+
+    def matrix(self, cases, name="m.jsonl"):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write("".join('{"case": "%s"}\n' % c for c in cases))
+        return p
+
+    def batch(self, emu, args, **kw):
+        r = run_wf(["batch"] + args, emu=emu, **kw)
+        self.assertNoKey(r.out + r.err)
+        return r
+
+    def db(self):
+        return sqlite3.connect(self.path("b.db"))
+
+    def test_every_set_is_its_own_run_with_batch_id_and_index(self):
+        emu = self.emu()
+        m = self.path("m.jsonl")
+        with open(m, "w") as f:
+            f.write('{"case": "a"}\n\n   \n{"case": "b", "n": 2}\n{"case": "c"}\n'
+                    '{"case": "d"}\n{"case": "e"}\n')
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db"), "--parallel", "2",
+                             "-v", "common=x", "--json"])
+        self.assertEqual(r.rc, 0, repr(r))
+        j = r.json()
+        self.assertEqual((j["status"], j["total"], j["loaded"], j["exit_code"]),
+                         ("done", 5, 5, 0))
+        self.assertEqual([x["batch_index"] for x in j["runs"]], [0, 1, 2, 3, 4])
+        con = self.db()
+        b = con.execute("SELECT batch_id, workflow_id, table_name, matrix, matrix_sha256, total,"
+                        " created_at, finished_at, status FROM _wf_batches").fetchall()
+        self.assertEqual(len(b), 1)
+        bid, wf, table, matrix, sha, total, created, finished, status = b[0]
+        self.assertEqual((wf, table, total, status), ("w", "wf_w", 5, "done"))
+        self.assertEqual(json.loads(matrix)[1], {"common": "x", "case": "b", "n": 2})
+        self.assertRegex(sha, r"^[0-9a-f]{64}$")
+        self.assertRegex(created, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertIsNotNone(finished)
+        runs = con.execute("SELECT batch_id, batch_index, status, variables FROM _wf_runs "
+                           "ORDER BY batch_index").fetchall()
+        self.assertEqual([(x[0], x[1], x[2]) for x in runs],
+                         [(bid, i, "loaded") for i in range(5)])
+        self.assertEqual(json.loads(runs[0][3]), {"common": "x", "case": "a"})
+        self.assertEqual(con.execute("SELECT count(*), count(DISTINCT _run_id) FROM wf_w")
+                         .fetchone(), (100, 5))
+        # --parallel 2: never more than two sessions in flight, and the waits overlap.
+        most = max(q["max_active"] for q in emu.requests())
+        self.assertEqual(most, 2)
+        # runs --batch lists them.
+        rr = run_wf(["runs", "--db", self.path("b.db"), "--batch", str(bid), "--json"])
+        self.assertEqual(len(rr.json()), 5, repr(rr))
+
+    def test_csv_matrix_each_column_a_variable(self):
+        emu = self.emu(ms=50)
+        m = self.path("m.csv")
+        with open(m, "w") as f:
+            f.write('case,note\r\na,"one, two"\r\n\r\nb,"say ""hi""\nthere"\r\n')
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db")])
+        self.assertEqual(r.rc, 0, repr(r))
+        got = [json.loads(v) for (v,) in self.db().execute(
+            "SELECT variables FROM _wf_runs ORDER BY batch_index")]
+        self.assertEqual(got, [{"case": "a", "note": "one, two"},
+                               {"case": "b", "note": 'say "hi"\nthere'}])
+
+    def test_bad_matrix_line_starts_nothing_and_names_the_line(self):
+        emu = self.emu()
+        m = self.path("m.jsonl")
+        with open(m, "w") as f:
+            f.write('{"case": "a"}\n\n{"case": "b",}\n{"case": "c"}\n')
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db")])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("line 3", r.err)
+        self.assertEqual(posts(emu), [])
+        self.assertFalse(os.path.exists(self.path("b.db")))
+        m2 = self.path("m.csv")
+        with open(m2, "w") as f:
+            f.write("case,note\na,1\nb\n")
+        r = self.batch(emu, ["w", "--matrix", m2, "--db", self.path("b.db")])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("line 3", r.err)
+        self.assertEqual(posts(emu), [])
+
+    def test_mixed_outcomes_exit_with_the_first_failed_set_in_matrix_order(self):
+        emu = self.emu(ms=100)
+        # Set 1 times out (exit 6) after set 3 errored (exit 5): matrix order wins.
+        m = self.matrix(["a", "slow", "b", "bad", "c"])
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db"), "--parallel", "5",
+                             "--timeout", "1500ms", "--json"])
+        self.assertEqual(r.rc, 6, repr(r))
+        j = r.json()
+        self.assertEqual((j["status"], j["loaded"], j["failed"], j["exit_code"]),
+                         ("failed", 3, 2, 6))
+        self.assertEqual([x["exit_code"] for x in j["runs"]], [0, 6, 0, 5, 0])
+        self.assertIn("set 1", j["error"])
+        self.assertRegex(r.err, r"set 1 \(run \d+\) \(exit 6\)")
+        self.assertRegex(r.err, r"set 3 \(run \d+\) \(exit 5\): .*boom")
+        self.assertIn("batch --continue", r.err)
+        self.assertEqual(self.db().execute("SELECT status FROM _wf_batches").fetchone(),
+                         ("failed",))
+
+    def test_fail_fast_starts_no_new_set_after_a_failure(self):
+        emu = self.emu(ms=50)
+        m = self.matrix(["a", "bad", "b", "c", "d"])
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db"), "--parallel", "1",
+                             "--fail-fast"])
+        self.assertEqual(r.rc, 5, repr(r))
+        self.assertEqual(posts(emu), ["a", "bad"])
+        self.assertIn("3 sets not started", r.err)
+
+    def test_a_429_slows_every_worker(self):
+        emu = self.emu(ms=200, faults=[{"endpoint": "run", "kind": "retry_after", "skip": 2,
+                                        "times": 1, "retry_after": "2"}])
+        m = self.matrix(["a", "b", "c", "d", "e", "f"])
+        r = self.batch(emu, ["w", "--matrix", m, "--db", self.path("b.db"), "--parallel", "4"])
+        self.assertEqual(r.rc, 0, repr(r))
+        reqs = emu.requests()
+        t429 = [q["t_ms"] for q in reqs if q["status"] == 429]
+        self.assertEqual(len(t429), 1)
+        # Nobody sends a request during the Retry-After (1.9 s: the log's
+        # clock is whole milliseconds of the arrival of the request head).
+        during = [q for q in reqs if t429[0] < q["t_ms"] < t429[0] + 1900]
+        self.assertEqual(during, [])
+        after = [q for q in reqs if q["t_ms"] >= t429[0] + 1900]
+        self.assertTrue(after)
+
+    def test_continue_of_an_unknown_batch_is_exit_2(self):
+        emu = self.emu()
+        self.batch(emu, ["w", "--matrix", self.matrix(["a"]), "--db", self.path("b.db")])
+        r = self.batch(emu, ["--continue", "99", "--db", self.path("b.db")])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("no batch 99", r.err)
+
+    def test_sigkill_at_random_moments_then_continue_loads_every_set_once(self):
+        emu = self.emu(ms=250, rows=10)
+        cases = ["s%02d" % i for i in range(12)]
+        m = self.matrix(cases)
+        db = self.path("b.db")
+        rnd = random.Random(os.environ.get("WF_TEST_SEED") or time.time())
+        args = ["w", "--matrix", m, "--db", db, "--parallel", "3"]
+        for attempt in range(4):
+            p = spawn_wf(["batch"] + args, emu=emu)
+            delay = rnd.uniform(0.05, 0.9)
+            time.sleep(delay)
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+            args = ["--continue", "1", "--db", db, "--parallel", "3"]
+            if not os.path.exists(db):
+                args = ["w", "--matrix", m, "--db", db, "--parallel", "3"]
+        r = self.batch(emu, args)
+        self.assertEqual(r.rc, 0, repr(r))
+        con = sqlite3.connect(db)
+        loaded = collections.Counter(i for (i,) in con.execute(
+            "SELECT batch_index FROM _wf_runs WHERE status = 'loaded'"))
+        self.assertEqual(loaded, collections.Counter(range(12)))
+        self.assertEqual(con.execute("SELECT count(*), count(DISTINCT _run_id) FROM wf_w")
+                         .fetchone(), (120, 12))
+        self.assertEqual(con.execute("SELECT count(*), max(status) FROM _wf_batches")
+                         .fetchone(), (1, "done"))
+        # One POST per set on the server: no set was started twice.
+        self.assertEqual(collections.Counter(posts(emu)), collections.Counter(cases))
+
+
+if __name__ == "__main__":
+    unittest.main()
