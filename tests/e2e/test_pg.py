@@ -150,6 +150,19 @@ class Types(PgCase):
         self.assertEqual(self.q("SELECT a, x, y::text FROM grow ORDER BY _row"),
                          [("1", None, None), ("2", "new", None), ("3", None, '{"j": 1}')])
 
+    def test_data_before_schema_and_no_schema_load_the_same_rows(self):
+        body = ('{"data": [{"n": 1.50, "o": {"a": 1}, "s": "x"}, {"n": 7, "o": [2], "s": "y"}],'
+                ' "schema": [{"id": "n", "type": "number"}, {"id": "o", "type": "object"},'
+                ' {"id": "s", "type": "string"}], "start": 0, "end": 2}')
+        self.load(body, "--table", "df")
+        self.assertEqual(self.q("SELECT n::text, o::text, s FROM df ORDER BY _row"),
+                         [("1.50", '{"a": 1}', "x"), ("7", "[2]", "y")])
+        self.assertEqual(self.q("SELECT data_type FROM information_schema.columns WHERE"
+                                " table_name = 'df' AND column_name = 'o'"), [("jsonb",)])
+        r = self.load('{"data": [{"n": 2.25, "b": true, "t": "z"}]}', "--table", "ns")
+        self.assertIn("no schema", r.err)
+        self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
+
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")
         self.load(REJECT_BODY, "--table", "h")
