@@ -197,7 +197,7 @@ wf_status wf_pg_xact_lock(wf_pg *p, int key1, const char *text, wf_err *err)
 	vals[1] = text;
 	for (;;) {
 		st = wf_pg_params(p, "SELECT pg_try_advisory_xact_lock($1::int, hashtext($2))", 2,
-				  vals, &r, "taking the load's lock", err);
+				  vals, &r, "waiting for another process's load into the table", err);
 		if (st != WF_OK)
 			return st;
 		if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
@@ -211,7 +211,7 @@ wf_status wf_pg_xact_lock(wf_pg *p, int key1, const char *text, wf_err *err)
 					  p->name);
 		if (wf_clock_ms() > deadline)
 			return wf_err_set(err, WF_EDB,
-				"%s: another process has been loading this session for longer than the busy timeout (%d ms); try again later, or raise WF2SQLITE_BUSY_TIMEOUT_MS",
+				"%s: another process has been loading into the same table for longer than the busy timeout (%d ms); try again later, or raise WF2SQLITE_BUSY_TIMEOUT_MS",
 				p->name, busy_timeout_ms());
 		nanosleep(&nap, NULL);
 	}
@@ -258,8 +258,13 @@ static wf_status read_version(wf_pg *p, long *out, int *out_has_meta, wf_err *er
 
 	*out = 0;
 	*out_has_meta = 0;
-	st = wf_pg_params(p, "SELECT to_regclass('_wf_meta') IS NOT NULL, to_regclass('_wf_runs')"
-			  " IS NOT NULL", 0, NULL, &r, "reading the audit tables", err);
+	/* One scan of pg_class: one snapshot for both names (two to_regclass
+	 * calls may see another process's commit in between). */
+	st = wf_pg_params(p, "SELECT coalesce(bool_or(relname = '_wf_meta'), false),"
+			  " coalesce(bool_or(relname = '_wf_runs'), false) FROM pg_catalog.pg_class"
+			  " WHERE relnamespace = current_schema()::regnamespace"
+			  " AND relname IN ('_wf_meta', '_wf_runs')", 0, NULL, &r,
+			  "reading the audit tables", err);
 	if (st != WF_OK)
 		return st;
 	*out_has_meta = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -308,10 +313,13 @@ static wf_status ensure_audit(wf_pg *p, wf_err *err)
 		return WF_OK;
 	if (p->base.readonly)
 		return WF_OK;
-	if ((st = wf_pg_exec(p, "BEGIN", "beginning a transaction", err)) != WF_OK)
+	/* A session-level lock, then a transaction of its own: it starts after
+	 * the lock was granted, so it sees what the process that held it made
+	 * (a transaction begun before would look names up in a stale cache). */
+	st = wf_pg_exec(p, "SELECT pg_advisory_lock(22342, 0)", "locking the audit tables", err);
+	if (st != WF_OK)
 		return st;
-	st = wf_pg_exec(p, "SELECT pg_advisory_xact_lock(22342, 0)", "locking the audit tables",
-			err);
+	st = wf_pg_exec(p, "BEGIN", "beginning a transaction", err);
 	if (st == WF_OK)
 		st = read_version(p, &v, &has, err);  /* another process may have made them */
 	if (st == WF_OK && v > WF_AUDIT_SCHEMA_VERSION)
@@ -329,6 +337,7 @@ static wf_status ensure_audit(wf_pg *p, wf_err *err)
 		st = wf_pg_exec(p, "COMMIT", "committing the audit tables", err);
 	if (st != WF_OK)
 		wf_pg_rollback(p);
+	PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock(22342, 0)"));
 	return st;
 }
 

@@ -62,6 +62,13 @@ struct wf_engine_load {
 
 typedef struct wf_engine_load pgload;
 
+/* The table's pg_class row by a scan with the statement's snapshot ($1 the
+ * table's name, $2 its schema or NULL): a process that waited for another's
+ * load sees the table that one committed (a lookup through to_regclass may
+ * answer from this session's stale cache of names). */
+#define REL_WHERE " c.relname = $1 AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace" \
+	" WHERE nspname = coalesce($2, current_schema()))"
+
 /* A failure: the message is in err; the loader rolls back (engine.h). */
 static wf_status failed(pgload *l, wf_status st, wf_err *err)
 {
@@ -576,14 +583,15 @@ static wf_status create_table(pgload *l, wf_err *err)
  * types; the others, and _run_id/_row, are added. */
 static wf_status extend_table(pgload *l, size_t first, wf_err *err)
 {
-	const char *vals[1] = {l->t.q_table};
+	const char *vals[2] = {l->t.table, l->t.schema};
 	PGresult *r = NULL;
 	wf_status st;
 	size_t i;
 	int k, has_run = 0, has_row = 0;
 
-	st = params(l, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-		    " WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped", 1, vals,
+	st = params(l, "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM"
+		    " pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+		    " WHERE" REL_WHERE " AND a.attnum > 0 AND NOT a.attisdropped", 2, vals,
 		    &r, "reading the table's columns", err);
 	if (st != WF_OK)
 		return st;
@@ -622,16 +630,18 @@ static wf_status extend_table(pgload *l, size_t first, wf_err *err)
  * name to 63 bytes). */
 static wf_status ensure_run_index(pgload *l, wf_err *err)
 {
-	const char *vals[1] = {l->t.q_table};
+	const char *vals[2] = {l->t.table, l->t.schema};
 	char name[WF_PG_NAME_MAX * 2];
 	PGresult *r = NULL;
 	wf_status st;
 	char *q;
 	int has;
 
-	st = params(l, "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
-		    " AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass($1)"
-		    " AND a.attname = '_run_id'", 1, vals, &r, "reading the table's indexes", err);
+	st = params(l, "SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a"
+		    " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+		    " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+		    " WHERE" REL_WHERE " AND a.attname = '_run_id'", 2, vals, &r,
+		    "reading the table's indexes", err);
 	if (st != WF_OK)
 		return st;
 	has = PQntuples(r) > 0;
@@ -764,7 +774,7 @@ wf_status wf_pg_load_begin(wf_engine_load *l, int check_session, int64_t *out_by
 	PGresult *r = NULL;
 	char *session = NULL;
 	wf_buf key;
-	wf_status st;
+	wf_status st = WF_OK;
 
 	*out_by = 0;
 	rejects_clear(l);
@@ -784,15 +794,25 @@ wf_status wf_pg_load_begin(wf_engine_load *l, int check_session, int64_t *out_by
 	if (!PQgetisnull(r, 0, 0))
 		session = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	if (!session)
-		return WF_OK;  /* load: no session to guard */
 	wf_buf_init(&key, SQL_MAX);
-	st = wf_buf_appendf(&key, err, "%s\x1f%s", l->table, session);
-	if (st == WF_OK)
-		st = wf_pg_xact_lock(l->pg, WF_PG_LOCK_LOAD, key.data, err);
+	if (session) {
+		st = wf_buf_appendf(&key, err, "%s\x1f%s", l->table, session);
+		if (st == WF_OK)
+			st = wf_pg_xact_lock(l->pg, WF_PG_LOCK_LOAD, key.data, err);
+		if (st == WF_OK && check_session)
+			st = wf_pg_loaded_by(l->pg, l->table, session, 0, out_by, err);
+	}
+	/* Then the table's: loads into one table take turns (as SQLite's one
+	 * writer), so that two cannot both create it or add the same column
+	 * (PostgreSQL's catalog would refuse the second at its commit). Always
+	 * after the session's lock: the same order in every process. */
+	if (st == WF_OK && *out_by == 0) {
+		wf_buf_reset(&key);
+		st = wf_buf_appendf(&key, err, "%s", l->table);
+		if (st == WF_OK)
+			st = wf_pg_xact_lock(l->pg, WF_PG_LOCK_TABLE, key.data, err);
+	}
 	wf_buf_free(&key);
-	if (st == WF_OK && check_session)
-		st = wf_pg_loaded_by(l->pg, l->table, session, 0, out_by, err);
 	free(session);
 	if (st == WF_OK && *out_by > 0)
 		wf_pg_rollback(l->pg);
@@ -827,12 +847,12 @@ void wf_pg_load_reset(wf_engine_load *l)
 
 wf_status wf_pg_load_table_type(wf_engine_load *l, char type[16], wf_err *err)
 {
-	const char *vals[1] = {l->t.q_table};
+	const char *vals[2] = {l->t.table, l->t.schema};
 	PGresult *r = NULL;
 	wf_status st;
 
 	type[0] = '\0';
-	st = params(l, "SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", 1, vals, &r,
+	st = params(l, "SELECT c.relkind FROM pg_catalog.pg_class c WHERE" REL_WHERE, 2, vals, &r,
 		    "looking up the table", err);
 	if (st != WF_OK)
 		return st;

@@ -371,6 +371,22 @@ class Commands(PgCase):
             self.assertEqual(self.q("SELECT count(*) FROM _wf_runs WHERE status = 'loaded'"),
                              [("1",)])
 
+    def test_loads_racing_into_a_new_table_take_turns(self):
+        bodies = [json.dumps({"schema": [{"id": "v", "type": "number"},
+                                         {"id": "k%d" % i, "type": "string"}],
+                              "data": [{"v": j, "k%d" % i: "x"} for j in range(2000)]})
+                  for i in range(4)]
+        procs = [subprocess.Popen([WF2SQLITE, "load", "-", "--db", self.uri, "--table", "new"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=pg_env())
+                 for _ in bodies]
+        outs = [p.communicate(b, timeout=120) for p, b in zip(procs, bodies)]
+        self.assertEqual([p.returncode for p in procs], [0] * 4, outs)
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT _run_id) FROM new"),
+                         [("8000", "4")])
+        self.assertEqual(self.q("SELECT count(*) FROM information_schema.columns"
+                                " WHERE table_name = 'new' AND column_name LIKE 'k%'"), [("4",)])
+
     def test_replace_is_seen_old_or_new_never_empty(self):
         small = json.dumps({"schema": [{"id": "v", "type": "number"}],
                             "data": [{"v": i} for i in range(300)]})
