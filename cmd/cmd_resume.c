@@ -138,10 +138,13 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 				fprintf(dry, "would continue run %lld: session %s (%s), into %s "
 					"(mode %s)\n", (long long)p->run_id, p->session_id, p->status,
 					p->table, p->mode);
-			else
+			else {
+				char hint[600];
+				wf_run_base_url_hint(hint, sizeof(hint), p->api_host);
 				fprintf(dry, "would leave run %lld alone: session %s was started "
-					"against %s (resume with --base-url https://%s/corp-api/compass/api)\n",
-					(long long)p->run_id, p->session_id, p->api_host, p->api_host);
+					"against %s (resume with %s)\n", (long long)p->run_id,
+					p->session_id, p->api_host, hint);
+			}
 		}
 		goto cleanup;
 	}

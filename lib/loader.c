@@ -479,8 +479,8 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	ld.range_end = l->meta_end;
 	ld.schema_json = l->schema_json.len > 0 ? l->schema_json.data : NULL;
 	ld.schema_json_len = l->schema_json.len;
-	/* A table this run created gets its _run_id index now, after its rows
-	 * (building it once costs less than keeping it up to date). */
+	/* run_index_pending would build the _run_id index after the rows; a
+	 * new table gets it before them now (loader_ddl.c). */
 	ret = l->eng->load_commit(l->eld, &e, &ld, l->run_index_pending, &changed, err);
 	if (ret != WF_OK)
 		return wf_ld_failed(l, ret, err);

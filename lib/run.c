@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -590,6 +591,29 @@ int wf_run_pending_is_ours(const wf_run_opts *o, const wf_pending_run *run)
 	return !o->api_host || !run->api_host || strcasecmp(o->api_host, run->api_host) == 0;
 }
 
+/* The loopback names config.c accepts plain http:// for, as they appear in
+ * a host[:port]. */
+static int loopback_host_port(const char *h)
+{
+	size_t n = strcspn(h, ":");
+
+	return strncmp(h, "127.", 4) == 0 || strncmp(h, "[::1]", 5) == 0 ||
+	       (n == 9 && strncasecmp(h, "localhost", 9) == 0);
+}
+
+void wf_run_base_url_hint(char *out, size_t out_size, const char *api_host)
+{
+	if (!out_size)
+		return;
+	if (!api_host)
+		api_host = "HOST";
+	if (loopback_host_port(api_host))
+		snprintf(out, out_size, "--base-url http://%s/corp-api/compass/api (or https:// "
+			 "if that server speaks TLS)", api_host);
+	else
+		snprintf(out, out_size, "--base-url %s", api_host);
+}
+
 wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_result *out)
 {
 	run_ctx c;
@@ -597,7 +621,7 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 	wf_status st;
 	int claimed = 0;
 	int64_t by = 0;
-	char msg[512];
+	char msg[512], hint[600];
 
 	st = ctx_open(&c, o, out, &err);
 	out->run_id = p->run_id;
@@ -611,10 +635,10 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 	/* A run belongs to the API host it was started against: asking
 	 * another one would get a 404 and fail a live run for good. */
 	if (st == WF_OK && !wf_run_pending_is_ours(o, p)) {
+		wf_run_base_url_hint(hint, sizeof(hint), p->api_host);
 		notice(o, WF_NOTICE_NOTE, "run %lld (session %s) was started against %s, not %s: "
-		       "left alone; resume it with --base-url https://%s/corp-api/compass/api "
-		       "(or the profile of that host)", (long long)p->run_id, p->session_id,
-		       p->api_host, o->api_host, p->api_host);
+		       "left alone; resume it with %s (or the profile of that host)",
+		       (long long)p->run_id, p->session_id, p->api_host, o->api_host, hint);
 		goto cleanup;
 	}
 	/* Of two resumes racing for a run, one takes it over. */

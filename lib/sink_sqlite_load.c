@@ -359,10 +359,13 @@ static wf_status create_table(wf_engine_load *ld, const wf_schema *schema, wf_er
 /* An index on "_run_id" (SPEC 18), so that the _latest view, diff and
  * per-run queries do not scan the whole history. Created with the table, and
  * added to a table of an older wf2sqlite at its next write (append or
- * replace, in the run's transaction). A table this run creates gets it at
- * commit, after its rows (the loader's run_index_pending). Any index whose
- * first column is _run_id will do; a new one is named "<table>__run_id"
- * (with "_2", "_3"... when another object holds that name). */
+ * replace, in the run's transaction). A table this run creates gets it
+ * before its rows, and SQLite keeps it up to date as they go in: cheaper than
+ * one CREATE INDEX after them, which reads the whole table back
+ * (docs/performance.md); load_commit's build_index still makes it after the
+ * rows when asked. Any index whose first column is _run_id will do; a new
+ * one is named "<table>__run_id" (with "_2", "_3"... when another object
+ * holds that name). */
 static wf_status ensure_run_index(wf_engine_load *ld, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;

@@ -334,9 +334,30 @@ class ResumeTest(EmuTestCase):
         r = self.wf(["resume", "--db", db, "--base-url", other.base_url])
         self.assertRc(r, 0)
         self.assertIn("was started against 127.0.0.1:%d" % self.emu.port, r.err)
-        self.assertIn("--base-url", r.err)
+        # The emulator speaks plain HTTP: the hint is its http:// URL, not https://.
+        hint = "--base-url http://127.0.0.1:%d/corp-api/compass/api" % self.emu.port
+        self.assertIn(hint, r.err)
+        self.assertNotIn("https://127.0.0.1", r.err.replace("or https:// if", ""))
         self.assertEqual(db_runs(db), before)
         self.assertEqual(self.calls(other, "session"), [])
+        r = self.wf(["resume", "--db", db, "--base-url", other.base_url, "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertIn("would leave run %d alone" % before[0]["run_id"], r.out)
+        self.assertIn("(resume with %s (or https:// if that server speaks TLS))" % hint, r.out)
+        # A host that is not loopback is reached by https://, the default: the
+        # bare host[:port] is the hint, with no scheme.
+        con = __import__("sqlite3").connect(db)
+        con.execute("UPDATE _wf_runs SET api_host = 'api.example.com:8443'")
+        con.commit()
+        con.close()
+        r = self.wf(["resume", "--db", db, "--dry-run"])
+        self.assertRc(r, 0)
+        self.assertIn("started against api.example.com:8443 (resume with --base-url "
+                      "api.example.com:8443)", r.out)
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("resume it with --base-url api.example.com:8443 (or the profile", r.err)
+        self.assertEqual([x["status"] for x in db_runs(db)], [x["status"] for x in before])
 
     def test_a_session_the_server_does_not_know_is_recorded_4_and_not_asked_again(self):
         db = self.path("g.db")

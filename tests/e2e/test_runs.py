@@ -1,12 +1,14 @@
 """`wf2sqlite runs`: the audit history, newest first."""
 import json
 import os
+import signal
 import sqlite3
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from wfharness import SOURCE_DIR, WfTestCase, db_query, run_wf, wf_env  # noqa: E402
+from wfharness import SOURCE_DIR, WF2SQLITE, WfTestCase, db_query, run_wf, wf_env  # noqa: E402
 
 SCHEMA = [{"id": "a", "type": "string"}, {"id": "n", "type": "number"}]
 
@@ -248,6 +250,27 @@ class TestRunsAtAGlance(WfTestCase):
             self.assertRc(r, 0)
             for suffix in ("-wal", "-shm"):
                 self.assertFalse(os.path.exists(self.db + suffix), (args, suffix))
+
+    def test_closed_stdout_ends_quietly_as_git_does(self):
+        """`runs | head -1`: a reader that has gone is no error to report; the
+        process ends by SIGPIPE (status 141 in a shell), as git does, and says
+        nothing. A stdout that fails otherwise is still an error."""
+        self.history()
+        for args in ([], ["--json"]):
+            r, w = os.pipe()
+            os.close(r)  # the reader is gone before anything is written
+            try:
+                p = subprocess.run([WF2SQLITE, "runs", "--db", self.db] + args, stdout=w,
+                                   stderr=subprocess.PIPE, text=True, env=wf_env(), timeout=60)
+            finally:
+                os.close(w)
+            self.assertEqual(p.returncode, -signal.SIGPIPE, (args, p.stderr))
+            self.assertEqual(p.stderr, "", args)
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([WF2SQLITE, "runs", "--db", self.db], stdout=full,
+                               stderr=subprocess.PIPE, text=True, env=wf_env(), timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("writing to stdout: No space left on device", p.stderr)
 
 
 class TestExampleQueries(WfTestCase):

@@ -366,6 +366,50 @@ class DocsTest(h.WfTestCase):
                 p = subprocess.run([exe, "-n", path], capture_output=True, text=True)
                 self.assertEqual((p.returncode, p.stderr), (0, ""))
 
+    def test_zsh_completion_finds_the_command_after_options(self):
+        """Options may come before the command (SPEC 18): zsh completes the
+        command after them, their values, and the command's options with the
+        earlier options in view (zsh's _arguments and _describe stubbed: what
+        they are handed is checked)."""
+        zsh = shutil.which("zsh")
+        if not zsh:
+            self.skipTest("zsh is not installed")
+        r = run_plain(["completion", "zsh"])
+        self.assertRc(r, 0)
+        path = self.path("_wf2sqlite")
+        with open(path, "w") as f:
+            f.write(r.out)
+        script = (
+            'compdef() { :; }\n'
+            'source "$1"\n'
+            '_arguments() { print -r -- "ARGS|${(j:,:)words}|$CURRENT|$*" }\n'
+            '_describe() { print -r -- "COMMANDS" }\n'
+            't() { words=("$@"); CURRENT=$#; PREFIX=${words[CURRENT]}; _wf2sqlite }\n'
+            't wf2sqlite ""\n'
+            't wf2sqlite --db x.db ""\n'
+            't wf2sqlite --db ""\n'
+            't wf2sqlite -q --profile p runs --js\n'
+            't wf2sqlite -v a=b load ""\n'
+            't wf2sqlite --db=x.db help ""\n'
+            't wf2sqlite run --no\n')
+        p = subprocess.run([zsh, "-f", "-c", script, "zsh", path], capture_output=True,
+                           text=True, cwd=self.dir)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0], "COMMANDS")
+        self.assertEqual(lines[1], "COMMANDS")  # the command, after an option and its value
+        self.assertTrue(lines[2].startswith("ARGS|wf2sqlite,--db,|3|"), lines[2])
+        self.assertIn("--db=[", lines[2])  # every option, before the command
+        self.assertIn("--version", lines[2])
+        # The command's own specs, with the options before it still in words.
+        self.assertTrue(lines[3].startswith("ARGS|wf2sqlite,-q,--profile,p,--js|5|"), lines[3])
+        self.assertIn("--status=", lines[3])  # runs' --status
+        self.assertTrue(lines[4].startswith("ARGS|wf2sqlite,-v,a=b,|4|"), lines[4])
+        self.assertIn("--db=", lines[4])
+        self.assertEqual(lines[5], "COMMANDS")
+        self.assertTrue(lines[6].startswith("ARGS|wf2sqlite,--no|2|"), lines[6])
+        self.assertIn("--no-wait", lines[6])
+
     def test_completion_of_an_unknown_shell_is_exit_2(self):
         r = run_plain(["completion", "tcsh"])
         self.assertRc(r, 2)

@@ -136,6 +136,15 @@ WF_API wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size
  * configured API host (o->api_host), or either host is unknown. */
 WF_API int wf_run_pending_is_ours(const wf_run_opts *o, const wf_pending_run *run);
 
+/* The --base-url option that reaches api_host, a host[:port] as _wf_runs
+ * records it, for a message that says how to resume a run of that host;
+ * written into out (always NUL-terminated, cut to out_size). A host that is
+ * not loopback is reached only by https://, the default: the bare host is
+ * enough ("--base-url api.example.com:8443"). A loopback host may have been
+ * a plain-HTTP emulator or a TLS server and the record does not say which:
+ * the http:// URL, and that https:// is the other choice. */
+WF_API void wf_run_base_url_hint(char *out, size_t out_size, const char *api_host);
+
 /* `resume`, step two, per run: claims it (another process may have first:
  * out->status NONE, WF_OK, a note), ends it when its session was loaded by
  * another run meanwhile, else waits and loads it into its table with its
