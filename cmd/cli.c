@@ -40,6 +40,9 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_PARALLEL, "parallel", 0, "N", "(batch) at most N sessions in flight at once, 1 to 64 (default: 4)", NULL, 0},
 	{WF_OPT_FAIL_FAST, "fail-fast", 0, NULL, "(batch) start no new set after the first failure", NULL, 0},
 	{WF_OPT_CONTINUE, "continue", 0, "BATCH_ID", "(batch) continue that batch after a kill or a failure: start the sets without a session, load the unfinished ones, skip the loaded ones", NULL, 0},
+	{WF_OPT_KEY, "key", 0, "COL[,COL...]", "the columns that identify a row", NULL, 0},
+	{WF_OPT_CSV, "csv", 0, NULL, "print every difference as CSV on stdout", NULL, 0},
+	{WF_OPT_EXIT_CODE, "exit-code", 0, NULL, "exit 10 when the runs differ", NULL, 0},
 	{WF_OPT_HELP, "help", 'h', NULL, "show this help", NULL, 0},
 	{0, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -69,6 +72,11 @@ static const struct {
 	{WF_OPT_JSON, "resume", "print one JSON object on stdout: the outcome of every resumed run, and their count"},
 	{WF_OPT_SAVE_RESULT, "run", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
 	{WF_OPT_SAVE_RESULT, "attach", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
+	{WF_OPT_TABLE, "diff", "the table whose runs to compare (required)"},
+	{WF_OPT_DB, "diff", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_KEY, "diff", "match rows by these columns: added, removed, changed (with each changed column's old and new value) and duplicate keys; without it rows are compared whole"},
+	{WF_OPT_LIMIT, "diff", "at most N lines of each kind; 0 for all (default: 20; --json and --csv print all)"},
+	{WF_OPT_JSON, "diff", "print every difference as one JSON object on stdout"},
 	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_SAVE_RESULT, "batch", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_JSON, "batch", "print one JSON object on stdout: the batch and the outcome of every run"},
@@ -269,6 +277,7 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_MATRIX: return &o->matrix;
 	case WF_OPT_PARALLEL: return &o->parallel;
 	case WF_OPT_CONTINUE: return &o->cont;
+	case WF_OPT_KEY: return &o->key;
 	default: return NULL;
 	}
 }
@@ -285,6 +294,8 @@ static int *opt_flag_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_HELP: return &o->help;
 	case WF_OPT_DRY_RUN: return &o->dry_run;
 	case WF_OPT_FAIL_FAST: return &o->fail_fast;
+	case WF_OPT_CSV: return &o->csv;
+	case WF_OPT_EXIT_CODE: return &o->exit_code;
 	default: return NULL;
 	}
 }
@@ -358,8 +369,7 @@ static int missing_argument(const wf_command *cmd, const wf_cli_io *io, int n)
  * argv, and the user learns where it goes instead. */
 static int is_key_option(const char *name, size_t n)
 {
-	return (n == 7 && strncmp(name, "api-key", 7) == 0) ||
-	       (n == 3 && strncmp(name, "key", 3) == 0);
+	return n == 7 && strncmp(name, "api-key", 7) == 0;
 }
 
 const char *wf_cli_db_path(const wf_cli_opts *opts)
@@ -500,6 +510,12 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 			wf_cli_error(io, "the API key is never accepted on the command line "
 				     "(it would show in ps); set SCALE_API_KEY or use "
 				     "--api-key-file FILE");
+			return 2;
+		}
+		if (opt && opt->id == WF_OPT_KEY && !cmd_accepts(cmd, opt->id)) {
+			wf_cli_error(io, "%s does not take --key (the key columns of diff and "
+				     "--mode upsert); the API key is never accepted on the command "
+				     "line: set SCALE_API_KEY or use --api-key-file FILE", cmd->name);
 			return 2;
 		}
 		if (!opt || !cmd_accepts(cmd, opt->id)) {

@@ -57,6 +57,9 @@ enum wf_opt_id {
 	WF_OPT_PARALLEL,
 	WF_OPT_FAIL_FAST,
 	WF_OPT_CONTINUE,
+	WF_OPT_KEY,
+	WF_OPT_CSV,
+	WF_OPT_EXIT_CODE,
 	WF_OPT_HELP,
 	WF_OPT__COUNT
 };
@@ -83,9 +86,12 @@ typedef struct wf_cli_opts {
 	const char *status, *batch, *since, *limit, *save_result, *stale;
 	/* batch's --matrix, --parallel, --continue, as given; NULL when absent. */
 	const char *matrix, *parallel, *cont;
+	/* --key (diff, upsert) as given; NULL when absent. */
+	const char *key;
 	const char *vars[WF_CLI_MAX_VARS];  /* KEY=VALUE as given, in order */
 	int nvars;
-	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run, fail_fast;
+	int no_wait, force, allow_partial, json, quiet, verbose, help, dry_run, fail_fast, csv,
+		exit_code;
 	const char *pos[WF_CLI_MAX_POS];
 	int npos;
 	unsigned char seen[WF_OPT__COUNT];  /* seen[id] != 0 when given */

@@ -11,6 +11,7 @@ extern const wf_command wf_cmd_status;
 extern const wf_command wf_cmd_load;
 extern const wf_command wf_cmd_schema;
 extern const wf_command wf_cmd_runs;
+extern const wf_command wf_cmd_diff;
 extern const wf_command wf_cmd_check;
 extern const wf_command wf_cmd_batch;
 extern const wf_command wf_cmd_completion;

@@ -17,6 +17,7 @@ const wf_command *const wf_commands[] = {
 	&wf_cmd_load,
 	&wf_cmd_schema,
 	&wf_cmd_runs,
+	&wf_cmd_diff,
 	&wf_cmd_check,
 	&wf_cmd_batch,
 	&wf_cmd_completion,
@@ -59,7 +60,8 @@ void wf_print_main_help(FILE *f)
 	      "  0 done (or already loaded), 1 internal error, 2 usage or configuration error,\n"
 	      "  3 authentication refused, 4 workflow or session not found, 5 the workflow\n"
 	      "  failed, 6 timed out waiting, 7 database error, 8 network or server error\n"
-	      "  after retries, 9 bad response, 130 interrupted\n\n"
+	      "  after retries, 9 bad response, 10 differences found (diff --exit-code),\n"
+	      "  130 interrupted\n\n"
 	      "examples:\n"
 	      "  export SCALE_ACCOUNT_ID=acct_123 SGP_BASE_URL=api.example.com\n"
 	      "  wf2sqlite run abc123 --api-key-file ~/.config/wf2sqlite/key --db results.db \\\n"

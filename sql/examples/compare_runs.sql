@@ -1,3 +1,8 @@
+-- `wf2sqlite diff --table sales` does this comparison for you (and with
+-- --key region,product reports changed values column by column, duplicate
+-- keys and columns only one run has; --json / --csv give every difference):
+-- see docs/history.md. This file shows the same idea in plain SQL.
+--
 -- Compare the two newest loaded runs of the table `sales` (append mode keeps
 -- every run's rows, told apart by _run_id). The data columns named here are
 -- those of the demo workflow (wf2sqlite run sales_by_region --table sales,

@@ -39,6 +39,7 @@ SPEC_COMMANDS = {
     "load": "load FILE|-",
     "schema": "schema FILE|-",
     "runs": "runs",
+    "diff": "diff [RUN_A [RUN_B]]",
     "check": "check",
     "batch": "batch WORKFLOW_ID",
     "completion": "completion bash|zsh|fish",
@@ -51,7 +52,7 @@ SPEC_OPTIONS = {
     "--profile",
 }
 # SPEC section 8.
-EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130}
+EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130}
 ENV_VARS = {"SCALE_API_KEY", "SCALE_ACCOUNT_ID", "SGP_BASE_URL", "WF2SQLITE_DB",
             "WF2SQLITE_CONFIG", "WF2SQLITE_PROFILE"}
 
