@@ -163,6 +163,13 @@ class Types(PgCase):
         self.assertIn("no schema", r.err)
         self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
 
+    def test_diff_on_postgres_is_refused_cleanly(self):
+        self.load(TYPED_BODY, "--table", "d")
+        self.load(TYPED_BODY, "--table", "d")
+        r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("SQLite", r.err)
+
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")
         self.load(REJECT_BODY, "--table", "h")
