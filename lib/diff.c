@@ -1,6 +1,7 @@
 /* `diff`: which runs, which columns, and the counts (SPEC 15). The SQL is the
  * engine's (diff_internal.h); nothing here depends on one. */
 #include "diff_internal.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,12 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 		goto cleanup;
 	}
 	d->s = s;
-	d->eng = wf_sqlite_diff_engine();
+	d->eng = s->engine->diff ? s->engine->diff() : NULL;
+	if (!d->eng) {
+		ret = wf_err_set(err, WF_EUSAGE, "diff is not available for %s (a %s database)",
+				 wf_sink_path(s), s->engine->name);
+		goto cleanup;
+	}
 	d->keys = (const char **)spec->keys;
 	d->info.table = d->table;
 	d->info.keys = spec->keys;

@@ -68,6 +68,6 @@ typedef struct wf_diff_engine {
 } wf_diff_engine;
 
 /* The SQLite engine's (lib/sink_sqlite_diff.c). */
-const wf_diff_engine *wf_sqlite_diff_engine(void);
+const wf_diff_engine *wf_sqlite_diff_engine(void);  /* engine.h's diff of SQLite */
 
 #endif

@@ -36,6 +36,7 @@
 #include "wf2sqlite/sink.h"
 
 typedef struct wf_engine wf_engine;
+struct wf_diff_engine;  /* diff_internal.h */
 
 /* What every engine's sink starts with (its struct's first member): the
  * public functions read these without asking the engine. */
@@ -194,6 +195,12 @@ struct wf_engine {
 	wf_status (*batch_set_status)(wf_sink *s, int64_t batch_id, const char *status,
 				      wf_err *err);
 	wf_status (*batch_get)(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
+
+	/* ---- `diff` (diff.c) ----------------------------------------------- */
+
+	/* Optional (NULL: `diff` says this engine lacks it): the queries of
+	 * `diff` (diff_internal.h's table). */
+	const struct wf_diff_engine *(*diff)(void);
 
 	/* ---- a load (loader*.c) -------------------------------------------
 	 * One wf_engine_load per wf_loader. The load's transaction is begun by

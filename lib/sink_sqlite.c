@@ -2,6 +2,7 @@
  * audit tables and their queries (SPEC sections 6, 7). The load's SQL is in
  * sink_sqlite_load.c, the audit schema versions in sqlite_migrate.c. */
 #include "sink_internal.h"
+#include "diff_internal.h"
 #include "sqlite_migrate.h"
 
 #include <errno.h>
@@ -1263,6 +1264,7 @@ const wf_engine wf_engine_sqlite = {
 	.batch_begin = wf_sq_batch_begin,
 	.batch_set_status = wf_sq_batch_set_status,
 	.batch_get = wf_sq_batch_get,
+	.diff = wf_sqlite_diff_engine,
 	.load_new = wf_sq_load_new,
 	.load_free = wf_sq_load_free,
 	.load_begin = wf_sq_load_begin,

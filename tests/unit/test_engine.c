@@ -83,6 +83,8 @@ static void engine_tables_are_complete(void)
 		T_CHECK(e->load_add_column && e->load_record_columns && e->load_prepare);
 		T_CHECK(e->load_write && e->load_read_back && e->load_decl_types && e->load_commit);
 	}
+	/* Optional entries SQLite has. */
+	T_CHECK(wf_engine_sqlite.diff && wf_engine_sqlite.diff() != NULL);
 	/* SQLite is last: it takes any text. */
 	T_CHECK(n >= 1 && wf_engines[n - 1] == &wf_engine_sqlite);
 }
