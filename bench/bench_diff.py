@@ -15,7 +15,12 @@ time to other load on the machine):
                                           streamed as JSON (to /dev/null)
   changed-rows diff 2 3 --csv       every row differs: 2N lines of CSV
 at each row count of the sweep (default 100k and 1M), so that the RSS can be
-seen to stay flat as N grows.
+seen to stay flat as N grows. Then `--mode upsert` beside `append` (SPEC 15:
+the same speed class), each into a new database, of the seed-0 body:
+  append         load FILE (the table made by this load)
+  upsert-new     load FILE --mode upsert --key id (table and key made)
+  upsert-update  the same into that table again with the seed-1 body: every
+                 key is there, every row updated
 
 usage: bench/bench_diff.py [--rows N[,N...]] [--runs K] [--no-build] [--build DIR]
 """
@@ -129,6 +134,27 @@ def main():
                 worst = max(worst, rss)
                 print("  %-13s %-30s median %6.2f s (CPU %6.2f s)   peak RSS %5.1f MiB" %
                       (name, "diff " + " ".join(args), wall, cpu, rss))
+            for name, mode, body, fresh_db in (("append", [], bodies[0], True),
+                                               ("upsert-new", ["--mode", "upsert", "--key", "id"],
+                                                bodies[0], True),
+                                               ("upsert-update", ["--mode", "upsert", "--key",
+                                                                  "id"], bodies[1], False)):
+                results = []
+                for _ in range(a.runs):
+                    udb = os.path.join(work, "upsert-%d-%s.db" % (rows, name))
+                    if fresh_db or not os.path.exists(udb):
+                        for suffix in ("", "-wal", "-shm"):
+                            if os.path.exists(udb + suffix):
+                                os.unlink(udb + suffix)
+                    if not fresh_db:
+                        udb = os.path.join(work, "upsert-%d-upsert-new.db" % rows)
+                    results.append(timed([wf, "load", body, "--db", udb, "--table", TABLE, "-q"]
+                                         + mode, env))
+                wall = statistics.median(r[0] for r in results)
+                cpu = statistics.median(r[2] for r in results)
+                rss = max(r[1] for r in results) / 1024.0
+                print("  %-13s %-30s median %6.2f s (CPU %6.2f s)   peak RSS %5.1f MiB" %
+                      (name, "load " + " ".join(mode), wall, cpu, rss))
             for body in bodies:
                 os.unlink(body)
     print("load average %s" % open("/proc/loadavg").read().split()[0])

@@ -10,7 +10,7 @@
 const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing, or a postgresql:// URI (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)", NULL, 0},
-	{WF_OPT_MODE, "mode", 0, "append|replace|fail", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists (default: " WF_DEFAULT_MODE ")", "append replace fail", 0},
+	{WF_OPT_MODE, "mode", 0, "MODE", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists; upsert: one row per --key, the latest values (default: " WF_DEFAULT_MODE ")", "append replace fail upsert", 0},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object", NULL, 1},
 	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after", NULL, 0},
@@ -73,6 +73,9 @@ static const struct {
 	{WF_OPT_SAVE_RESULT, "run", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
 	{WF_OPT_SAVE_RESULT, "attach", "also keep the final result body in PATH as the API sent it (gzip when PATH ends in .gz); load reads it"},
 	{WF_OPT_TABLE, "diff", "the table whose runs to compare (required)"},
+	{WF_OPT_KEY, "run", "(--mode upsert) the columns that identify a row: the table keeps one row per key, fixed by its first upsert"},
+	{WF_OPT_KEY, "attach", "(--mode upsert) the columns that identify a row: the table keeps one row per key, fixed by its first upsert"},
+	{WF_OPT_KEY, "load", "(--mode upsert) the columns that identify a row: the table keeps one row per key, fixed by its first upsert"},
 	{WF_OPT_DB, "diff", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_KEY, "diff", "match rows by these columns: added, removed, changed (with each changed column's old and new value) and duplicate keys; without it rows are compared whole"},
 	{WF_OPT_LIMIT, "diff", "at most N lines of each kind; 0 for all (default: 20; --json and --csv print all)"},
@@ -80,7 +83,8 @@ static const struct {
 	{WF_OPT_SAVE_RESULT, "resume", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_SAVE_RESULT, "batch", "keep each run's final result body in the folder PATH as <run_id>.json.gz (made if missing)"},
 	{WF_OPT_JSON, "batch", "print one JSON object on stdout: the batch and the outcome of every run"},
-	{WF_OPT_MODE, "batch", "append (the default): each set's rows are added as its own run"},
+	{WF_OPT_MODE, "batch", "append (the default): each set's rows are added as its own run; upsert: one row per --key, each set's run updating it"},
+	{WF_OPT_KEY, "batch", "(--mode upsert) the columns that identify a row: the table keeps one row per key, fixed by its first upsert"},
 	{WF_OPT_VAR, "batch", "a variable every set gets (string value; a set's own value wins); repeatable"},
 	{WF_OPT_VARS, "batch", "variables every set gets, as a JSON object (a set's own value wins)"},
 };
@@ -409,6 +413,36 @@ static int resolve_duration(const char *text, const char *what, const char *exam
 	return 0;
 }
 
+/* --key COL[,COL...] into o->keys (copied into o->key_text, cut at the
+ * commas). */
+static int split_keys(wf_cli_opts *o, const wf_cli_io *io)
+{
+	char *p = o->key_text;
+
+	o->nkeys = 0;
+	if (!o->key)
+		return 0;
+	if (strlen(o->key) >= sizeof(o->key_text)) {
+		wf_cli_error(io, "--key is too long (at most %zu bytes)", sizeof(o->key_text) - 1);
+		return 2;
+	}
+	memcpy(o->key_text, o->key, strlen(o->key) + 1);
+	for (;;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (!*p || o->nkeys >= WF_CLI_MAX_KEYS) {
+			wf_cli_error(io, "--key takes column names separated by commas (at most %d), "
+				     "not '%s'", WF_CLI_MAX_KEYS, o->key);
+			return 2;
+		}
+		o->keys[o->nkeys++] = p;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 /* Every setting typed, in the order the messages have always come:
  * --wait, --timeout, --poll-interval, --mode, --retries. The defaults go
  * through the same parsers, so they are written once, as text. A command
@@ -477,6 +511,19 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 	if (wf_load_mode_parse(o->mode ? o->mode : WF_DEFAULT_MODE, &o->load_mode, &err) != WF_OK ||
 	    wf_parse_retries(retries, retries_from, &o->retry_count, &err) != WF_OK) {
 		wf_cli_error(io, "%s", err.msg);
+		return 2;
+	}
+	if (split_keys(o, io) != 0)
+		return 2;
+	/* Upsert and its key go together (diff takes --key alone). */
+	if (cmd_lists(cmd, WF_OPT_MODE) && o->load_mode == WF_MODE_UPSERT && !o->nkeys) {
+		wf_cli_error(io, "--mode upsert needs --key COL[,COL...]: the columns that "
+			     "identify a row");
+		return 2;
+	}
+	if (cmd_lists(cmd, WF_OPT_MODE) && o->nkeys && o->load_mode != WF_MODE_UPSERT) {
+		wf_cli_error(io, "--key goes with --mode upsert (one row per key); add "
+			     "--mode upsert");
 		return 2;
 	}
 	return 0;

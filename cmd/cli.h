@@ -76,6 +76,7 @@ typedef struct wf_cli_option {
 
 #define WF_CLI_MAX_VARS 256
 #define WF_CLI_MAX_POS 4
+#define WF_CLI_MAX_KEYS 64
 
 /* The parsed command line. Strings point into argv (borrowed). */
 typedef struct wf_cli_opts {
@@ -109,6 +110,11 @@ typedef struct wf_cli_opts {
 	int64_t timeout_ms;        /* --timeout, else 10m; > 0 */
 	int64_t poll_interval_ms;  /* --poll-interval, else 5s; > 0 */
 	int retry_count;           /* --retries, else 5 */
+	/* --key split at its commas (pointing into key_text); nkeys 0 when
+	 * absent. */
+	const char *keys[WF_CLI_MAX_KEYS];
+	size_t nkeys;
+	char key_text[4096];
 } wf_cli_opts;
 
 /* What a command told the user, so that wf_main can still print the --json

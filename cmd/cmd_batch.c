@@ -2,8 +2,10 @@
  * at most --parallel at once (SPEC 14); batch --continue BATCH_ID picks one
  * up after a kill or a failure. The work is lib/batch.c's; this file parses,
  * shows the progress and prints the summary or the --json object. */
+#define _GNU_SOURCE  /* fopencookie */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,26 +21,49 @@
 
 static const enum wf_opt_id batch_options[] = {
 	WF_OPT_MATRIX, WF_OPT_PARALLEL, WF_OPT_FAIL_FAST, WF_OPT_CONTINUE, WF_OPT_DB,
-	WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL,
+	WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_KEY, WF_OPT_VAR, WF_OPT_VARS, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL,
 	WF_OPT_TIMEOUT, WF_OPT_BASE_URL, WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT,
 	WF_OPT_RETRIES, WF_OPT_FORCE, WF_OPT_ALLOW_PARTIAL, WF_OPT_SAVE_RESULT, WF_OPT_JSON,
 	WF_OPT_QUIET, WF_OPT_VERBOSE, 0
 };
 
-/* What the progress display needs; events come under the batch's lock. */
+/* What the progress display needs. Events come under the batch's lock; the
+ * clients' retry lines from any worker: lock orders the terminal's writes. */
 typedef struct batch_ui {
 	wf_net *n;
 	int tty, quiet, verbose, drawn;
 	int64_t last_draw;
+	pthread_mutex_t lock;
 } batch_ui;
 
-static void ui_clear(batch_ui *u)
+static void ui_clear_locked(batch_ui *u)
 {
 	if (u->tty && u->drawn) {
 		fputs("\r\033[K", u->n->io->err);
 		fflush(u->n->io->err);
 		u->drawn = 0;
 	}
+}
+
+static void ui_clear(batch_ui *u)
+{
+	pthread_mutex_lock(&u->lock);
+	ui_clear_locked(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The clients' notices: the live line is erased first (the next event
+ * draws it again below them). */
+static ssize_t notices_write(void *cookie, const char *buf, size_t size)
+{
+	batch_ui *u = cookie;
+
+	pthread_mutex_lock(&u->lock);
+	ui_clear_locked(u);
+	fwrite(buf, 1, size, u->n->io->err);
+	fflush(u->n->io->err);
+	pthread_mutex_unlock(&u->lock);
+	return (ssize_t)size;
 }
 
 static void ui_draw(batch_ui *u, const wf_batch_counts *c, int force)
@@ -48,6 +73,7 @@ static void ui_draw(batch_ui *u, const wf_batch_counts *c, int force)
 
 	if (!force && now - u->last_draw < 100)
 		return;
+	pthread_mutex_lock(&u->lock);
 	u->last_draw = now;
 	wf_progress_format_count(rows, sizeof(rows), c->rows);
 	fprintf(u->n->io->err, "\r\033[Kbatch %lld: %lld loaded, %lld running, %lld failed, "
@@ -56,6 +82,7 @@ static void ui_draw(batch_ui *u, const wf_batch_counts *c, int force)
 		(long long)c->total, rows);
 	fflush(u->n->io->err);
 	u->drawn = 1;
+	pthread_mutex_unlock(&u->lock);
 }
 
 static void on_event(void *ctx, wf_batch_event_kind kind, const wf_batch_set *set,
@@ -73,6 +100,7 @@ static void on_event(void *ctx, wf_batch_event_kind kind, const wf_batch_set *se
 	}
 	if (kind != WF_BATCH_SET_ENDED)
 		return;
+	pthread_mutex_lock(&u->lock);
 	wf_progress_format_count(rows, sizeof(rows), r->rows_loaded > 0 ? r->rows_loaded : 0);
 	wf_format_duration(r->total_ms > 0 ? r->total_ms : 0, took, sizeof(took));
 	if (set->ok)
@@ -87,6 +115,7 @@ static void on_event(void *ctx, wf_batch_event_kind kind, const wf_batch_set *se
 			(int)r->code, r->error, (long long)(c->loaded + c->failed),
 			(long long)c->total);
 	fflush(u->n->io->err);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* The runs' notices: warnings and errors, notes only with --verbose (one
@@ -95,10 +124,16 @@ static void on_notice(void *ctx, wf_run_notice kind, const char *text)
 {
 	batch_ui *u = ctx;
 
-	if (kind == WF_NOTICE_NOTE && !u->verbose)
+	if ((kind == WF_NOTICE_NOTE || kind == WF_NOTICE_VERBOSE) && !u->verbose)
 		return;
-	ui_clear(u);
-	wf_net_notice(u->n, kind == WF_NOTICE_NOTE ? WF_NOTICE_VERBOSE : kind, text);
+	if (kind == WF_NOTICE_WARNING && u->quiet)
+		return;
+	pthread_mutex_lock(&u->lock);
+	ui_clear_locked(u);
+	fprintf(u->n->io->err, "wf2sqlite: %s%s\n", kind == WF_NOTICE_WARNING ? "warning: " : "",
+		text);
+	fflush(u->n->io->err);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* batch --json (docs/json.md): one object whatever happened. */
@@ -246,6 +281,7 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_batch *b = NULL;
 	wf_matrix m;
 	batch_ui ui;
+	FILE *notices = NULL;
 	wf_err err;
 	wf_status st;
 	char *vars_json = NULL;
@@ -258,6 +294,7 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 	rc = wf_net_init(&n, opts, io);
 	if (rc)
 		return rc;
+	pthread_mutex_init(&ui.lock, NULL);
 	/* The command line is checked whole before anything is opened. */
 	if (opts->cont) {
 		if (opts->npos || opts->matrix || opts->nvars || opts->vars_file || opts->table) {
@@ -288,9 +325,9 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 		rc = 2;
 		goto cleanup;
 	}
-	if (opts->mode && n.mode != WF_MODE_APPEND) {
+	if (opts->mode && n.mode != WF_MODE_APPEND && n.mode != WF_MODE_UPSERT) {
 		wf_net_error(&n, "--mode %s: batch loads each set as its own run into one table, "
-			     "with --mode append (the default)", opts->mode);
+			     "with --mode append (the default) or upsert", opts->mode);
 		rc = 2;
 		goto cleanup;
 	}
@@ -331,12 +368,18 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 	n.wait.progress_interval_ms = 0;
 	bo.cfg = &n.cfg;
 	bo.client_opts.trace = opts->verbose ? io->err : NULL;
-	bo.client_opts.notices = opts->quiet ? NULL : io->err;
+	ui.n = &n;
+	ui.tty = wf_progress_ui_is_tty(io->err);
+	if (!opts->quiet && ui.tty && !opts->verbose) {
+		static const cookie_io_functions_t fns = {NULL, notices_write, NULL, NULL};
+		notices = fopencookie(&ui, "w", fns);
+		if (notices)
+			setvbuf(notices, NULL, _IOLBF, 0);
+	}
+	bo.client_opts.notices = opts->quiet ? NULL : notices ? notices : io->err;
 	bo.client_opts.interrupted = n.interrupted;
 	bo.parallel = (int)parallel;
 	bo.fail_fast = opts->fail_fast;
-	ui.n = &n;
-	ui.tty = wf_progress_ui_is_tty(io->err);
 	ui.quiet = opts->quiet;
 	ui.verbose = opts->verbose;
 	bo.event = on_event;
@@ -364,6 +407,9 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 		print_batch_json(opts, b, opts->cont ? NULL : &m, rc ? first : NULL, rc, io);
 	}
 cleanup:
+	if (notices)
+		fclose(notices);
+	pthread_mutex_destroy(&ui.lock);
 	wf_batch_free(b);
 	wf_matrix_clear(&m);
 	free(vars_json);

@@ -719,13 +719,7 @@ static int diff_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	rc = parse_args(opts, &a, io);
 	if (rc)
 		goto cleanup;
-	if (wf_db_is_postgres(db)) {
-		wf_cli_error(io, "diff compares runs in a SQLite database; its PostgreSQL side is "
-			     "not written yet (the SQL of sql/examples/compare_runs.sql works there)");
-		rc = 2;
-		goto cleanup;
-	}
-	if (stat(db, &sb) != 0 && errno == ENOENT) {
+	if (!wf_db_is_postgres(db) && stat(db, &sb) != 0 && errno == ENOENT) {
 		wf_cli_error(io, "no database %s: no runs to compare; check --db", db);
 		rc = 2;
 		goto cleanup;

@@ -3,7 +3,7 @@
 #include "netcmd.h"
 
 static const enum wf_opt_id load_options[] = {
-	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_WORKFLOW, WF_OPT_FORCE,
+	WF_OPT_DB, WF_OPT_TABLE, WF_OPT_MODE, WF_OPT_KEY, WF_OPT_WORKFLOW, WF_OPT_FORCE,
 	WF_OPT_JSON, WF_OPT_QUIET, WF_OPT_VERBOSE, 0,
 };
 

@@ -219,6 +219,8 @@ void wf_net_run_opts(wf_net *n, wf_run_opts *ro)
 	ro->notice_ctx = n;
 	ro->t0 = n->t0;
 	ro->save_result = n->opts->save_result;
+	ro->keys = n->opts->keys;
+	ro->nkeys = n->opts->nkeys;
 }
 
 void wf_net_continue_run(const wf_net *n, const wf_run_result *r, char *buf, size_t size)

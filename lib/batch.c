@@ -81,6 +81,30 @@ static int result_ok(const wf_run_result *r)
 	return r->code == WF_OK && (wf_run_status_has_rows(r->status) || r->already_loaded_by > 0);
 }
 
+/* A run whose end could not be written: on Ctrl-C every worker writes its
+ * run's end at once, and a wait for the lock ends at once on the flag, so
+ * all but one find it taken. The end is written again here, waiting for the
+ * lock (the others' writes are short); a run loaded meanwhile is never
+ * changed (wf_sink_finish_run). On failure the row stays running and
+ * --continue or resume takes it over. */
+static void record_end_again(const wf_batch_opts *o, wf_run_result *r)
+{
+	wf_sink *s = NULL;
+	wf_run_outcome ro;
+	wf_err err;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.status = r->status != WF_RUN_NONE ? r->status : WF_RUN_FAILED;
+	ro.exit_code = (int)r->code;
+	ro.error = r->error[0] ? r->error : NULL;
+	ro.wait_ms = r->wait_ms;
+	ro.total_ms = r->total_ms;
+	if (wf_sink_open(&s, o->run.db_path, &err) == WF_OK &&
+	    wf_sink_finish_run(s, r->run_id, &ro, &err) == WF_OK)
+		r->end_unrecorded = 0;
+	wf_sink_close(s);
+}
+
 static void *work(void *arg)
 {
 	worker *w = arg;
@@ -123,6 +147,8 @@ static void *work(void *arg)
 			wf_run_start(&ro, p->m->sets[j.set], 0, &res);
 		else
 			wf_run_resume(&ro, j.pending, &res);
+		if (res.end_unrecorded && res.run_id > 0)
+			record_end_again(o, &res);
 		if (res.code == WF_OK && !result_ok(&res)) {
 			/* resume left it alone (another process took it over, or
 			 * another API host's run): not loaded by this batch. */
@@ -290,9 +316,10 @@ static wf_status pool_run(const wf_batch_opts *o, wf_batch *b, const wf_matrix *
 
 static wf_status check_mode(wf_load_mode mode, wf_err *err)
 {
-	if (mode != WF_MODE_APPEND)
+	if (mode != WF_MODE_APPEND && mode != WF_MODE_UPSERT)
 		return wf_err_set(err, WF_EUSAGE, "batch loads every set as its own run into one table: "
-				  "--mode append (the default) only, not %s", wf_load_mode_name(mode));
+				  "--mode append (the default) or upsert only, not %s",
+				  wf_load_mode_name(mode));
 	return WF_OK;
 }
 
@@ -327,6 +354,8 @@ wf_status wf_batch_run(const wf_batch_opts *o, const wf_matrix *m, wf_batch **ou
 	st = wf_sink_open_ex(&s, o->run.db_path, o->run.interrupted, err);
 	if (st == WF_OK)
 		st = wf_sink_preflight(s, b->table, b->mode, err);
+	if (st == WF_OK && b->mode == WF_MODE_UPSERT)
+		st = wf_sink_preflight_key(s, b->table, o->run.keys, o->run.nkeys, err);
 	memset(&info, 0, sizeof(info));
 	info.workflow_id = b->workflow_id;
 	info.table = b->table;

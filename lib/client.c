@@ -45,9 +45,13 @@ struct wf_client {
 	const wf_http_req *req;
 	wf_http_resp *resp;
 	int64_t t0;
+	int64_t interrupted_at;  /* when the flag was first seen in this exchange; 0: not */
 	enum write_mode mode;
 	size_t limit;
 };
+
+/* How long a sent POST run may still take to answer after Ctrl-C. */
+#define INTERRUPTED_POST_GRACE_MS 5000
 
 /* The shared rate limit of a batch's clients (SPEC 14): no request is sent
  * before not_before, which a 429 or 503 pushes to the end of its
@@ -308,8 +312,18 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	(void)ultotal;
 	(void)ulnow;
 	if (c->interrupted && *c->interrupted) {
-		r->interrupted = 1;
-		return 1;
+		/* The POST that starts a run, once sent, is let finish (a few
+		 * seconds at most): its session id is then recorded and the run
+		 * ends interrupted, to be continued, instead of a session started
+		 * that nobody knows of (SPEC 7, 14). */
+		int64_t now = wf_clock_ms();
+		if (!c->interrupted_at)
+			c->interrupted_at = now;
+		if (!(c->req->post && c->req->fresh_connection && ultotal > 0 && ulnow >= ultotal &&
+		      now - c->interrupted_at < INTERRUPTED_POST_GRACE_MS)) {
+			r->interrupted = 1;
+			return 1;
+		}
 	}
 	if (c->req->first_byte_ms > 0 && r->first_byte_ms < 0 &&
 	    wf_clock_ms() - c->t0 > c->req->first_byte_ms) {
@@ -550,6 +564,7 @@ wf_status wf_http_perform(wf_client *c, const wf_http_req *req, wf_http_resp *re
 	c->limit = 0;
 	c->errbuf[0] = '\0';
 	c->t0 = wf_clock_ms();
+	c->interrupted_at = 0;
 	resp->code = curl_easy_perform(c->h);
 	resp->elapsed_ms = wf_clock_ms() - c->t0;
 	if (curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)

@@ -266,7 +266,7 @@ void wf_diff_free(wf_diff *d)
 {
 	if (!d)
 		return;
-	if (d->eng)
+	if (d->eng && d->cur)
 		d->eng->close(d->cur);
 	names_free(d->columns, d->info.ncolumns);
 	free(d->sides);

@@ -99,13 +99,20 @@ typedef void (*wf_engine_warn_fn)(void *ctx, const char *line);
 typedef struct wf_engine_load_opts {
 	const char *table;
 	int64_t run_id;
+	/* --mode upsert: the key columns (nkeys > 0). The table step makes
+	 * the unique index on them (load_apply with WF_MODE_UPSERT), the
+	 * writes update the row of a key already there (its columns of the
+	 * schema, _run_id and _row), and load_commit fails with
+	 * WF_EBADRESPONSE when a row of the run has a NULL key. */
+	const char *const *keys;
+	size_t nkeys;
 	wf_engine_warn_fn warn;  /* warnings about the table (never NULL) */
 	void *warn_ctx;
 } wf_engine_load_opts;
 
 /* What load_apply does (the loader decides, from load_table_type). */
 typedef struct wf_engine_apply {
-	wf_load_mode mode;  /* append or replace; fail never gets here with a table */
+	wf_load_mode mode;  /* append, replace or upsert; fail never gets here with a table */
 	int exists;         /* the table exists (load_table_type said "table") */
 	int index_now;      /* make the _run_id index now (1), or leave it to
 			       load_commit (0: a table this load creates) */
@@ -151,6 +158,12 @@ struct wf_engine {
 	void (*close)(wf_sink *s);
 	/* wf_sink_preflight. */
 	wf_status (*preflight)(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err);
+	/* wf_sink_preflight_key (nkeys > 0); NULL: this engine cannot upsert. */
+	wf_status (*preflight_key)(wf_sink *s, const char *table, const char *const *keys,
+				   size_t nkeys, wf_err *err);
+	/* wf_sink_table_key; NULL: this engine cannot upsert. */
+	wf_status (*table_key)(wf_sink *s, const char *table, char *buf, size_t cap,
+			       const char **keys, size_t max, size_t *out_n, wf_err *err);
 
 	/* ---- the run's row (sink.h) --------------------------------------- */
 

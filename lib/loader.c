@@ -317,6 +317,8 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	l->run_id = run_id;
 	l->mode = opts->mode;
 	l->force = opts->force;
+	l->keys = opts->keys;
+	l->nkeys = opts->nkeys;
 	l->interrupted = opts->interrupted;
 	l->progress = opts->progress;
 	l->progress_ctx = opts->progress_ctx;
@@ -334,6 +336,8 @@ wf_status wf_loader_new(wf_loader **out, wf_sink *s, int64_t run_id, const wf_lo
 	memcpy(l->table, opts->table, n + 1);
 	eo.table = l->table;
 	eo.run_id = run_id;
+	eo.keys = l->keys;
+	eo.nkeys = l->nkeys;
 	eo.warn = engine_warn;
 	eo.warn_ctx = l;
 	st = l->eng->load_new(s, &eo, &l->eld, err);

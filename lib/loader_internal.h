@@ -96,6 +96,8 @@ struct wf_loader {
 	char *table;
 	wf_load_mode mode;
 	int force;
+	const char *const *keys;  /* upsert (borrowed) */
+	size_t nkeys;
 	volatile sig_atomic_t *interrupted;
 	wf_progress_fn progress;
 	void *progress_ctx;

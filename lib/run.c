@@ -27,6 +27,10 @@ typedef struct run_ctx {
 	pthread_t waiter;
 	int64_t last_beat;
 	wf_wait_opts wait;  /* o->wait with the progress routed through beat() */
+	/* An upsert continued without --key (resume): the table's key. */
+	const char *keys[64];
+	size_t nkeys;
+	char key_buf[4096];
 } run_ctx;
 
 /* Under 30 s between beats (SPEC 6), with a slice's margin. */
@@ -264,6 +268,28 @@ static void loader_opts(const run_ctx *c, wf_loader_opts *lo, int with_progress)
 	lo->warn = loader_warn;
 	lo->warn_ctx = (void *)c->o;
 	lo->force = c->o->force;
+	lo->keys = c->nkeys ? c->keys : c->o->keys;
+	lo->nkeys = c->nkeys ? c->nkeys : c->o->nkeys;
+}
+
+/* Everything that could refuse the result, before a run starts: the table
+ * and the mode, and for upsert the key. */
+static wf_status preflight(run_ctx *c, wf_err *err)
+{
+	wf_status st = wf_sink_preflight(c->sink, c->r->table, c->r->mode, err);
+
+	if (st != WF_OK || c->r->mode != WF_MODE_UPSERT)
+		return st;
+	/* Without --key (resume, attach taking over an upsert run): the key the
+	 * table was given by its first upsert. */
+	if (!c->o->nkeys) {
+		st = wf_sink_table_key(c->sink, c->r->table, c->key_buf, sizeof(c->key_buf), c->keys,
+				       sizeof(c->keys) / sizeof(c->keys[0]), &c->nkeys, err);
+		if (st != WF_OK)
+			return st;
+	}
+	return wf_sink_preflight_key(c->sink, c->r->table, c->nkeys ? c->keys : c->o->keys,
+				     c->nkeys ? c->nkeys : c->o->nkeys, err);
 }
 
 static void beat(void *ctx, const wf_progress *p)
@@ -386,7 +412,7 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 		st = pick_table(&c, &err);
 	/* A run is never started that cannot be saved. */
 	if (st == WF_OK)
-		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+		st = preflight(&c, &err);
 	if (st == WF_OK && o->save_result && !o->save_result_dir)
 		st = wf_save_check(o->save_result, &err);
 	/* A started session can always be recorded: the write lock is taken
@@ -524,7 +550,7 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 		goto cleanup;
 	}
 	if (st == WF_OK)
-		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+		st = preflight(&c, &err);
 	if (st == WF_OK && o->save_result && !o->save_result_dir)
 		st = wf_save_check(o->save_result, &err);
 	/* A session that does not exist (or that this key cannot see) is not
@@ -649,6 +675,9 @@ wf_status wf_run_resume(const wf_run_opts *o, const wf_pending_run *p, wf_run_re
 		       (long long)p->run_id);
 		goto cleanup;
 	}
+	/* An upsert continues with the table's key. */
+	if (st == WF_OK && out->mode == WF_MODE_UPSERT)
+		st = preflight(&c, &err);
 	if (st == WF_OK)
 		st = wf_sink_session_loaded_by(c.sink, p->table, p->session_id, &by, &err);
 	if (st == WF_OK && by > 0) {
@@ -774,7 +803,7 @@ wf_status wf_run_load(const wf_run_opts *o, const char *file, wf_run_result *out
 	}
 	st = wf_sink_open_ex(&c.sink, o->db_path, o->interrupted, &err);
 	if (st == WF_OK)
-		st = wf_sink_preflight(c.sink, out->table, out->mode, &err);
+		st = preflight(&c, &err);
 	if (st == WF_OK)
 		st = begin_row(&c, NULL, &err);
 	if (st != WF_OK)
@@ -789,7 +818,8 @@ wf_status wf_run_load(const wf_run_opts *o, const char *file, wf_run_result *out
 	st = con->reset(con->ctx, &err);
 	if (st == WF_OK)
 		st = feed_file(in, name, con, o->interrupted, &err);
-	if (st == WF_EBADRESPONSE) {
+	/* A result without the upsert's key column is a valid body. */
+	if (st == WF_EBADRESPONSE && !strstr(err.msg, "the --key of the upsert")) {
 		size_t len;
 		wf_err_prefix(&err, "%s is not a valid result body: ", name);
 		len = strlen(err.msg);

@@ -91,6 +91,27 @@ wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf
 	return s->engine->preflight(s, table, mode, err);
 }
 
+wf_status wf_sink_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+				size_t nkeys, wf_err *err)
+{
+	if (nkeys == 0)
+		return wf_err_set(err, WF_EUSAGE, "--mode upsert needs --key COL[,COL...]: the "
+				  "columns that identify a row");
+	if (!s->engine->preflight_key)
+		return wf_err_set(err, WF_EUSAGE, "--mode upsert is not available for a %s "
+				  "database yet; use append or replace", s->engine->name);
+	return s->engine->preflight_key(s, table, keys, nkeys, err);
+}
+
+wf_status wf_sink_table_key(wf_sink *s, const char *table, char *buf, size_t cap,
+			    const char **keys, size_t max, size_t *out_n, wf_err *err)
+{
+	*out_n = 0;
+	if (!s->engine->table_key)
+		return WF_OK;
+	return s->engine->table_key(s, table, buf, cap, keys, max, out_n, err);
+}
+
 wf_status wf_sink_hold_write(wf_sink *s, wf_err *err)
 {
 	return s->engine->hold_write(s, err);
@@ -298,6 +319,7 @@ const char *wf_load_mode_name(wf_load_mode m)
 	switch (m) {
 	case WF_MODE_REPLACE: return "replace";
 	case WF_MODE_FAIL: return "fail";
+	case WF_MODE_UPSERT: return "upsert";
 	case WF_MODE_APPEND: break;
 	}
 	return "append";
@@ -305,7 +327,8 @@ const char *wf_load_mode_name(wf_load_mode m)
 
 wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err)
 {
-	static const wf_load_mode modes[] = {WF_MODE_APPEND, WF_MODE_REPLACE, WF_MODE_FAIL};
+	static const wf_load_mode modes[] = {WF_MODE_APPEND, WF_MODE_REPLACE, WF_MODE_FAIL,
+					     WF_MODE_UPSERT};
 	size_t i;
 
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
@@ -313,7 +336,8 @@ wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err)
 			*out = modes[i];
 			return WF_OK;
 		}
-	return wf_err_set(err, WF_EUSAGE, "unknown --mode '%s'; use append, replace or fail",
+	return wf_err_set(err, WF_EUSAGE, "unknown --mode '%s'; use append, replace or fail (or upsert with "
+			  "--key)",
 			  text ? text : "");
 }
 

@@ -76,4 +76,23 @@ wf_status wf_sq_load_decl_types(wf_engine_load *ld, const wf_schema *schema, siz
 wf_status wf_sq_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const wf_run_load *rl,
 			    int build_index, int *out_changed, wf_err *err);
 
+/* --mode upsert (sink_sqlite_upsert.c). wf_sq_preflight_key is the
+ * engine's preflight_key. wf_sq_upsert_index makes the table's key index
+ * (every key a column of schema, else WF_EBADRESPONSE; rows sharing a key
+ * already there: WF_EUSAGE). wf_sq_upsert_clause appends the ON CONFLICT
+ * clause of the INSERT of schema's columns. wf_sq_upsert_check: *out_rows
+ * the rows of run_id in the table (one per key it wrote); WF_EBADRESPONSE
+ * when one has a NULL key. */
+wf_status wf_sq_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+			      size_t nkeys, wf_err *err);
+wf_status wf_sq_table_key(wf_sink *s, const char *table, char *buf, size_t cap,
+			  const char **keys, size_t max, size_t *out_n, wf_err *err);
+wf_status wf_sq_upsert_index(wf_sink *s, const char *table, const wf_schema *schema,
+			     const char *const *keys, size_t nkeys, wf_err *err);
+wf_status wf_sq_upsert_clause(wf_buf *b, const wf_schema *schema, const char *const *keys,
+			      size_t nkeys, wf_err *err);
+wf_status wf_sq_upsert_check(wf_sink *s, const char *table, int64_t run_id,
+			     const char *const *keys, size_t nkeys, int64_t *out_rows,
+			     wf_err *err);
+
 #endif

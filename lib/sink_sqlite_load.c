@@ -32,6 +32,8 @@ struct wf_engine_load {
 	int multi_rows;
 	size_t insert_cols;
 	sqlite3_stmt *col_insert;    /* _wf_columns rows */
+	const char *const *keys;     /* --mode upsert (borrowed); nkeys 0 otherwise */
+	size_t nkeys;
 };
 
 /* The message of a failed SQLite call (the writer's too). */
@@ -106,6 +108,8 @@ wf_status wf_sq_load_new(wf_sink *s, const wf_engine_load_opts *o, wf_engine_loa
 	ld->run_id = o->run_id;
 	ld->warn = o->warn;
 	ld->warn_ctx = o->warn_ctx;
+	ld->keys = o->keys;
+	ld->nkeys = o->nkeys;
 	wf_buf_init(&ld->sql, SQL_MAX);
 	/* Best effort: a slightly larger page cache; memory stays bounded. */
 	sqlite3_exec(ld->db, LOAD_CACHE_PRAGMA, NULL, NULL, NULL);
@@ -612,6 +616,8 @@ wf_status wf_sq_load_apply(wf_engine_load *ld, const wf_schema *schema, const wf
 		if (ret == WF_OK)
 			ret = ensure_column(ld, schema, "_row", "INTEGER", err);
 	}
+	if (ret == WF_OK && a->mode == WF_MODE_UPSERT)
+		ret = wf_sq_upsert_index(ld->sink, ld->table, schema, ld->keys, ld->nkeys, err);
 	if (ret == WF_OK && a->index_now)
 		ret = ensure_run_index(ld, err);
 	if (ret == WF_OK)
@@ -656,6 +662,9 @@ static wf_status prepare_values(wf_engine_load *ld, const wf_schema *schema, int
 		if ((st = wf_buf_append(&ld->sql, ")", 1, err)) != WF_OK)
 			return st;
 	}
+	if (ld->nkeys > 0 &&
+	    (st = wf_sq_upsert_clause(&ld->sql, schema, ld->keys, ld->nkeys, err)) != WF_OK)
+		return st;
 	rc = sqlite3_prepare_v3(ld->db, ld->sql.data, (int)ld->sql.len, SQLITE_PREPARE_PERSISTENT,
 				out, NULL);
 	if (rc != SQLITE_OK)
@@ -917,6 +926,18 @@ wf_status wf_sq_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const w
 			ret = ld_error(ld, rc, err, "setting the cache size");
 		if (ret != WF_OK)
 			return ret;
+	}
+	if (ld->nkeys > 0) {
+		int64_t keys_written = 0;
+		ret = wf_sq_upsert_check(ld->sink, ld->table, ld->run_id, ld->keys, ld->nkeys,
+					 &keys_written, err);
+		if (ret != WF_OK)
+			return ret;
+		/* A key repeated within the result: the last row won. */
+		if (rl->rows_loaded > keys_written)
+			ld_warn(ld, "%lld row%s repeated the key of an earlier row of this result: "
+				"the last row of each key was kept", (long long)(rl->rows_loaded -
+				keys_written), rl->rows_loaded - keys_written == 1 ? "" : "s");
 	}
 	ret = wf_db_end_run(ld->sink, ld->run_id, o, rl, out_changed, err);
 	if (ret != WF_OK || !*out_changed)

@@ -27,3 +27,4 @@ wf_add_pytest(e2e/test_pg_uri.py)
 wf_add_pytest(e2e/test_pg.py)
 # SPEC 15: diff and upsert.
 wf_add_pytest(e2e/test_diff.py)
+wf_add_pytest(e2e/test_upsert.py)

@@ -85,6 +85,7 @@ static void engine_tables_are_complete(void)
 	}
 	/* Optional entries SQLite has. */
 	T_CHECK(wf_engine_sqlite.diff && wf_engine_sqlite.diff() != NULL);
+	T_CHECK(wf_engine_sqlite.preflight_key && wf_engine_sqlite.table_key);
 	/* SQLite is last: it takes any text. */
 	T_CHECK(n >= 1 && wf_engines[n - 1] == &wf_engine_sqlite);
 }

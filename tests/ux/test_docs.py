@@ -328,7 +328,7 @@ class DocsTest(h.WfTestCase):
         lines = p.stdout.splitlines()
         self.assertEqual(set(lines[0].split()), set(SPEC_COMMANDS) | {"--help", "--version"})
         self.assertEqual(lines[1], "--no-wait")
-        self.assertEqual(lines[2].split(), ["append", "replace", "fail"])
+        self.assertEqual(lines[2].split(), ["append", "replace", "fail", "upsert"])
         self.assertEqual(lines[3], "block")
         self.assertEqual(lines[4], "complete -F _wf2sqlite wf2sqlite")
 

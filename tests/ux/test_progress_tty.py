@@ -192,6 +192,25 @@ class ProgressTtyTest(h.WfTestCase):
                                    "--poll-interval", "200ms"])
         self.check_live_run(frames, last)
 
+    def test_batch_shows_one_live_line_for_the_whole_batch(self):
+        db = self.path("t.db")
+        m = self.path("m.jsonl")
+        with open(m, "w") as f:
+            f.write('{"n": "1"}\n{"n": "2"}\n{"n": "3"}\n')
+        frames, last = self.watch(["batch", "slow_report", "--matrix", m, "--db", db,
+                                   "--parallel", "2"])
+        live = re.compile(r"^batch 1: (\d) loaded, (\d) running, (\d) failed, (\d) queued "
+                          r"of 3; [\d,]+ rows\s*$")
+        lines = [l.rstrip() for f in frames for l in f.splitlines() if live.match(l)]
+        self.assertTrue(lines, "no frame showed the batch's line:\n" + "\n".join(frames))
+        self.assertTrue(any(live.match(l).group(2) == "2" for l in lines), "\n".join(lines))
+        for f in frames:
+            self.assertLessEqual(sum(1 for l in f.splitlines() if live.match(l)), 1, f)
+        self.assertIn("EXIT=0", last)
+        self.assertFalse([l for l in last.splitlines() if live.match(l)], last)
+        self.assertRegex(last, r"(?m)^wf2sqlite: batch 1 done: 3 of 3 sets loaded "
+                         r"\(60,000 rows\) into wf_slow_report ")
+
     def test_ctrl_c_erases_the_line_before_the_message(self):
         db = self.path("t.db")
         frames, last = self.watch(["run", "long_report", "--db", db],

@@ -751,7 +751,7 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 	if (f && f->kind != EMU_FAULT_CUT && f->kind != EMU_FAULT_SLOW &&
 		f->kind != EMU_FAULT_GZIP_BROKEN) {
 		if (ep == EMU_EP_RUN && f->after_run)
-			start_session(srv, variant_of(wf, vars), vars);
+			resp->session = emu_xstrdup(start_session(srv, variant_of(wf, vars), vars)->id);
 		answer_fault(srv, req, f, resp);
 		goto cleanup;
 	}
@@ -762,6 +762,7 @@ void emu_api_handle(emu_server *srv, const emu_request *req, emu_response *resp)
 		if (!o)
 			emu_die("out of memory");
 		s = start_session(srv, variant_of(wf, vars), vars);
+		resp->session = emu_xstrdup(s->id);
 		json_object_object_add(o, "sessionId", json_object_new_string(s->id));
 		set_json(resp, 200, o);
 		json_object_put(o);

@@ -286,6 +286,7 @@ typedef struct emu_response {
 	long chunk_bytes;
 	long delay_ms;
 	const char *fault;   /* name of the fault applied, for the log */
+	char *session;       /* POST run: the session started (owned), for the log */
 	int close_after;
 	int chunked;         /* Transfer-Encoding: chunked instead of Content-Length */
 	int gzip;            /* body is gzip data: Content-Encoding: gzip */

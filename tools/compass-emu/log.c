@@ -136,6 +136,8 @@ void emu_log_request(emu_server *srv, const emu_request *req, const emu_response
 	active = srv->active;
 	max_active = srv->max_active;
 	pthread_mutex_unlock(&srv->sessions_lock);
+	json_object_object_add(o, "session", resp->session ? json_object_new_string(resp->session)
+							  : NULL);
 	json_object_object_add(o, "active", json_object_new_int64(active));
 	json_object_object_add(o, "max_active", json_object_new_int64(max_active));
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

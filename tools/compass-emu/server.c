@@ -316,6 +316,7 @@ static enum MHD_Result refuse(emu_listener *l, struct MHD_Connection *connection
 	ret = send_response(l, connection, &rq->req, &resp);
 	emu_sbuf_free(&resp.headers);
 	emu_sbuf_free(&resp.owned);
+	free(resp.session);
 	return ret;
 }
 
@@ -380,6 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	ret = send_response(l, connection, req, &resp);
 	emu_sbuf_free(&resp.headers);
 	emu_sbuf_free(&resp.owned);
+	free(resp.session);
 	return ret;
 }
 

@@ -39,6 +39,9 @@ typedef struct wf_loader_opts {
 	wf_warn_fn warn;  /* each warning about the data, one line; NULL = none */
 	void *warn_ctx;
 	int force;       /* load even if the session is already in the table */
+	/* --mode upsert: the key columns (borrowed for the loader's life). */
+	const char *const *keys;
+	size_t nkeys;
 } wf_loader_opts;
 
 /* *out is the caller's (wf_loader_free). The loader borrows s. */

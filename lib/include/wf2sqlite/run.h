@@ -79,6 +79,9 @@ typedef struct wf_run_opts {
 	 * batch_id 0: not in a batch. */
 	int64_t batch_id;
 	int64_t batch_index;
+	/* --mode upsert: the key columns (SPEC 15; borrowed). */
+	const char *const *keys;
+	size_t nkeys;
 } wf_run_opts;
 
 /* The outcome of one run. */

@@ -11,7 +11,14 @@
 
 typedef struct wf_sink wf_sink;
 
-typedef enum wf_load_mode { WF_MODE_APPEND = 0, WF_MODE_REPLACE, WF_MODE_FAIL } wf_load_mode;
+/* upsert (SPEC 15): one row per key (wf_sink_preflight_key), the latest
+ * values, _run_id and _row of the run that last wrote it. */
+typedef enum wf_load_mode {
+	WF_MODE_APPEND = 0,
+	WF_MODE_REPLACE,
+	WF_MODE_FAIL,
+	WF_MODE_UPSERT
+} wf_load_mode;
 
 /* The busy timeout: how long a write waits for another process's lock. A
  * concurrent load holds the lock while its result streams in, which can take
@@ -54,14 +61,28 @@ WF_API const char *wf_sink_path(const wf_sink *s);
  * existing table, are database errors: exit 7). */
 WF_API wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err);
 
+/* For --mode upsert, after wf_sink_preflight: the key columns (nkeys > 0)
+ * agree with the table's key, fixed by its first upsert (a unique index);
+ * a table without one yet must not hold two rows with the same key. WF_EUSAGE
+ * (exit 2) otherwise, or when the database's engine cannot upsert. */
+WF_API wf_status wf_sink_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+				       size_t nkeys, wf_err *err);
+
+/* The key of a table an upsert made (its unique index): up to max column
+ * names into keys, their text in buf (cap bytes); *out_n 0 when the table
+ * has none (or does not exist). For continuing an upsert run without --key
+ * (resume). */
+WF_API wf_status wf_sink_table_key(wf_sink *s, const char *table, char *buf, size_t cap,
+				   const char **keys, size_t max, size_t *out_n, wf_err *err);
+
 /* The default table name for a workflow id ("wf_abc123"; "results" for NULL).
  * Caller frees. */
 WF_API char *wf_sink_default_table(const char *workflow_id);
 
 /* The name of a mode as the command line and _wf_runs.mode spell it
- * ("append", "replace", "fail"); a static string. */
+ * ("append", "replace", "fail", "upsert"); a static string. */
 WF_API const char *wf_load_mode_name(wf_load_mode m);
-/* Parses exactly "append", "replace" or "fail" (case matters) into *out.
+/* Parses exactly "append", "replace", "fail" or "upsert" (case matters) into *out.
  * WF_EUSAGE, with a message saying which modes exist, otherwise. */
 WF_API wf_status wf_load_mode_parse(const char *text, wf_load_mode *out, wf_err *err);
 
