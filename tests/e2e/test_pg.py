@@ -169,6 +169,9 @@ class Types(PgCase):
         r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
         self.assertEqual(r.rc, 2, repr(r))
         self.assertIn("SQLite", r.err)
+        r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
+        self.assertIn("upsert is not available for a postgresql database", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
 
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")
