@@ -168,7 +168,7 @@ class Types(PgCase):
         self.load(TYPED_BODY, "--table", "d")
         r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
         self.assertEqual(r.rc, 2, repr(r))
-        self.assertIn("SQLite", r.err)
+        self.assertIn("diff is not available for PostgreSQL database", r.err)
         r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
         self.assertIn("upsert is not available for a postgresql database", r.err)
         self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
