@@ -97,6 +97,23 @@ class BatchTest(h.NetTestCase):
         rr = run_wf(["runs", "--db", self.path("b.db"), "--batch", str(bid), "--json"])
         self.assertEqual(len(rr.json()), 5, repr(rr))
 
+    def test_matrix_from_stdin_and_results_saved_per_run(self):
+        emu = self.emu(ms=50)
+        saved = self.path("saved")
+        r = self.batch(emu, ["w", "--matrix", "-", "--db", self.path("b.db"),
+                             "--save-result", saved, "--parallel", "64"],
+                       input='{"case": "a"}\n\n{"case": "b"}\n')
+        self.assertEqual(r.rc, 0, repr(r))
+        ids = [i for (i,) in self.db().execute("SELECT run_id FROM _wf_runs ORDER BY run_id")]
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(sorted(os.listdir(saved)), sorted("%d.json.gz" % i for i in ids))
+        for bad in ("0", "65", "x"):
+            r = self.batch(emu, ["w", "--matrix", "-", "--db", self.path("b.db"),
+                                 "--parallel", bad], input='{"case": "a"}\n')
+            self.assertEqual(r.rc, 2, repr(r))
+            self.assertIn("--parallel", r.err)
+        self.assertEqual(sorted(posts(emu)), ["a", "b"])
+
     def test_csv_matrix_each_column_a_variable(self):
         emu = self.emu(ms=50)
         m = self.path("m.csv")
