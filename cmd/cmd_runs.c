@@ -272,25 +272,22 @@ static int print_json(const wf_run_record *runs, size_t n, FILE *f)
 	return 0;
 }
 
-static const char *const known_statuses[] = {
-	"running", "loaded", "partial", "errored", "inactive", "timeout", "interrupted", "failed",
-	"upsert", NULL,
-};
-
-/* Every name of a comma-separated --status list is a status of _wf_runs. */
+/* Every name of a comma-separated --status list is a status of _wf_runs
+ * (wf_run_status_parse knows them). */
 static int check_statuses(const char *list, const wf_cli_io *io)
 {
 	const char *p = list;
+	char name[32];
 
 	if (!*list)
 		goto bad;
 	while (*p) {
-		size_t n = strcspn(p, ","), i;
-		int ok = 0;
-		for (i = 0; known_statuses[i] && !ok; i++)
-			ok = strlen(known_statuses[i]) == n && strncmp(known_statuses[i], p, n) == 0 &&
-			     strcmp(known_statuses[i], "upsert") != 0;
-		if (!ok)
+		size_t n = strcspn(p, ",");
+		if (n == 0 || n >= sizeof name)
+			goto bad;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (wf_run_status_parse(name) == WF_RUN_NONE)
 			goto bad;
 		p += n;
 		if (*p == ',')

@@ -175,7 +175,8 @@ class TestRunsAtAGlance(WfTestCase):
 
     def test_bad_filter_values_are_usage_errors(self):
         self.history()
-        for args in (["--status", "done"], ["--status", ""], ["--limit", "-1"],
+        for args in (["--status", "done"], ["--status", ""], ["--status", "upsert"],
+                     ["--status", "loaded,,failed"], ["--limit", "-1"],
                      ["--limit", "x"], ["--batch", "b"], ["--since", "yesterday"],
                      ["--since", "0"]):
             r = run_wf(["runs", "--db", self.db] + args, env=wf_env())
