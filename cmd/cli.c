@@ -8,7 +8,7 @@
 #include <wf2sqlite/dburi.h>
 
 const wf_cli_option wf_cli_options[] = {
-	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
+	{WF_OPT_DB, "db", 0, "FILE", "SQLite database, created if missing, or a postgresql:// URI (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")", NULL, 1},
 	{WF_OPT_TABLE, "table", 0, "NAME", "target table (default: the workflow id made a valid name, e.g. wf_abc123; results when unknown)", NULL, 0},
 	{WF_OPT_MODE, "mode", 0, "MODE", "append: add this run's rows; replace: the table holds only this run; fail: error if the table exists; upsert: one row per --key, the latest values (default: " WF_DEFAULT_MODE ")", "append replace fail upsert", 0},
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
@@ -35,6 +35,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_VERBOSE, "verbose", 0, NULL, "print more on stderr, including HTTP traces (the key redacted)", NULL, 0},
 	{WF_OPT_PROFILE, "profile", 0, "NAME", "take the settings from that section of the config file (default: $WF2SQLITE_PROFILE, else [default] only)", NULL, 0},
 	{WF_OPT_DRY_RUN, "dry-run", 0, NULL, "list what would be continued, and change nothing", NULL, 0},
+	{WF_OPT_STALE, "stale", 0, "DUR", "a running run of another machine is taken over once its heartbeat is older than DUR (default: 5m)", NULL, 0},
 	{WF_OPT_MATRIX, "matrix", 0, "FILE|-", "(batch) the variable sets, one run each: JSON Lines, or CSV with a header row when FILE ends in .csv; - reads JSON Lines from standard input", NULL, 1},
 	{WF_OPT_PARALLEL, "parallel", 0, "N", "(batch) at most N sessions in flight at once, 1 to 64 (default: 4)", NULL, 0},
 	{WF_OPT_FAIL_FAST, "fail-fast", 0, NULL, "(batch) start no new set after the first failure", NULL, 0},
@@ -54,7 +55,7 @@ static const struct {
 	const char *command;
 	const char *help;
 } option_texts[] = {
-	{WF_OPT_DB, "runs", "SQLite database to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
+	{WF_OPT_DB, "runs", "SQLite database (or PostgreSQL URI) to read; opened read-only, never created (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_DB, "check", "the database to report; it is not opened (default: $WF2SQLITE_DB, else " WF_DEFAULT_DB ")"},
 	{WF_OPT_JSON, "check", "print the settings and the answer as one JSON object on stdout"},
 	{WF_OPT_JSON, "runs", "print the runs as one JSON array on stdout"},
@@ -265,6 +266,7 @@ static const char **opt_string_slot(wf_cli_opts *o, enum wf_opt_id id)
 	case WF_OPT_STATUS: return &o->status;
 	case WF_OPT_BATCH: return &o->batch;
 	case WF_OPT_SINCE: return &o->since;
+	case WF_OPT_STALE: return &o->stale;
 	case WF_OPT_LIMIT: return &o->limit;
 	case WF_OPT_SAVE_RESULT: return &o->save_result;
 	case WF_OPT_WAIT: return &o->wait;
@@ -467,10 +469,6 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 		 * uses it (SPEC 16); the message never repeats the URI. */
 		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_uri_check(o->db_path, &err) != WF_OK) {
 			wf_cli_error(io, "%s", err.msg);
-			return 2;
-		}
-		if (cmd_lists(cmd, WF_OPT_DB) && wf_db_is_postgres(o->db_path)) {
-			wf_cli_error(io, "--db names a PostgreSQL server, and this build of wf2sqlite cannot write to PostgreSQL yet; use a SQLite file (docs/postgresql.md)");
 			return 2;
 		}
 		wait = v[WF_SET_WAIT].value;

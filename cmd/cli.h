@@ -52,6 +52,7 @@ enum wf_opt_id {
 	WF_OPT_VERBOSE,
 	WF_OPT_PROFILE,
 	WF_OPT_DRY_RUN,
+	WF_OPT_STALE,
 	WF_OPT_MATRIX,
 	WF_OPT_PARALLEL,
 	WF_OPT_FAIL_FAST,
@@ -83,7 +84,7 @@ typedef struct wf_cli_opts {
 	const char *db, *table, *mode, *vars_file, *workflow, *wait, *poll_interval,
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
-	const char *status, *batch, *since, *limit, *save_result;
+	const char *status, *batch, *since, *limit, *save_result, *stale;
 	/* batch's --matrix, --parallel, --continue, as given; NULL when absent. */
 	const char *matrix, *parallel, *cont;
 	/* --key (diff, upsert) as given; NULL when absent. */

@@ -109,8 +109,9 @@ static void on_event(void *ctx, wf_batch_event_kind kind, const wf_batch_set *se
 			r->already_loaded_by > 0 ? "already loaded" : wf_run_status_name(r->status),
 			rows, took, (long long)(c->loaded + c->failed), (long long)c->total);
 	else
-		fprintf(u->n->io->err, "wf2sqlite: set %lld (run %lld): %s (exit %d): %s "
-			"[%lld/%lld done]\n", (long long)set->index, (long long)r->run_id,
+		fprintf(u->n->io->err, "wf2sqlite: set %lld%s%.0lld%s: %s (exit %d): %s "
+			"[%lld/%lld done]\n", (long long)set->index, r->run_id > 0 ? " (run " : "",
+			(long long)r->run_id, r->run_id > 0 ? ")" : "",
 			r->status != WF_RUN_NONE ? wf_run_status_name(r->status) : "not started",
 			(int)r->code, r->error, (long long)(c->loaded + c->failed),
 			(long long)c->total);
@@ -207,24 +208,25 @@ static void batch_failure_json(const wf_cli_opts *opts, int rc, const char *erro
 	print_batch_json(opts, NULL, NULL, error, rc, io);
 }
 
-/* Whether batch --continue would do anything: a set not started, or one
- * that failed in a way resume continues (timeout, database, network,
- * interrupted) or before it got a session. */
-static int continuable(const wf_batch *b)
+/* What batch --continue would take up: the sets without a session (never
+ * started, or refused before the server gave one) into *fresh, those that
+ * failed in a way resume continues (timeout, database, network,
+ * interrupted) into *unfinished. */
+static void continuable(const wf_batch *b, int64_t *fresh, int64_t *unfinished)
 {
 	int64_t i;
 
+	*fresh = *unfinished = 0;
 	for (i = 0; i < b->counts.total; i++) {
 		const wf_batch_set *s = &b->sets[i];
-		if (s->state == WF_SET_QUEUED)
-			return 1;
-		if (s->state == WF_SET_ENDED && !s->ok &&
-		    (!s->result.session_id || s->result.code == WF_ETIMEOUT ||
-		     s->result.code == WF_EDB || s->result.code == WF_ENET ||
-		     s->result.code == WF_EINTERRUPTED))
-			return 1;
+		if (s->state == WF_SET_QUEUED ||
+		    (s->state == WF_SET_ENDED && !s->ok && !s->result.session_id))
+			(*fresh)++;
+		else if (s->state == WF_SET_ENDED && !s->ok &&
+			 (s->result.code == WF_ETIMEOUT || s->result.code == WF_EDB ||
+			  s->result.code == WF_ENET || s->result.code == WF_EINTERRUPTED))
+			(*unfinished)++;
 	}
-	return 0;
 }
 
 /* The summary on stderr: counts, every failed set with its error, and how
@@ -232,7 +234,7 @@ static int continuable(const wf_batch *b)
 static void print_summary(wf_net *n, const wf_batch *b)
 {
 	char rows[32], took[32];
-	int64_t i;
+	int64_t i, fresh, unfinished;
 
 	wf_progress_format_count(rows, sizeof(rows), b->counts.rows);
 	wf_format_duration(b->total_ms, took, sizeof(took));
@@ -253,11 +255,13 @@ static void print_summary(wf_net *n, const wf_batch *b)
 	if (b->end_unrecorded)
 		wf_net_error(n, "could not record the end of batch %lld: %s", (long long)b->batch_id,
 			     b->error);
-	if (continuable(b))
-		fprintf(n->io->err, "wf2sqlite: %lld set%s not started; continue the batch (the sets "
-			"not started, the unfinished runs) with: wf2sqlite batch --continue %lld "
-			"--db %s\n", (long long)b->counts.queued, b->counts.queued == 1 ? "" : "s",
-			(long long)b->batch_id, n->db_path);
+	continuable(b, &fresh, &unfinished);
+	if (fresh + unfinished > 0)
+		fprintf(n->io->err, "wf2sqlite: %lld set%s not started, %lld unfinished; "
+			"continue the batch (start the sets not started, load the unfinished "
+			"runs) with: wf2sqlite batch --continue %lld --db %s\n", (long long)fresh,
+			fresh == 1 ? "" : "s", (long long)unfinished, (long long)b->batch_id,
+			n->db_path);
 	fflush(n->io->err);
 }
 

@@ -7,12 +7,13 @@
 
 #include "commands.h"
 #include "netcmd.h"
+#include "wf2sqlite/dburi.h"
 #include "outcome.h"
 
 static const enum wf_opt_id resume_options[] = {
 	WF_OPT_DB, WF_OPT_WAIT, WF_OPT_POLL_INTERVAL, WF_OPT_TIMEOUT, WF_OPT_BASE_URL,
 	WF_OPT_ACCOUNT_ID, WF_OPT_API_KEY_FILE, WF_OPT_CACERT, WF_OPT_RETRIES,
-	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_SAVE_RESULT, WF_OPT_JSON, WF_OPT_QUIET,
+	WF_OPT_ALLOW_PARTIAL, WF_OPT_DRY_RUN, WF_OPT_STALE, WF_OPT_SAVE_RESULT, WF_OPT_JSON, WF_OPT_QUIET,
 	WF_OPT_VERBOSE, 0
 };
 
@@ -84,6 +85,7 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_run_result r;
 	wf_pending_run *runs = NULL;
 	size_t nruns = 0, i, done = 0;
+	int64_t stale;
 	wf_err err;
 	wf_status st;
 	int rc, worst = 0;
@@ -94,6 +96,18 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 		return rc;
 	wf_net_run_opts(&n, &ro);
 	ro.dry_run = opts->dry_run;
+	if (opts->stale) {
+		if (wf_parse_duration(opts->stale, "--stale", &ro.stale_ms, &err) != WF_OK) {
+			wf_net_error(&n, "%s", err.msg);
+			rc = 2;
+			goto cleanup;
+		}
+		if (ro.stale_ms <= 0) {
+			wf_net_error(&n, "--stale must be longer than 0 (e.g. 5m)");
+			rc = 2;
+			goto cleanup;
+		}
+	}
 	st = wf_run_pending(&ro, &runs, &nruns, &err);
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
@@ -101,15 +115,19 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 		goto cleanup;
 	}
 	if (nruns == 0) {
-		wf_net_note(&n, "no unfinished runs in %s; nothing to resume", n.db_path);
+		char *name = wf_db_display_name(n.db_path);  /* a URI: no parameters */
+		wf_net_note(&n, "no unfinished runs in %s; nothing to resume", name ? name : n.db_path);
+		free(name);
 		goto cleanup;
 	}
 	rc = wf_net_connect(&n);
 	if (rc)
 		goto cleanup;
 	/* Each run goes to its own table with its own mode. */
+	stale = ro.stale_ms;
 	wf_net_run_opts(&n, &ro);
 	ro.table = ro.workflow_id = NULL;
+	ro.stale_ms = stale;
 	if (opts->dry_run) {
 		/* Connecting sends nothing; only the host is needed. With --json
 		 * the one JSON value is stdout's: the lines go to stderr. */

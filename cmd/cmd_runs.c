@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "outcome.h"
 #include "progress.h"
+#include "wf2sqlite/dburi.h"
 #include "wf2sqlite/sink.h"
 #include "wf2sqlite/text.h"
 
@@ -379,7 +380,7 @@ static int runs_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	if (!opts->limit && wf_progress_ui_is_tty(io->out))
 		f.limit = TTY_LIMIT;
 	/* Nothing to list is not an error: said on stderr, nothing created. */
-	if (stat(db, &sb) != 0 && errno == ENOENT) {
+	if (!wf_db_is_postgres(db) && stat(db, &sb) != 0 && errno == ENOENT) {
 		if (!opts->quiet)
 			fprintf(io->err, "wf2sqlite: no database %s; no runs to list\n", db);
 		if (opts->json)

@@ -47,6 +47,7 @@ struct wf_sink {
 			   refuses such a text at open. */
 	int readonly;   /* opened by wf_sink_open_readonly */
 	volatile sig_atomic_t *interrupted;  /* wf_sink_set_interrupt; may be NULL */
+	int64_t stale_ms;  /* wf_sink_set_stale (resume --stale); 0: 5 minutes */
 };
 
 /* A load's own state in the engine (prepared statements, COPY state...):
@@ -129,6 +130,11 @@ typedef wf_status (*wf_engine_row_fn)(void *ctx, int64_t index, const wf_value *
  * bits) number as its text (WF_REC_NUMBER), for an engine that stores
  * numbers exactly as sent (PostgreSQL's numeric). */
 #define WF_ENGINE_NUMBER_TEXT 1u
+/* The loader takes no rows into a table guessed before the schema came
+ * (loader_guess.c): they are spooled by the reader and loaded after it, for
+ * an engine whose column types a guess could not settle (PostgreSQL's
+ * jsonb for objects and arrays). load_read_back is then never called. */
+#define WF_ENGINE_NO_GUESS 2u
 
 struct wf_engine {
 	const char *name;  /* "sqlite", "postgresql" */
@@ -294,12 +300,18 @@ struct wf_engine {
 	wf_status (*load_commit)(wf_engine_load *ld, const wf_run_outcome *o,
 				 const wf_run_load *rl, int build_index, int *out_changed,
 				 wf_err *err);
+	/* Optional (NULL: the loader counts by wf_schema_value_mismatch): how
+	 * many values of this load did not fit their column, for an engine
+	 * whose types take other values than SQLite's (asked before the
+	 * warning line, after load_commit). */
+	int64_t (*load_mismatches)(wf_engine_load *ld);
 };
 
 /* The engines (sink.c), in the order they are tried; NULL-terminated. */
 extern const wf_engine *const wf_engines[];
 
 extern const wf_engine wf_engine_sqlite;
+extern const wf_engine wf_engine_postgresql;
 
 /* The engine that opens db (the first of wf_engines whose accepts() takes
  * it); NULL for a postgresql:// or postgres:// text when no engine of this

@@ -500,6 +500,8 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	if (l->had_schema && l->extra_keys > MAX_KEY_WARNINGS)
 		wf_ld_warn(l, "%lld more keys that the schema lacks were added as columns (see _wf_columns)",
 		     (long long)(l->extra_keys - MAX_KEY_WARNINGS));
+	if (l->eng->load_mismatches)
+		l->mismatches = l->eng->load_mismatches(l->eld);
 	if (l->mismatches > 0)
 		wf_ld_warn(l, "%lld values did not match their column type (%s)",
 		     (long long)l->mismatches, l->eng->mismatch_fate);

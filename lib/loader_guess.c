@@ -366,7 +366,7 @@ wf_status wf_ld_guess_start(wf_loader *l, const wf_row *row, wf_err *err)
 	l->spec_state = SPEC_OFF;
 	if (!l->started && (st = wf_ld_begin(l, err)) != WF_OK)
 		return st;
-	if (l->skip)
+	if (l->skip || (l->eng->flags & WF_ENGINE_NO_GUESS))
 		return WF_OK;
 	st = wf_spec_guess(&l->spec, row, &fields, &n, err);
 	if (st != WF_OK)

@@ -1,5 +1,6 @@
 /* The life of one run (run.h): open, begin, wait and load, end. */
 #include "wf2sqlite/run.h"
+#include "wf2sqlite/dburi.h"
 #include "wf2sqlite/save.h"
 
 #include <errno.h>
@@ -124,6 +125,8 @@ static int64_t elapsed(const run_ctx *c)
 
 static wf_status ctx_open(run_ctx *c, const wf_run_opts *o, wf_run_result *r, wf_err *err)
 {
+	wf_status st;
+
 	memset(c, 0, sizeof(*c));
 	c->o = o;
 	c->r = r;
@@ -134,7 +137,10 @@ static wf_status ctx_open(run_ctx *c, const wf_run_opts *o, wf_run_result *r, wf
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
 	/* The flag is set from the start: creating the audit tables may wait
 	 * for another process's lock. */
-	return wf_sink_open_ex(&c->sink, o->db_path, o->interrupted, err);
+	st = wf_sink_open_ex(&c->sink, o->db_path, o->interrupted, err);
+	if (st == WF_OK)
+		wf_sink_set_stale(c->sink, o->stale_ms);
+	return st;
 }
 
 /* The table: given, or named after the workflow. */
@@ -590,15 +596,17 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 	*out_n = 0;
 	if (o->dry_run) {
 		/* Changes nothing: no file created, no table, no killed load ended. */
-		if (access(o->db_path, F_OK) != 0)
+		if (!wf_db_is_postgres(o->db_path) && access(o->db_path, F_OK) != 0)
 			return WF_OK;
 		st = wf_sink_open_readonly(&sink, o->db_path, err);
+		wf_sink_set_stale(sink, o->stale_ms);
 		if (st == WF_OK)
 			st = wf_sink_pending_runs(sink, out, out_n, err);
 		wf_sink_close(sink);
 		return st;
 	}
 	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
+	wf_sink_set_stale(sink, o->stale_ms);
 	if (st == WF_OK)
 		st = wf_sink_end_dead_loads(sink, &ended, err);
 	if (st == WF_OK && ended)

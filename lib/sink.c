@@ -13,6 +13,7 @@
 /* The engines, in the order their accepts() is tried: a new engine adds its
  * line above SQLite's (SQLite takes any text, so it is last). */
 const wf_engine *const wf_engines[] = {
+	&wf_engine_postgresql,
 	&wf_engine_sqlite,
 	NULL,
 };
@@ -103,6 +104,12 @@ static wf_status refuse_append_to_keyed(wf_sink *s, const char *table, wf_err *e
 	return wf_err_set(err, WF_EUSAGE, "table %s keeps one row per key (%s, fixed by its first "
 			  "upsert): appending would repeat keys; use --mode upsert --key %s, or "
 			  "--mode replace, or another --table", table, list, list);
+}
+
+void wf_sink_set_stale(wf_sink *s, int64_t ms)
+{
+	if (s && ms > 0)
+		s->stale_ms = ms;
 }
 
 wf_status wf_sink_preflight(wf_sink *s, const char *table, wf_load_mode mode, wf_err *err)

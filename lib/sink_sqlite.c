@@ -851,7 +851,8 @@ static wf_status sq_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 			/* A pid means something on its own machine only; a run of
 			 * another machine is judged by its heartbeat (SPEC 7, 16). */
 			if (host && *me && strcmp((const char *)host, me) != 0) {
-				if (beat_age_ms < WF_HEARTBEAT_STALE_MS)
+				if (beat_age_ms < (s->stale_ms > 0 ? (double)s->stale_ms
+									 : WF_HEARTBEAT_STALE_MS))
 					continue;
 			} else if (pid_alive(pid)) {
 				continue;

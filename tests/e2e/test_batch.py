@@ -159,6 +159,8 @@ class BatchTest(h.NetTestCase):
         self.assertRegex(r.err, r"set 1 \(run \d+\) \(exit 6\)")
         self.assertRegex(r.err, r"set 3 \(run \d+\) \(exit 5\): .*boom")
         self.assertIn("batch --continue", r.err)
+        # The timed-out set is the one --continue takes up; the errored one is not.
+        self.assertIn("0 sets not started, 1 unfinished", r.err)
         self.assertEqual(self.db().execute("SELECT status FROM _wf_batches").fetchone(),
                          ("failed",))
 
@@ -169,7 +171,19 @@ class BatchTest(h.NetTestCase):
                              "--fail-fast"])
         self.assertEqual(r.rc, 5, repr(r))
         self.assertEqual(posts(emu), ["a", "bad"])
-        self.assertIn("3 sets not started", r.err)
+        self.assertIn("3 sets not started, 0 unfinished", r.err)
+
+    def test_sets_refused_before_a_session_are_counted_as_not_started(self):
+        emu = self.emu(ms=50)
+        m = self.matrix(["a", "b", "c"])
+        r = self.batch(emu, ["nope", "--matrix", m, "--db", self.path("b.db"),
+                             "--parallel", "1"])
+        self.assertEqual(r.rc, 4, repr(r))
+        self.assertEqual(len([q for q in emu.requests() if q["method"] == "POST"]), 3)
+        self.assertIn("set 0: not started (exit 4)", r.err)
+        self.assertNotIn("(run 0)", r.err)
+        self.assertIn("3 sets not started, 0 unfinished", r.err)
+        self.assertIn("batch --continue 1", r.err)
 
     def test_a_429_slows_every_worker(self):
         emu = self.emu(ms=200, faults=[{"endpoint": "run", "kind": "retry_after", "skip": 2,

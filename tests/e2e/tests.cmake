@@ -24,6 +24,7 @@ wf_add_pytest(e2e/test_batch.py)
 # PostgreSQL (SPEC 16): the test server (tests/lib/pgserver.py), --db URIs.
 wf_add_pytest(e2e/test_pg_server.py)
 wf_add_pytest(e2e/test_pg_uri.py)
+wf_add_pytest(e2e/test_pg.py)
 # SPEC 15: diff and upsert.
 wf_add_pytest(e2e/test_diff.py)
 wf_add_pytest(e2e/test_upsert.py)

@@ -55,6 +55,8 @@ typedef struct wf_run_opts {
 	wf_load_mode mode;
 	int mode_given;           /* attach: 0 lets a recorded run's mode apply */
 	int force;                /* load even if the session is already in the table */
+	int64_t stale_ms;         /* resume --stale: a running run of another machine is
+				     taken over once its heartbeat is older (0: 5 minutes) */
 	int dry_run;              /* resume --dry-run: wf_run_pending reads only (the
 				     database opened read-only, nothing ended) */
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler; may be NULL */

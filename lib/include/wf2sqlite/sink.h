@@ -133,6 +133,10 @@ WF_API wf_status wf_sink_hold_write(wf_sink *s, wf_err *err);
  * process's lock and skips the beat then; best effort, no error. */
 WF_API void wf_sink_heartbeat(wf_sink *s, int64_t run_id);
 WF_API void wf_sink_release_write(wf_sink *s);
+/* The heartbeat age after which wf_sink_pending_runs counts a running run
+ * of another machine as gone (resume --stale; SPEC 16). ms <= 0 keeps the
+ * default, 5 minutes. */
+WF_API void wf_sink_set_stale(wf_sink *s, int64_t ms);
 
 /* Inserts the _wf_runs row with status running, started_at now (ISO-8601 UTC
  * with milliseconds), this pid and tool version, and commits it at once

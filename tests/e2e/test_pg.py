@@ -1,0 +1,441 @@
+"""PostgreSQL as the archive (SPEC 16), against a real PostgreSQL 15 server
+that this module starts itself (tests/lib/pgserver.py) and compass-emu over
+loopback: exact types, rejects, the audit tables, every command with --db,
+exit codes, passwords that never leak, kill safety, racing processes and
+replace seen atomically by concurrent readers."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netlib import Emu, NetTestCase, workflow  # noqa: E402
+from wfharness import API_KEY, WF2SQLITE, drops_privileges, run_wf, spawn_wf, wf_env  # noqa: E402
+from pgserver import PSQL, PgServer  # noqa: E402
+
+PG = None
+
+# Written by hand: Python would not keep the numbers' text.
+TYPED_SCHEMA = [{"id": "s", "header": "S", "type": "string"},
+                {"id": "n", "header": "N", "type": "number"},
+                {"id": "b", "type": "boolean"},
+                {"id": "o", "type": "object"},
+                {"id": "u"}]
+TYPED_BODY = (
+    '{"schema": ' + json.dumps(TYPED_SCHEMA) + ', "data": ['
+    '{"s": "tab\\there\\nnew \\\\ line \\u00e9\\u4e2d", "n": 123456789012345678901234567890,'
+    ' "b": true, "o": {"k": [1, 2.50, "x"]}, "u": [1, {"q": 2}]},'
+    '{"s": "y", "n": 0.1, "b": false, "o": null, "u": "t"},'
+    '{"s": "z", "n": 1e-30},'
+    '{"n": -9223372036854775809},'
+    '{"n": 9223372036854775807},'
+    '{"n": 1.0000000000000000000000000001},'
+    '{"n": -2.5E+40}'
+    '], "start": 0, "end": 7, "result": {"summary": {"totalNumberOfRows": 7,'
+    ' "executionDurationMillis": 3}}}')
+EXACT = ["123456789012345678901234567890", "0.1", "1e-30", "-9223372036854775809",
+         "9223372036854775807", "1.0000000000000000000000000001", "-2.5E+40"]
+
+REJECT_BODY = (
+    '{"schema": [{"id": "n", "type": "number"}, {"id": "b", "type": "boolean"},'
+    ' {"id": "s", "type": "string"}, {"id": "o", "type": "object"}], "data": ['
+    '{"n": "12", "b": 1, "s": {"a": 1}, "o": {"ok": true}},'
+    '{"n": true, "b": "yes", "s": 7, "o": {"bad": "\\u0000"}},'
+    '{"n": 5, "b": false, "s": "fine\\u0000nul", "o": [1]}'
+    '], "start": 0, "end": 3}')
+
+
+def setUpModule():
+    global PG
+    if PgServer.available():
+        PG = PgServer.start()
+
+
+def tearDownModule():
+    if PG:
+        PG.stop()
+
+
+def pg_env(emu=None, extra=None):
+    """wf_env without any PG* variable of ours leaking in."""
+    env = wf_env(emu, extra=extra)
+    for k in list(env):
+        if k.startswith("PG"):
+            del env[k]
+    if extra:
+        env.update(extra)
+    return env
+
+
+@drops_privileges
+@unittest.skipUnless(PgServer.available(), "PostgreSQL 15 server not installed (scripts/deps.sh --test)")
+class PgCase(NetTestCase):
+    def setUp(self):
+        super().setUp()
+        self.db = PG.create_db()
+        self.uri = PG.uri(self.db)
+
+    def q(self, sql):
+        return PG.query(self.db, sql)
+
+    def load(self, body, *args, env=None, rc=0):
+        r = run_wf(["load", "-", "--db", self.uri] + list(args), env=env or pg_env(),
+                   input=body, cwd=self.dir)
+        self.assertEqual(r.rc, rc, repr(r))
+        return r
+
+
+class Types(PgCase):
+    def test_numbers_round_trip_exactly_and_types_map(self):
+        self.load(TYPED_BODY, "--table", "typed")
+        types = dict(self.q("SELECT column_name, data_type FROM information_schema.columns"
+                            " WHERE table_name = 'typed'"))
+        self.assertEqual(types, {"s": "text", "n": "numeric", "b": "boolean", "o": "jsonb",
+                                 "u": "text", "_run_id": "bigint", "_row": "bigint"})
+        for i, text in enumerate(EXACT):
+            got = self.q("SELECT n = '%s'::numeric, n::text FROM typed WHERE _row = %d"
+                         % (text, i))
+            self.assertEqual(got[0][0], "t", (text, got))
+        self.assertEqual(self.q("SELECT n::text FROM typed WHERE _row = 0"),
+                         [("123456789012345678901234567890",)])
+        self.assertEqual(self.q("SELECT s FROM typed WHERE _row = 0"),
+                         [("tab\there\nnew \\ line \u00e9\u4e2d",)])
+        self.assertEqual(self.q("SELECT b::text, o = '{\"k\": [1, 2.50, \"x\"]}'::jsonb,"
+                                " o->'k'->>1, u FROM typed WHERE _row = 0"),
+                         [("true", "t", "2.50", '[1, {"q": 2}]')])
+        self.assertEqual(self.q("SELECT b::text, o IS NULL, u FROM typed WHERE _row = 1"),
+                         [("false", "t", "t")])
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_rejects"), [("0",)])
+        # The audit row: timestamptz and jsonb, as SPEC 16 says.
+        cols = dict(self.q("SELECT column_name, data_type FROM information_schema.columns"
+                           " WHERE table_name = '_wf_runs'"))
+        self.assertEqual((cols["started_at"], cols["finished_at"], cols["heartbeat_at"]),
+                         ("timestamp with time zone",) * 3)
+        self.assertEqual((cols["variables"], cols["schema_json"]), ("jsonb", "jsonb"))
+        run = self.q("SELECT status, rows_loaded, rows_reported, schema_json->1->>'id',"
+                     " finished_at >= started_at FROM _wf_runs")
+        self.assertEqual(run, [("loaded", "7", "7", "n", "t")])
+        self.assertEqual(self.q("SELECT value FROM _wf_meta WHERE key = 'audit_schema_version'"),
+                         [("2",)])
+        self.assertEqual(self.q("SELECT count(*) FROM typed_latest"), [("7",)])
+
+    def test_values_that_do_not_fit_are_null_and_kept_verbatim_in_rejects(self):
+        r = self.load(REJECT_BODY, "--table", "rej")
+        self.assertIn("7 values did not match their column type (stored as NULL, kept as they came in _wf_rejects)", r.err)
+        rows = self.q("SELECT _row, n::text, b::text, s, o::text FROM rej ORDER BY _row")
+        self.assertEqual(rows, [("0", None, None, None, '{"ok": true}'),
+                                ("1", None, None, "7", None),
+                                ("2", "5", "false", None, "[1]")])
+        rej = self.q("SELECT _row, column_name, value FROM _wf_rejects")
+        self.assertEqual(len(rej), 7, rej)
+        self.assertIn(("0", "n", '"12"'), rej)
+        self.assertIn(("0", "b", "1"), rej)
+        self.assertIn(("0", "s", '{"a": 1}'), rej)
+        self.assertIn(("1", "n", "true"), rej)
+        self.assertIn(("1", "b", '"yes"'), rej)
+        self.assertIn(("1", "o", '{"bad": "\\u0000"}'), rej)
+        self.assertIn(("2", "s", '"fine\\u0000nul"'), rej)
+        self.assertEqual(self.q("SELECT DISTINCT run_id FROM _wf_rejects"), [("1",)])
+
+    def test_keys_beyond_the_schema_become_columns_during_copy(self):
+        body = json.dumps({"schema": [{"id": "a", "type": "number"}],
+                           "data": [{"a": 1}, {"a": 2, "x": "new"}, {"a": 3, "y": {"j": 1}}]})
+        r = self.load(body, "--table", "grow")
+        self.assertIn("'x'", r.err)
+        self.assertEqual(self.q("SELECT a, x, y::text FROM grow ORDER BY _row"),
+                         [("1", None, None), ("2", "new", None), ("3", None, '{"j": 1}')])
+
+    def test_data_before_schema_and_no_schema_load_the_same_rows(self):
+        body = ('{"data": [{"n": 1.50, "o": {"a": 1}, "s": "x"}, {"n": 7, "o": [2], "s": "y"}],'
+                ' "schema": [{"id": "n", "type": "number"}, {"id": "o", "type": "object"},'
+                ' {"id": "s", "type": "string"}], "start": 0, "end": 2}')
+        self.load(body, "--table", "df")
+        self.assertEqual(self.q("SELECT n::text, o::text, s FROM df ORDER BY _row"),
+                         [("1.50", '{"a": 1}', "x"), ("7", "[2]", "y")])
+        self.assertEqual(self.q("SELECT data_type FROM information_schema.columns WHERE"
+                                " table_name = 'df' AND column_name = 'o'"), [("jsonb",)])
+        r = self.load('{"data": [{"n": 2.25, "b": true, "t": "z"}]}', "--table", "ns")
+        self.assertIn("no schema", r.err)
+        self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
+
+    def test_diff_on_postgres_is_refused_cleanly(self):
+        self.load(TYPED_BODY, "--table", "d")
+        self.load(TYPED_BODY, "--table", "d")
+        r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("diff is not available for PostgreSQL database", r.err)
+        r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
+        self.assertIn("upsert is not available for a postgresql database", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
+
+    def test_append_keeps_history_and_latest_view_shows_newest(self):
+        self.load(TYPED_BODY, "--table", "h")
+        self.load(REJECT_BODY, "--table", "h")
+        self.assertEqual(self.q("SELECT _run_id, count(*) FROM h GROUP BY 1 ORDER BY 1"),
+                         [("1", "7"), ("2", "3")])
+        self.assertEqual(self.q("SELECT DISTINCT _run_id FROM h_latest"), [("2",)])
+        idx = self.q("SELECT indexdef FROM pg_indexes WHERE tablename = 'h'")
+        self.assertTrue(any("_run_id" in i[0] for i in idx), idx)
+
+    def test_schema_qualified_table_is_created_in_its_schema(self):
+        self.load(TYPED_BODY, "--table", "arch.typed")
+        self.assertEqual(self.q("SELECT count(*) FROM arch.typed"), [("7",)])
+        self.assertEqual(self.q("SELECT count(*) FROM arch.typed_latest"), [("7",)])
+        self.assertEqual(self.q("SELECT table_name FROM _wf_runs"), [("arch.typed",)])
+
+    def test_mode_fail_and_hostile_body_leave_the_archive_as_it_was(self):
+        self.load(TYPED_BODY, "--table", "f")
+        r = self.load(TYPED_BODY, "--table", "f", "--mode", "fail", rc=7)
+        self.assertIn("--mode fail", r.err)
+        r = self.load('{"schema": [{"id": "n", "type": "number"}], "data": [{"n": 1}, [NaN]]}',
+                      "--table", "f", rc=9)
+        self.assertEqual(self.q("SELECT count(*) FROM f"), [("7",)])
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs WHERE status = 'loaded'"),
+                         [("1",)])
+        self.assertNotIn(("loaded",), self.q("SELECT status FROM _wf_runs WHERE run_id > 1"))
+
+
+class Commands(PgCase):
+    def scenario(self):
+        return {"workflows": {
+            "w": workflow("w-s", cards_ms=(30,)),
+            "big": {"session_id": "big-s", "cards": [{"id": "c1", "ms": 20}],
+                    "generate": {"rows": 150000, "shape": "bench8"}},
+            "slow": workflow("slow-s", cards_ms=(1500,)),
+        }}
+
+    def test_run_attach_resume_runs_and_dry_run_work_on_postgres(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            r = run_wf(["run", "w", "--db", self.uri, "-v", "region=emea", "--json"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            out = json.loads(r.out)
+            self.assertEqual(out["status"], "loaded")
+            self.assertEqual(self.q("SELECT count(*) FROM wf_w"), [("5",)])
+            self.assertEqual(self.q("SELECT variables->>'region', status, exit_code, hostname"
+                                    " IS NOT NULL FROM _wf_runs"), [("emea", "loaded", "0", "t")])
+            # the same session again: already loaded, exit 0, nothing added
+            r = run_wf(["attach", "w-s", "--db", self.uri, "--table", "wf_w"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertIn("already", r.err + r.out)
+            self.assertEqual(self.q("SELECT count(*) FROM wf_w"), [("5",)])
+            # --no-wait then resume
+            r = run_wf(["run", "slow", "--db", self.uri, "--no-wait"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            r = run_wf(["resume", "--db", self.uri, "--dry-run"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            r = run_wf(["resume", "--db", self.uri], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT status FROM _wf_runs WHERE session_id = 'slow-s'"),
+                             [("loaded",)])
+            r = run_wf(["runs", "--db", self.uri, "--json"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            runs = json.loads(r.out)
+            self.assertEqual([x["status"] for x in runs], ["loaded", "loaded"])
+            self.assertRegex(runs[0]["started_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def test_resume_judges_a_run_of_another_machine_by_its_heartbeat(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            r = run_wf(["run", "slow", "--db", self.uri, "--no-wait"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            PG.psql(self.db, "UPDATE _wf_runs SET hostname = 'another-machine', pid = 1,"
+                    " heartbeat_at = now() - interval '20 seconds'")
+            for args in (["resume", "--db", self.uri],
+                         ["resume", "--db", self.uri, "--stale", "1m"]):
+                r = run_wf(args, env=env)
+                self.assertEqual(r.rc, 0, repr(r))
+                self.assertEqual(self.q("SELECT status, hostname FROM _wf_runs"),
+                                 [("running", "another-machine")])
+            r = run_wf(["resume", "--db", self.uri, "--stale", "10s"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT status, hostname = 'another-machine', run_id"
+                                    " FROM _wf_runs"), [("loaded", "f", "1")])
+            self.assertEqual(self.q("SELECT count(*) FROM wf_slow"), [("5",)])
+            r = run_wf(["resume", "--db", self.uri, "--stale", "0"], env=env)
+            self.assertEqual(r.rc, 2, repr(r))
+
+    def test_batch_runs_each_set_into_postgres_and_records_the_batch(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            matrix = '{"region": "emea"}\n\n{"region": "apac"}\n{"region": "amer"}\n'
+            r = run_wf(["batch", "w", "--matrix", "-", "--db", self.uri, "--table", "bt",
+                        "--parallel", "2"], env=env, input=matrix)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT batch_index, variables->>'region', status FROM"
+                                    " _wf_runs ORDER BY batch_index"),
+                             [("0", "emea", "loaded"), ("1", "apac", "loaded"),
+                              ("2", "amer", "loaded")])
+            self.assertEqual(self.q("SELECT status, total, finished_at IS NOT NULL,"
+                                    " matrix_sha256 <> '' FROM _wf_batches"),
+                             [("done", "3", "t", "t")])
+            self.assertEqual(self.q("SELECT count(DISTINCT batch_id) FROM _wf_runs"), [("1",)])
+
+    def test_refused_connection_is_exit_7_with_the_servers_words(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        uri = "postgresql://wf@127.0.0.1:%d/nowhere" % port
+        with Emu(self.scenario()) as emu:
+            r = run_wf(["run", "w", "--db", uri], env=pg_env(emu))
+            self.assertEqual(r.rc, 7, repr(r))
+            self.assertIn("Connection refused", r.err)
+            self.assertIn("nowhere on 127.0.0.1:%d" % port, r.err)
+            self.assertEqual(emu.requests(), [])  # nothing started that cannot be saved
+
+    def test_permission_denied_is_exit_7_before_anything_starts(self):
+        PG.psql(self.db, "CREATE ROLE reader LOGIN; GRANT CONNECT ON DATABASE %s TO reader;"
+                % self.db)
+        self.load(TYPED_BODY, "--table", "t")  # the audit tables exist, owned by wf
+        uri = PG.uri(self.db, user="reader")
+        with Emu(self.scenario()) as emu:
+            r = run_wf(["run", "w", "--db", uri, "--table", "t"], env=pg_env(emu))
+            self.assertEqual(r.rc, 7, repr(r))
+            self.assertIn("permission denied", r.err)
+            self.assertEqual(self.calls(emu, "run"), [])
+
+    def test_password_from_pgpassword_and_pgpass_never_leaks(self):
+        secret = PgServer.PASSWORD
+        uri = PG.uri(self.db, tcp=True)
+        with Emu(self.scenario()) as emu:
+            # without a password: the server's refusal, exit 7
+            r = run_wf(["run", "w", "--db", uri], env=pg_env(emu, {"PGPASSFILE": os.devnull}))
+            self.assertEqual(r.rc, 7, repr(r))
+            self.assertIn("password", r.err)
+            env = pg_env(emu, {"PGPASSWORD": secret})
+            p = spawn_wf(["run", "slow", "--db", uri, "--verbose"], env=env)
+            seen = []
+            deadline = time.time() + 20
+            while p.poll() is None and time.time() < deadline:
+                for pid in os.listdir("/proc"):
+                    if pid.isdigit():
+                        try:
+                            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                                seen.append(f.read())
+                        except OSError:
+                            pass
+                time.sleep(0.1)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, out + err)
+            self.assertFalse([c for c in seen if secret.encode() in c])
+            self.assertNotIn(secret, out + err)
+            self.assertIn("slow", out + err)
+            pgpass = os.path.join(self.dir, "pgpass")
+            with open(pgpass, "w") as f:
+                f.write("127.0.0.1:%d:*:wf:%s\n" % (PG.port, secret))
+            os.chmod(pgpass, 0o600)
+            r = run_wf(["run", "w", "--db", uri, "--verbose"],
+                       env=pg_env(emu, {"PGPASSFILE": pgpass}))
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertNotIn(secret, r.out + r.err)
+        dump = subprocess.run([os.path.join(os.path.dirname(PSQL), "pg_dump"), "-h", PG.sock,
+                               "-p", str(PG.port), "-U", PG.USER, self.db],
+                              capture_output=True, text=True)
+        self.assertEqual(dump.returncode, 0, dump.stderr)
+        self.assertIn("slow-s", dump.stdout)
+        self.assertNotIn(secret, dump.stdout)
+        self.assertNotIn(API_KEY, dump.stdout)
+
+    def test_sigkill_during_copy_leaves_no_half_run_and_resume_loads_it(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            p = spawn_wf(["run", "big", "--db", self.uri, "--table", "k"], env=env)
+            deadline = time.time() + 60
+            copying = False
+            while time.time() < deadline and p.poll() is None and not copying:
+                copying = bool(self.q("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY %%'"
+                                      " AND application_name = 'wf2sqlite' AND state = 'active'"))
+                time.sleep(0.02)
+            self.assertTrue(copying, "never saw the COPY")
+            time.sleep(0.2)
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+            # The server ends the dead client's transaction: none of its rows.
+            deadline = time.time() + 10
+            while time.time() < deadline and self.q(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wf2sqlite'"):
+                time.sleep(0.05)
+            self.assertEqual(self.q("SELECT to_regclass('k') IS NULL"), [("t",)])
+            self.assertEqual(self.q("SELECT status FROM _wf_runs"), [("running",)])
+            r = run_wf(["resume", "--db", self.uri], env=env, timeout=120)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertEqual(self.q("SELECT count(*), count(DISTINCT _row) FROM k"),
+                             [("150000", "150000")])
+            self.assertEqual(self.q("SELECT run_id, status FROM _wf_runs"), [("1", "loaded")])
+
+    def test_two_racing_processes_load_a_session_once(self):
+        with Emu(self.scenario()) as emu:
+            env = pg_env(emu)
+            r = run_wf(["run", "slow", "--db", self.uri, "--no-wait", "--table", "race"], env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            procs = [spawn_wf(["attach", "slow-s", "--db", self.uri, "--table", "race"],
+                              env=env) for _ in range(2)]
+            outs = [p.communicate(timeout=60) for p in procs]
+            self.assertEqual([p.returncode for p in procs], [0, 0], outs)
+            self.assertEqual(self.q("SELECT count(*) FROM race"), [("5",)])
+            self.assertEqual(self.q("SELECT count(*) FROM _wf_runs WHERE status = 'loaded'"),
+                             [("1",)])
+
+    def test_loads_racing_into_a_new_table_take_turns(self):
+        bodies = [json.dumps({"schema": [{"id": "v", "type": "number"},
+                                         {"id": "k%d" % i, "type": "string"}],
+                              "data": [{"v": j, "k%d" % i: "x"} for j in range(2000)]})
+                  for i in range(4)]
+        procs = [subprocess.Popen([WF2SQLITE, "load", "-", "--db", self.uri, "--table", "new"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=pg_env())
+                 for _ in bodies]
+        outs = [p.communicate(b, timeout=120) for p, b in zip(procs, bodies)]
+        self.assertEqual([p.returncode for p in procs], [0] * 4, outs)
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT _run_id) FROM new"),
+                         [("8000", "4")])
+        self.assertEqual(self.q("SELECT count(*) FROM information_schema.columns"
+                                " WHERE table_name = 'new' AND column_name LIKE 'k%'"), [("4",)])
+
+    def test_replace_is_seen_old_or_new_never_empty(self):
+        small = json.dumps({"schema": [{"id": "v", "type": "number"}],
+                            "data": [{"v": i} for i in range(300)]})
+        large = json.dumps({"schema": [{"id": "v", "type": "number"}],
+                            "data": [{"v": i} for i in range(20000)]})
+        self.load(small, "--table", "rep")
+        seen, errors, stop = set(), [], threading.Event()
+
+        def reader():
+            cmd = [PSQL, "-X", "-At", "-h", PG.sock, "-p", str(PG.port), "-U", PG.USER, "-d",
+                   self.db]
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, bufsize=1)
+            while not stop.is_set():
+                p.stdin.write("SELECT count(*) FROM rep;\n")
+                p.stdin.flush()
+                line = p.stdout.readline().strip()
+                if not line.isdigit():
+                    errors.append(line)
+                    break
+                seen.add(int(line))
+            p.stdin.close()
+            errors.append(p.stderr.read().strip() or None)
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
+        t = threading.Thread(target=reader)
+        t.start()
+        try:
+            for body in (large, small, large, small):
+                self.load(body, "--table", "rep", "--mode", "replace")
+        finally:
+            stop.set()
+            t.join(30)
+        self.assertEqual([e for e in errors if e], [])
+        self.assertTrue(seen <= {300, 20000}, seen)
+        self.assertEqual(self.q("SELECT count(*) FROM rep"), [("300",)])
+
+
+if __name__ == "__main__":
+    unittest.main()
