@@ -241,7 +241,13 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 		return 0;
 	}
 	if (strcmp(word, "help") == 0) {
-		/* wf2sqlite help COMMAND is wf2sqlite COMMAND --help. */
+		/* wf2sqlite help COMMAND is wf2sqlite COMMAND --help; help help
+		 * (or help --help) is the main help. */
+		if (strcmp(argv[at + 1], "help") == 0 || strcmp(argv[at + 1], "--help") == 0 ||
+		    strcmp(argv[at + 1], "-h") == 0) {
+			wf_print_main_help(io->out);
+			return 0;
+		}
 		cmd = wf_find_command(argv[at + 1]);
 		if (!cmd)
 			return unknown_command(argv[at + 1], io);

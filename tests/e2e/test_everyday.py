@@ -38,6 +38,16 @@ class HelpAndParsingTest(EmuTestCase):
         self.assertRc(a, 0)
         self.assertEqual(a.out, b.out)
 
+    def test_help_help_is_the_main_help(self):
+        # Not "unknown command 'help'; did you mean 'help'?".
+        main = plain(["--help"])
+        for arg in ("help", "--help", "-h"):
+            with self.subTest(arg=arg):
+                r = plain(["help", arg])
+                self.assertRc(r, 0)
+                self.assertEqual(r.out, main.out)
+                self.assertEqual(r.err, "")
+
     def test_help_of_an_unknown_command_suggests_one(self):
         r = plain(["help", "rnus"])
         self.assertRc(r, 2)
