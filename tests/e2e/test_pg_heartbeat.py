@@ -1,4 +1,4 @@
-"""SPEC 16: on PostgreSQL, heartbeat_at is refreshed while a run waits (the
+"""SPEC 16: on PostgreSQL, heartbeat_at is refreshed while a run waits and while its rows stream in (the
 same beat as SQLite's, written on the engine's own connection), against a
 real PostgreSQL 15 server this module starts (tests/lib/pgserver.py)."""
 import os
@@ -64,6 +64,34 @@ class PgHeartbeat(NetTestCase):
                 out, err = p.communicate(timeout=60)
             self.assertEqual(p.returncode, 0, err)
         self.assertEqual(PG.query(db, "SELECT status FROM _wf_runs"), [("loaded",)])
+
+    def test_heartbeat_is_refreshed_while_the_rows_go_in(self):
+        # The session ends at once; its 3,300 rows then trickle in for about
+        # 22 s (8 KiB every 350 ms): a beat 15 s or more after the start can
+        # only have been written while the rows went in.
+        db = PG.create_db()
+        uri = PG.uri(db)
+        scen = {"workflows": {"trickle": {
+            "session_id": "trickle-s", "cards": [{"id": "c1", "ms": 20}],
+            "generate": {"rows": 3300, "shape": "bench8"}}},
+            "faults": [{"endpoint": "result", "kind": "slow", "chunk_bytes": 8192,
+                        "delay_ms": 350, "times": -1}]}
+        with Emu(scen) as emu:
+            env = wf_env(emu)
+            for k in list(env):
+                if k.startswith("PG"):
+                    del env[k]
+            t0 = time.monotonic()
+            p = spawn_wf(["run", "trickle", "--db", uri], env=env)
+            out, err = p.communicate(timeout=90)
+            took = time.monotonic() - t0
+        self.assertEqual(p.returncode, 0, err)
+        self.assertGreater(took, 18.0, "the body did not trickle: %.1f s" % took)
+        (row,) = PG.query(db, "SELECT status, rows_loaded,"
+                              " extract(epoch FROM heartbeat_at - started_at)::float8,"
+                              " wait_ms FROM _wf_runs")
+        self.assertEqual(row[:2], ("loaded", "3300"), row)
+        self.assertGreaterEqual(float(row[2]), 15.0, row)
 
 
 if __name__ == "__main__":
