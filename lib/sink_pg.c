@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit_schema.h"
+#include "diff_internal.h"
 #include "wf2sqlite/dburi.h"
 #include "wf2sqlite/schema.h"
 #include "wf_version.h"
@@ -1302,6 +1303,7 @@ const wf_engine wf_engine_postgresql = {
 	.batch_begin = pg_batch_begin,
 	.batch_set_status = pg_batch_set_status,
 	.batch_get = pg_batch_get,
+	.diff = wf_pg_diff_engine,
 	.load_new = wf_pg_load_new,
 	.load_free = wf_pg_load_free,
 	.load_begin = wf_pg_load_begin,

@@ -163,15 +163,53 @@ class Types(PgCase):
         self.assertIn("no schema", r.err)
         self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
 
-    def test_diff_on_postgres_is_refused_cleanly(self):
+    def test_upsert_on_postgres_is_refused_cleanly(self):
         self.load(TYPED_BODY, "--table", "d")
-        self.load(TYPED_BODY, "--table", "d")
-        r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
-        self.assertEqual(r.rc, 2, repr(r))
-        self.assertIn("diff is not available for PostgreSQL database", r.err)
         r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
         self.assertIn("upsert is not available for a postgresql database", r.err)
-        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("1",)])
+
+
+class Diff(PgCase):
+    """`diff` says on PostgreSQL exactly what it says on SQLite for the same
+    loads (tests/e2e/test_diff.py's runs: 1 vs 1.0 equal, a changed name,
+    duplicate keys, rows added twice; then a column only in the third run)."""
+
+    def test_diff_output_is_the_same_as_on_sqlite(self):
+        import test_diff as td
+        extra = td.SCHEMA + [{"id": "note", "type": "string"}]
+        rows_c = [dict(r, note="n%d" % r["id"]) for r in td.ROWS_B[:3]]
+        sqlite_db = os.path.join(self.dir, "same.db")
+        for rows, schema in ((td.ROWS_A, td.SCHEMA), (td.ROWS_B, td.SCHEMA), (rows_c, extra)):
+            b = td.body(rows, schema)
+            self.load(b, "--table", "t", "-q")
+            r = run_wf(["load", "-", "--db", sqlite_db, "--table", "t", "-q"], env=pg_env(),
+                       input=b, cwd=self.dir)
+            self.assertEqual(r.rc, 0, repr(r))
+        for args in ([], ["--key", "id"], ["--json"], ["--key", "id", "--json"],
+                     ["1", "3", "--key", "id", "--json"], ["1", "3"]):
+            pg = run_wf(["diff", "--table", "t", "--db", self.uri] + args, env=pg_env())
+            lite = run_wf(["diff", "--table", "t", "--db", sqlite_db] + args, env=pg_env())
+            self.assertEqual(pg.rc, lite.rc, (args, pg, lite))
+            if "--json" in args:
+                jp, jl = json.loads(pg.out), json.loads(lite.out)
+                self.assertEqual(jp.pop("database"), self.uri)
+                jl.pop("database")
+                self.assertEqual(jp, jl, args)
+                j = jp
+            else:
+                self.assertEqual(pg.out, lite.out, args)
+        # The last --json (runs 1 and 3): the column only in run 3 says so.
+        self.assertEqual((j["run_a"], j["run_b"], j["summary"]["changed"], j["columns_added"]),
+                         (1, 3, 2, ["note"]), j)
+        pg = run_wf(["diff", "--table", "t", "--db", self.uri, "1", "2", "--key", "id"],
+                    env=pg_env())
+        self.assertIn("0 added, 1 removed, 1 changed, 1 unchanged, 2 duplicate keys",
+                      pg.out.splitlines()[0])
+        self.assertIn("2\tname\tb\tB", pg.out.splitlines())
+        r = run_wf(["diff", "--table", "nope", "--db", self.uri], env=pg_env())
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("no table nope", r.err)
 
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")
