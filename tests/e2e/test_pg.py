@@ -163,11 +163,61 @@ class Types(PgCase):
         self.assertIn("no schema", r.err)
         self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
 
-    def test_upsert_on_postgres_is_refused_cleanly(self):
-        self.load(TYPED_BODY, "--table", "d")
-        r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
-        self.assertIn("upsert is not available for a postgresql database", r.err)
-        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("1",)])
+class Upsert(PgCase):
+    """--mode upsert --key on PostgreSQL (SPEC 15): what test_upsert.py asks
+    of SQLite."""
+
+    def upsert(self, rows, key="id", schema=None, table="t", rc=0):
+        import test_upsert as tu
+        return self.load(tu.body(rows, schema or tu.SCHEMA), "--table", table, "--mode",
+                         "upsert", "--key", key, rc=rc)
+
+    def test_latest_values_last_writer_and_repeated_keys(self):
+        import test_upsert as tu
+        extra = tu.SCHEMA + [{"id": "note", "type": "string"}]
+        self.upsert([{"id": 1, "name": "a", "score": 1, "note": "n1"},
+                     {"id": 2, "name": "b", "score": 2, "note": "n2"},
+                     {"id": 3, "name": "c", "score": 3}], schema=extra)
+        # id 2 changes (score missing: NULL), id 4 new, id 4 repeated (last
+        # wins); note is not in this result's schema: rows keep theirs.
+        r = self.upsert([{"id": 2, "name": "B"}, {"id": 4, "name": "x", "score": 0},
+                         {"id": 4, "name": "d", "score": 4}])
+        self.assertIn("1 row repeated the key", r.err)
+        self.assertEqual(self.q("SELECT id, name, score, note, _run_id, _row FROM t ORDER BY id"),
+                         [("1", "a", "1", "n1", "1", "0"), ("2", "B", None, "n2", "2", "0"),
+                          ("3", "c", "3", None, "1", "2"), ("4", "d", "4", None, "2", "2")])
+        self.assertEqual(self.q("SELECT mode, status, rows_loaded FROM _wf_runs ORDER BY run_id"),
+                         [("upsert", "loaded", "3"), ("upsert", "loaded", "3")])
+        self.assertEqual(self.q("SELECT indexdef LIKE '%UNIQUE%(id)' FROM pg_indexes"
+                                " WHERE indexname = 't__key'"), [("t",)])
+        # The key is fixed by the first upsert; appending is refused too.
+        r = self.upsert([{"id": 1, "name": "a"}], key="name", rc=2)
+        self.assertIn("keyed by id", r.err)
+        r = self.load(tu.body([{"id": 1}]), "--table", "t", rc=2)
+        self.assertIn("keeps one row per key", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
+        # A replace keeps the key index.
+        self.load(tu.body([{"id": 5}]), "--table", "t", "--mode", "replace")
+        self.assertEqual(self.q("SELECT count(*) FROM pg_indexes WHERE indexname = 't__key'"),
+                         [("1",)])
+
+    def test_null_or_missing_key_fails_with_nothing_loaded(self):
+        self.upsert([{"id": 1, "name": "a", "score": 1}])
+        for rows in ([{"id": 2, "name": "b"}, {"name": "no key"}],
+                     [{"id": 2, "name": "b"}, {"id": None, "name": "null key"}]):
+            r = self.upsert(rows, rc=9)
+            self.assertIn("the row at index 1 of the result has no key", r.err)
+        r = self.upsert([{"name": "x"}], schema=[{"id": "name", "type": "string"}], rc=9)
+        self.assertIn("no column id", r.err)
+        self.assertEqual(self.q("SELECT id, name FROM t"), [("1", "a")])
+        self.assertEqual(self.q("SELECT status, exit_code FROM _wf_runs WHERE run_id > 1"),
+                         [("failed", "9")] * 3)
+        # Earlier appends that share a key: the table cannot be keyed by it.
+        import test_upsert as tu
+        self.load(tu.body([{"id": 1}]), "--table", "h")
+        self.load(tu.body([{"id": 1}]), "--table", "h")
+        r = self.upsert([{"id": 1}], table="h", rc=2)
+        self.assertIn("share a key", r.err)
 
 
 class Diff(PgCase):
