@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <wf2sqlite/config.h>
 #include <wf2sqlite/dburi.h>
@@ -418,6 +419,7 @@ static int resolve_duration(const char *text, const char *what, const char *exam
 static int split_keys(wf_cli_opts *o, const wf_cli_io *io)
 {
 	char *p = o->key_text;
+	size_t i;
 
 	o->nkeys = 0;
 	if (!o->key)
@@ -435,6 +437,13 @@ static int split_keys(wf_cli_opts *o, const wf_cli_io *io)
 			wf_cli_error(io, "--key takes column names separated by commas (at most %d), "
 				     "not '%s'", WF_CLI_MAX_KEYS, o->key);
 			return 2;
+		}
+		for (i = 0; i < o->nkeys; i++) {
+			if (strcasecmp(o->keys[i], p) == 0) {
+				wf_cli_error(io, "--key names the column '%s' twice; name each key "
+					     "column once", p);
+				return 2;
+			}
 		}
 		o->keys[o->nkeys++] = p;
 		if (!comma)

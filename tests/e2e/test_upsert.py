@@ -94,6 +94,9 @@ class TestUpsert(WfTestCase):
         self.load([{"id": 1}], "--mode", "upsert", rc=2)
         self.load([{"id": 1}], "--key", "id", rc=2)
         self.load([{"id": 1}], "--mode", "upsert", "--key", "id,", rc=2)
+        r = self.load([{"id": 1}], "--mode", "upsert", "--key", "id,ID", rc=2)
+        self.assertIn("names the column 'ID' twice", r.err)
+        self.assertFalse(os.path.exists(self.db))
         self.assertRc(run_wf(["status", "s", "--key", "x"], env=wf_env()), 2)
         # A table whose earlier appends share a key cannot be keyed by it.
         self.load([{"id": 1, "name": "a"}], table="h")
