@@ -262,6 +262,7 @@ class ResumeTest(EmuTestCase):
             "intr": workflow("intr-s", cards_ms=(2500,)),
             "netw": workflow("netw-s", cards_ms=(1500,)),
             "gone": workflow("gone-s", cards_ms=(100,)),
+            "long": workflow("long-s", cards_ms=(23000,)),
         }, "faults": [
             {"endpoint": "session", "workflow": "netw", "kind": "status", "status": 503,
              "skip": 1, "times": 1},
@@ -412,6 +413,36 @@ class ResumeTest(EmuTestCase):
         finally:
             p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0)
+
+    def test_heartbeat_is_refreshed_while_the_run_waits(self):
+        # SPEC 6: heartbeat_at is refreshed at least every 30 s while the
+        # process waits: at the first report of the wait 20 s or more after
+        # the last beat (every poll with --wait poll; the end of each 25 s
+        # long-poll slice in block mode). A 23 s session polled every second
+        # shows a second beat well after the first.
+        import datetime
+
+        def ts(text):
+            return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+
+        db = self.path("beat.db")
+        p = spawn_wf(["run", "long", "--db", db, "--wait", "poll", "--poll-interval", "1s"],
+                     emu=self.emu)
+        try:
+            wait_for_run(db)
+            (first,) = db_runs(db)
+            time.sleep(21.5)
+            (later,) = db_runs(db)
+            self.assertEqual(later["status"], "running", later)
+            self.assertGreaterEqual(
+                (ts(later["heartbeat_at"]) - ts(first["heartbeat_at"])).total_seconds(), 15.0,
+                (first, later))
+            self.assertLessEqual(
+                (ts(later["heartbeat_at"]) - ts(later["started_at"])).total_seconds(), 30.0)
+        finally:
+            p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual([x["status"] for x in db_runs(db)], ["loaded"])
 
     def test_running_run_of_another_machine_is_judged_by_its_heartbeat(self):
         import sqlite3

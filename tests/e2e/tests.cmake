@@ -25,6 +25,7 @@ wf_add_pytest(e2e/test_batch.py)
 wf_add_pytest(e2e/test_pg_server.py)
 wf_add_pytest(e2e/test_pg_uri.py)
 wf_add_pytest(e2e/test_pg.py)
+wf_add_pytest(e2e/test_pg_heartbeat.py)
 # SPEC 15: diff and upsert.
 wf_add_pytest(e2e/test_diff.py)
 wf_add_pytest(e2e/test_upsert.py)
