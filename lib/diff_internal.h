@@ -1,7 +1,8 @@
 /* What `diff` needs of a database engine (not part of the public API): the
  * runs and columns of a table, and the comparison itself as one query whose
  * groups come back one at a time. lib/diff.c holds the logic and is
- * engine-agnostic; lib/sink_sqlite_diff.c is the SQLite implementation. An
+ * engine-agnostic; lib/sink_sqlite_diff.c is the SQLite implementation,
+ * lib/sink_pg_diff.c the PostgreSQL one. An
  * engine fills a wf_diff_engine; values are compared as the engine stores
  * them (SQLite: 1 equals 1.0, NULL equals NULL). */
 #ifndef WF2SQLITE_DIFF_INTERNAL_H
@@ -69,5 +70,7 @@ typedef struct wf_diff_engine {
 
 /* The SQLite engine's (lib/sink_sqlite_diff.c). */
 const wf_diff_engine *wf_sqlite_diff_engine(void);  /* engine.h's diff of SQLite */
+/* The PostgreSQL engine's (lib/sink_pg_diff.c). */
+const wf_diff_engine *wf_pg_diff_engine(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit_schema.h"
+#include "diff_internal.h"
 #include "wf2sqlite/dburi.h"
 #include "wf2sqlite/schema.h"
 #include "wf_version.h"
@@ -1286,6 +1287,8 @@ const wf_engine wf_engine_postgresql = {
 	.open = pg_open,
 	.close = pg_close,
 	.preflight = pg_preflight,
+	.preflight_key = wf_pg_preflight_key,
+	.table_key = wf_pg_table_key,
 	.hold_write = pg_hold_write,
 	.release_write = pg_release_write,
 	.heartbeat = pg_heartbeat,
@@ -1302,6 +1305,7 @@ const wf_engine wf_engine_postgresql = {
 	.batch_begin = pg_batch_begin,
 	.batch_set_status = pg_batch_set_status,
 	.batch_get = pg_batch_get,
+	.diff = wf_pg_diff_engine,
 	.load_new = wf_pg_load_new,
 	.load_free = wf_pg_load_free,
 	.load_begin = wf_pg_load_begin,

@@ -7,6 +7,8 @@
  * lib/sink_pg_load.c  the load_* entries: DDL from the column mapping, rows
  *                     through COPY FROM STDIN, values that do not fit into
  *                     _wf_rejects, the commit with the run's end
+ * lib/sink_pg_upsert.c --mode upsert: the key's index and lookups
+ * lib/sink_pg_diff.c  `diff` (diff_internal.h)
  *
  * Every entry follows the contract engine.h gives it; only the differences
  * are said here. */
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "wf2sqlite/buf.h"
 
 typedef struct wf_pg wf_pg;  /* a wf_sink: its first member is the head */
 
@@ -103,5 +106,20 @@ typedef struct wf_pg_target {
 } wf_pg_target;
 wf_status wf_pg_target_parse(wf_pg *p, const char *name, wf_pg_target *out, wf_err *err);
 void wf_pg_target_clear(wf_pg_target *t);
+
+/* ---- --mode upsert (sink_pg_upsert.c) ---- */
+
+/* engine.h's preflight_key and table_key. */
+wf_status wf_pg_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+			      size_t nkeys, wf_err *err);
+wf_status wf_pg_table_key(wf_sink *s, const char *table, char *buf, size_t cap,
+			  const char **keys, size_t max, size_t *out_n, wf_err *err);
+/* The unique index "<table>__key" on the keys, unless there; rows already
+ * sharing a key: WF_EUSAGE. */
+wf_status wf_pg_upsert_index(wf_pg *p, const wf_pg_target *t, const char *table,
+			     const char *const *keys, size_t nkeys, wf_err *err);
+/* Appends the quoted keys, sep between them, after after each. */
+wf_status wf_pg_upsert_keys_sql(wf_pg *p, wf_buf *b, const char *const *keys, size_t nkeys,
+				const char *sep, const char *after, wf_err *err);
 
 #endif

@@ -44,6 +44,8 @@ struct wf_engine_load {
 	wf_pg_target t;
 	wf_engine_warn_fn warn;
 	void *warn_ctx;
+	const char *const *keys;  /* --mode upsert (borrowed); nkeys 0 otherwise */
+	size_t nkeys;
 
 	pgcol *cols;         /* the schema's columns as the table has them */
 	size_t ncols, cols_cap;
@@ -61,6 +63,10 @@ struct wf_engine_load {
 };
 
 typedef struct wf_engine_load pgload;
+
+/* An upsert's rows go by COPY into this temporary table of the load's
+ * transaction first (sink_pg_upsert.c). */
+#define STAGE "pg_temp.\"_wf_upsert_stage\""
 
 /* The table's pg_class row by a scan with the statement's snapshot ($1 the
  * table's name, $2 its schema or NULL): a process that waited for another's
@@ -367,7 +373,7 @@ static wf_status copy_start(pgload *l, wf_err *err)
 	size_t i;
 
 	wf_buf_reset(&l->sql);
-	st = wf_buf_appendf(&l->sql, err, "COPY %s (", l->t.q_table);
+	st = wf_buf_appendf(&l->sql, err, "COPY %s (", l->nkeys ? STAGE : l->t.q_table);
 	for (i = 0; st == WF_OK && i < l->prepared; i++)
 		st = wf_buf_appendf(&l->sql, err, "%s, ", l->cols[i].q);
 	if (st == WF_OK)
@@ -680,6 +686,133 @@ static wf_status make_view(pgload *l, wf_err *err)
 	return exec_sql(l, "creating the _latest view", err);
 }
 
+/* ---- --mode upsert ------------------------------------------------------ */
+
+/* The key's unique index (the keys must be columns of this result), and
+ * the staging table the COPY fills, shaped as the table. */
+static wf_status upsert_apply(pgload *l, wf_err *err)
+{
+	size_t i, k;
+	wf_status st;
+
+	for (k = 0; k < l->nkeys; k++) {
+		int found = 0;
+		for (i = 0; i < l->ncols && !found; i++)
+			found = strcmp(l->cols[i].name, l->keys[k]) == 0;
+		if (!found)
+			return wf_err_set(err, WF_EBADRESPONSE, "the result has no column %s, the "
+					  "--key of the upsert into %s: every row's key is "
+					  "missing; nothing loaded", l->keys[k], l->table);
+	}
+	if ((st = wf_pg_upsert_index(l->pg, &l->t, l->table, l->keys, l->nkeys, err)) != WF_OK)
+		return st;
+	wf_buf_reset(&l->sql);
+	st = wf_buf_appendf(&l->sql, err, "DROP TABLE IF EXISTS " STAGE "; CREATE TEMPORARY TABLE"
+			    " \"_wf_upsert_stage\" (LIKE %s) ON COMMIT DROP", l->t.q_table);
+	return st == WF_OK ? exec_sql(l, "making the upsert's staging table", err) : failed(l, st, err);
+}
+
+/* The key index of the table before a replace, made again on the new
+ * table; a key column this result lacks: a warning. */
+static wf_status keep_key(pgload *l, const char *const *keys, size_t nk, wf_err *err)
+{
+	size_t i, k;
+
+	for (k = 0; k < nk; k++) {
+		int found = 0;
+		for (i = 0; i < l->ncols && !found; i++)
+			found = strcmp(l->cols[i].name, keys[k]) == 0;
+		if (!found) {
+			char line[512];
+			snprintf(line, sizeof(line), "could not recreate the key index of table %s "
+				 "after replace: the result has no column %s", l->table, keys[k]);
+			l->warn(l->warn_ctx, line);
+			return WF_OK;
+		}
+	}
+	return wf_pg_upsert_index(l->pg, &l->t, l->table, keys, nk, err);
+}
+
+/* The staged rows into the table: a NULL key fails the load (nothing
+ * loaded); of the rows of one key the last wins; a key already there gets
+ * this result's columns, _run_id and _row (its other columns are kept). */
+static wf_status upsert_rows(pgload *l, const wf_run_load *rl, wf_err *err)
+{
+	PGresult *r = NULL;
+	wf_status st;
+	int64_t written;
+	size_t i;
+
+	wf_buf_reset(&l->sql);
+	if ((st = wf_buf_appendf(&l->sql, err, "SELECT min(\"_row\") FROM " STAGE " WHERE ")) != WF_OK ||
+	    (st = wf_pg_upsert_keys_sql(l->pg, &l->sql, l->keys, l->nkeys, " OR ", " IS NULL",
+					err)) != WF_OK ||
+	    (st = params(l, l->sql.data, 0, NULL, &r, "checking the keys", err)) != WF_OK)
+		return st;
+	if (!PQgetisnull(r, 0, 0)) {
+		char want[512];
+		size_t o = 0;
+		want[0] = '\0';
+		for (i = 0; i < l->nkeys && o < sizeof(want); i++) {
+			int w = snprintf(want + o, sizeof(want) - o, "%s%s", i ? "," : "", l->keys[i]);
+			if (w < 0)
+				break;
+			o += (size_t)w;
+		}
+		st = wf_err_set(err, WF_EBADRESPONSE, "the row at index %s of the result has no "
+				"key (%s is NULL or missing): an upsert needs every row's key; nothing loaded",
+				PQgetvalue(r, 0, 0), want);
+		PQclear(r);
+		return st;
+	}
+	PQclear(r);
+	wf_buf_reset(&l->sql);
+	st = wf_buf_appendf(&l->sql, err, "INSERT INTO %s (", l->t.q_table);
+	for (i = 0; st == WF_OK && i < l->ncols; i++)
+		st = wf_buf_appendf(&l->sql, err, "%s, ", l->cols[i].q);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\") SELECT DISTINCT ON (");
+	if (st == WF_OK)
+		st = wf_pg_upsert_keys_sql(l->pg, &l->sql, l->keys, l->nkeys, ", ", "", err);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, ") ");
+	for (i = 0; st == WF_OK && i < l->ncols; i++)
+		st = wf_buf_appendf(&l->sql, err, "%s, ", l->cols[i].q);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, "\"_run_id\", \"_row\" FROM " STAGE " ORDER BY ");
+	if (st == WF_OK)
+		st = wf_pg_upsert_keys_sql(l->pg, &l->sql, l->keys, l->nkeys, ", ", "", err);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, ", \"_row\" DESC ON CONFLICT (");
+	if (st == WF_OK)
+		st = wf_pg_upsert_keys_sql(l->pg, &l->sql, l->keys, l->nkeys, ", ", "", err);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, ") DO UPDATE SET ");
+	for (i = 0; st == WF_OK && i < l->ncols; i++)
+		st = wf_buf_appendf(&l->sql, err, "%s = EXCLUDED.%s, ", l->cols[i].q, l->cols[i].q);
+	if (st == WF_OK)
+		st = wf_buf_appendf(&l->sql, err, "\"_run_id\" = EXCLUDED.\"_run_id\","
+				    " \"_row\" = EXCLUDED.\"_row\"");
+	if (st != WF_OK)
+		return failed(l, st, err);
+	r = PQexec(l->conn, l->sql.data);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = db_failed(l, r, err, "upserting the rows");
+		PQclear(r);
+		return st;
+	}
+	written = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (rl->rows_loaded > written) {
+		char line[256];
+		int64_t extra = rl->rows_loaded - written;
+		snprintf(line, sizeof(line), "%lld row%s repeated the key of an earlier row of this "
+			 "result: the last row of each key was kept", (long long)extra,
+			 extra == 1 ? "" : "s");
+		l->warn(l->warn_ctx, line);
+	}
+	return WF_OK;
+}
 
 /* ---- the engine's load entries (engine.h) ------------------------------- */
 
@@ -729,6 +862,8 @@ wf_status wf_pg_load_new(wf_sink *s, const wf_engine_load_opts *o, wf_engine_loa
 	snprintf(l->run_id_text, sizeof(l->run_id_text), "%lld", (long long)o->run_id);
 	l->warn = o->warn;
 	l->warn_ctx = o->warn_ctx;
+	l->keys = o->keys;
+	l->nkeys = o->nkeys;
 	l->rej_fd = -1;
 	wf_buf_init(&l->line, COPY_CHUNK + ((size_t)256 << 20));
 	wf_buf_init(&l->sql, SQL_MAX);
@@ -893,16 +1028,27 @@ wf_status wf_pg_load_apply(wf_engine_load *l, const wf_schema *schema, const wf_
 	} else if (a->mode == WF_MODE_REPLACE) {
 		/* In this transaction: readers see the old rows until it
 		 * commits, then the new ones; never an empty table. */
+		char kbuf[4096];
+		const char *keys[64];
+		size_t nk = 0;
+		/* The key of an upsert stays (as on SQLite). */
+		st = wf_pg_table_key((wf_sink *)(void *)l->pg, l->table, kbuf, sizeof(kbuf), keys,
+				     sizeof(keys) / sizeof(keys[0]), &nk, err);
 		wf_buf_reset(&l->sql);
-		st = wf_buf_appendf(&l->sql, err, "DROP VIEW IF EXISTS %s; DROP TABLE %s",
-				    l->t.q_view, l->t.q_table);
+		if (st == WF_OK)
+			st = wf_buf_appendf(&l->sql, err, "DROP VIEW IF EXISTS %s; DROP TABLE %s",
+					    l->t.q_view, l->t.q_table);
 		if (st == WF_OK)
 			st = exec_sql(l, "dropping the previous table (--mode replace)", err);
 		if (st == WF_OK)
 			st = create_table(l, err);
+		if (st == WF_OK && nk > 0 && a->mode == WF_MODE_REPLACE)
+			st = keep_key(l, keys, nk, err);
 	} else {
 		st = extend_table(l, 0, err);
 	}
+	if (st == WF_OK && a->mode == WF_MODE_UPSERT)
+		st = upsert_apply(l, err);
 	if (st == WF_OK && a->index_now)
 		st = ensure_run_index(l, err);
 	if (st == WF_OK)
@@ -935,6 +1081,14 @@ wf_status wf_pg_load_add_column(wf_engine_load *l, const wf_schema *schema, size
 	}
 	if ((st = extend_table(l, base, err)) != WF_OK || (st = make_view(l, err)) != WF_OK)
 		return st;
+	for (; l->nkeys > 0 && base < l->ncols; base++) {
+		wf_buf_reset(&l->sql);
+		st = wf_buf_appendf(&l->sql, err, "ALTER TABLE " STAGE " ADD COLUMN IF NOT EXISTS"
+				    " %s %s", l->cols[base].q, pgtype_name[l->cols[base].type]);
+		st = st == WF_OK ? exec_sql(l, "adding a column", err) : failed(l, st, err);
+		if (st != WF_OK)
+			return st;
+	}
 	return record_column(l, schema, index, err);
 }
 
@@ -1094,6 +1248,8 @@ wf_status wf_pg_load_commit(wf_engine_load *l, const wf_run_outcome *o, const wf
 	if (l->in_copy && (st = copy_end(l, err)) != WF_OK)
 		return st;
 	if ((st = copy_rejects(l, err)) != WF_OK)
+		return st;
+	if (l->nkeys > 0 && (st = upsert_rows(l, rl, err)) != WF_OK)
 		return st;
 	/* A new table's index is built once, after its rows. */
 	if (build_index && (st = ensure_run_index(l, err)) != WF_OK)

@@ -163,15 +163,103 @@ class Types(PgCase):
         self.assertIn("no schema", r.err)
         self.assertEqual(self.q("SELECT n::text, b::text, t FROM ns"), [("2.25", "true", "z")])
 
-    def test_diff_on_postgres_is_refused_cleanly(self):
-        self.load(TYPED_BODY, "--table", "d")
-        self.load(TYPED_BODY, "--table", "d")
-        r = run_wf(["diff", "1", "2", "--table", "d", "--db", self.uri], env=pg_env())
-        self.assertEqual(r.rc, 2, repr(r))
-        self.assertIn("diff is not available for PostgreSQL database", r.err)
-        r = self.load(TYPED_BODY, "--table", "d", "--mode", "upsert", "--key", "s", rc=2)
-        self.assertIn("upsert is not available for a postgresql database", r.err)
+class Upsert(PgCase):
+    """--mode upsert --key on PostgreSQL (SPEC 15): what test_upsert.py asks
+    of SQLite."""
+
+    def upsert(self, rows, key="id", schema=None, table="t", rc=0):
+        import test_upsert as tu
+        return self.load(tu.body(rows, schema or tu.SCHEMA), "--table", table, "--mode",
+                         "upsert", "--key", key, rc=rc)
+
+    def test_latest_values_last_writer_and_repeated_keys(self):
+        import test_upsert as tu
+        extra = tu.SCHEMA + [{"id": "note", "type": "string"}]
+        self.upsert([{"id": 1, "name": "a", "score": 1, "note": "n1"},
+                     {"id": 2, "name": "b", "score": 2, "note": "n2"},
+                     {"id": 3, "name": "c", "score": 3}], schema=extra)
+        # id 2 changes (score missing: NULL), id 4 new, id 4 repeated (last
+        # wins); note is not in this result's schema: rows keep theirs.
+        r = self.upsert([{"id": 2, "name": "B"}, {"id": 4, "name": "x", "score": 0},
+                         {"id": 4, "name": "d", "score": 4}])
+        self.assertIn("1 row repeated the key", r.err)
+        self.assertEqual(self.q("SELECT id, name, score, note, _run_id, _row FROM t ORDER BY id"),
+                         [("1", "a", "1", "n1", "1", "0"), ("2", "B", None, "n2", "2", "0"),
+                          ("3", "c", "3", None, "1", "2"), ("4", "d", "4", None, "2", "2")])
+        self.assertEqual(self.q("SELECT mode, status, rows_loaded FROM _wf_runs ORDER BY run_id"),
+                         [("upsert", "loaded", "3"), ("upsert", "loaded", "3")])
+        self.assertEqual(self.q("SELECT indexdef LIKE '%UNIQUE%(id)' FROM pg_indexes"
+                                " WHERE indexname = 't__key'"), [("t",)])
+        # The key is fixed by the first upsert; appending is refused too.
+        r = self.upsert([{"id": 1, "name": "a"}], key="name", rc=2)
+        self.assertIn("keyed by id", r.err)
+        r = self.load(tu.body([{"id": 1}]), "--table", "t", rc=2)
+        self.assertIn("keeps one row per key", r.err)
         self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
+        # A replace keeps the key index.
+        self.load(tu.body([{"id": 5}]), "--table", "t", "--mode", "replace")
+        self.assertEqual(self.q("SELECT count(*) FROM pg_indexes WHERE indexname = 't__key'"),
+                         [("1",)])
+
+    def test_null_or_missing_key_fails_with_nothing_loaded(self):
+        self.upsert([{"id": 1, "name": "a", "score": 1}])
+        for rows in ([{"id": 2, "name": "b"}, {"name": "no key"}],
+                     [{"id": 2, "name": "b"}, {"id": None, "name": "null key"}]):
+            r = self.upsert(rows, rc=9)
+            self.assertIn("the row at index 1 of the result has no key", r.err)
+        r = self.upsert([{"name": "x"}], schema=[{"id": "name", "type": "string"}], rc=9)
+        self.assertIn("no column id", r.err)
+        self.assertEqual(self.q("SELECT id, name FROM t"), [("1", "a")])
+        self.assertEqual(self.q("SELECT status, exit_code FROM _wf_runs WHERE run_id > 1"),
+                         [("failed", "9")] * 3)
+        # Earlier appends that share a key: the table cannot be keyed by it.
+        import test_upsert as tu
+        self.load(tu.body([{"id": 1}]), "--table", "h")
+        self.load(tu.body([{"id": 1}]), "--table", "h")
+        r = self.upsert([{"id": 1}], table="h", rc=2)
+        self.assertIn("share a key", r.err)
+
+
+class Diff(PgCase):
+    """`diff` says on PostgreSQL exactly what it says on SQLite for the same
+    loads (tests/e2e/test_diff.py's runs: 1 vs 1.0 equal, a changed name,
+    duplicate keys, rows added twice; then a column only in the third run)."""
+
+    def test_diff_output_is_the_same_as_on_sqlite(self):
+        import test_diff as td
+        extra = td.SCHEMA + [{"id": "note", "type": "string"}]
+        rows_c = [dict(r, note="n%d" % r["id"]) for r in td.ROWS_B[:3]]
+        sqlite_db = os.path.join(self.dir, "same.db")
+        for rows, schema in ((td.ROWS_A, td.SCHEMA), (td.ROWS_B, td.SCHEMA), (rows_c, extra)):
+            b = td.body(rows, schema)
+            self.load(b, "--table", "t", "-q")
+            r = run_wf(["load", "-", "--db", sqlite_db, "--table", "t", "-q"], env=pg_env(),
+                       input=b, cwd=self.dir)
+            self.assertEqual(r.rc, 0, repr(r))
+        for args in ([], ["--key", "id"], ["--json"], ["--key", "id", "--json"],
+                     ["1", "3", "--key", "id", "--json"], ["1", "3"]):
+            pg = run_wf(["diff", "--table", "t", "--db", self.uri] + args, env=pg_env())
+            lite = run_wf(["diff", "--table", "t", "--db", sqlite_db] + args, env=pg_env())
+            self.assertEqual(pg.rc, lite.rc, (args, pg, lite))
+            if "--json" in args:
+                jp, jl = json.loads(pg.out), json.loads(lite.out)
+                self.assertEqual(jp.pop("database"), self.uri)
+                jl.pop("database")
+                self.assertEqual(jp, jl, args)
+                j = jp
+            else:
+                self.assertEqual(pg.out, lite.out, args)
+        # The last --json (runs 1 and 3): the column only in run 3 says so.
+        self.assertEqual((j["run_a"], j["run_b"], j["summary"]["changed"], j["columns_added"]),
+                         (1, 3, 2, ["note"]), j)
+        pg = run_wf(["diff", "--table", "t", "--db", self.uri, "1", "2", "--key", "id"],
+                    env=pg_env())
+        self.assertIn("0 added, 1 removed, 1 changed, 1 unchanged, 2 duplicate keys",
+                      pg.out.splitlines()[0])
+        self.assertIn("2\tname\tb\tB", pg.out.splitlines())
+        r = run_wf(["diff", "--table", "nope", "--db", self.uri], env=pg_env())
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("no table nope", r.err)
 
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")
