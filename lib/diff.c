@@ -203,7 +203,7 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 	q.nkeys = spec->nkeys;
 	q.columns = d->info.columns;
 	q.ncolumns = d->info.ncolumns;
-	ret = d->eng->open(s, &q, &d->cur, err);
+	ret = wf_diff_merge_open(d->eng, s, &q, &d->cur, err);
 	if (ret != WF_OK)
 		goto cleanup;
 	*out = d;
@@ -228,7 +228,7 @@ wf_status wf_diff_next(wf_diff *d, const wf_diff_row **out, wf_err *err)
 		int end = 0;
 		if (d->done)
 			return WF_OK;
-		ret = d->eng->next(d->cur, &d->group, &end, err);
+		ret = wf_diff_merge_next(d->cur, &d->group, &end, err);
 		if (ret != WF_OK)
 			return ret;
 		if (end) {
@@ -266,8 +266,7 @@ void wf_diff_free(wf_diff *d)
 {
 	if (!d)
 		return;
-	if (d->eng && d->cur)
-		d->eng->close(d->cur);
+	wf_diff_merge_close(d->cur);
 	names_free(d->columns, d->info.ncolumns);
 	free(d->sides);
 	free(d->table);

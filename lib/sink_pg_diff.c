@@ -1,5 +1,5 @@
 /* `diff` on PostgreSQL (diff_internal.h): the same merge as SQLite's
- * (sink_sqlite_diff.c) over one query that the server sorts by key (without
+ * (diff_merge.c) over one query that the server sorts by key (without
  * keys: by every column) and run, streamed a row at a time (libpq's
  * single-row mode), so memory stays flat. So that `diff` says the same on
  * both engines: the sort puts NULLs first and text in byte order (COLLATE
@@ -30,21 +30,11 @@
 #define OID_FLOAT8 701
 #define OID_NUMERIC 1700
 
-typedef struct held {
-	wf_diff_value v;
-	char *buf;
-	size_t cap;
-} held;
-
-struct wf_diff_cursor {
+/* The two runs' rows, sorted (diff_internal.h). */
+struct wf_diff_rows {
 	wf_pg *p;
 	PGresult *row;     /* the current row (single-row mode), or NULL */
 	int streaming;     /* the query's results are not all read */
-	size_t nkeys, ncolumns;
-	int multiset, same_run, have_row, at_end;
-	held *hkey, *ha, *hb;
-	wf_diff_value *key, *values, *old;
-	unsigned char *differs;
 };
 
 static wf_status loaded_runs(wf_sink *s, const char *table, int64_t *out, size_t max,
@@ -287,16 +277,7 @@ static wf_status build_sql(wf_pg *p, wf_buf *b, const char *q_table, const PGres
 	return WF_OK;
 }
 
-static void held_free(held *h, size_t n)
-{
-	size_t i;
-
-	for (i = 0; h && i < n; i++)
-		free(h[i].buf);
-	free(h);
-}
-
-static void cursor_close(wf_diff_cursor *c)
+static void rows_close(wf_diff_rows *c)
 {
 	if (!c)
 		return;
@@ -314,58 +295,31 @@ static void cursor_close(wf_diff_cursor *c)
 		while ((r = PQgetResult(conn)) != NULL)
 			PQclear(r);
 	}
-	held_free(c->hkey, c->nkeys);
-	held_free(c->ha, c->ncolumns);
-	held_free(c->hb, c->ncolumns);
-	free(c->key);
-	free(c->values);
-	free(c->old);
-	free(c->differs);
 	free(c);
 }
 
-static wf_status cursor_open(wf_sink *s, const wf_diff_query *q, wf_diff_cursor **out,
-			     wf_err *err)
+static wf_status rows_open(wf_sink *s, const wf_diff_query *q, wf_diff_rows **out,
+			   wf_err *err)
 {
 	wf_pg *p = PG(s);
-	wf_diff_cursor *c = NULL;
-	wf_diff_query whole;
+	wf_diff_rows *c = NULL;
 	wf_pg_target t;
 	PGresult *cols = NULL;
 	wf_status ret = WF_OK;
 	char a[24], b[24];
 	const char *vals[2] = {a, b};
 	wf_buf sql;
-	int multiset = q->nkeys == 0;
 
 	*out = NULL;
-	if (multiset) {
-		whole = *q;
-		whole.keys = q->columns;
-		whole.nkeys = q->ncolumns;
-		whole.columns = NULL;
-		whole.ncolumns = 0;
-		q = &whole;
-	}
 	wf_buf_init(&sql, SQL_MAX);
 	if ((ret = wf_pg_target_parse(p, q->table, &t, err)) != WF_OK)
 		return ret;
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->key = calloc(q->nkeys + 1, sizeof(*c->key))) ||
-	    !(c->values = calloc(q->ncolumns + 1, sizeof(*c->values))) ||
-	    !(c->old = calloc(q->ncolumns + 1, sizeof(*c->old))) ||
-	    !(c->differs = calloc(q->ncolumns + 1, 1)) ||
-	    !(c->hkey = calloc(q->nkeys + 1, sizeof(*c->hkey))) ||
-	    !(c->ha = calloc(q->ncolumns + 1, sizeof(*c->ha))) ||
-	    !(c->hb = calloc(q->ncolumns + 1, sizeof(*c->hb)))) {
+	if (!c) {
 		ret = wf_err_set(err, WF_EINTERNAL, "out of memory starting the comparison");
 		goto cleanup;
 	}
 	c->p = p;
-	c->nkeys = q->nkeys;
-	c->ncolumns = q->ncolumns;
-	c->same_run = q->run_a == q->run_b;
-	c->multiset = multiset;
 	if ((ret = columns_of(p, t.q_table, &cols, err)) != WF_OK ||
 	    (ret = build_sql(p, &sql, t.q_table, cols, q, err)) != WF_OK)
 		goto cleanup;
@@ -384,14 +338,14 @@ static wf_status cursor_open(wf_sink *s, const wf_diff_query *q, wf_diff_cursor 
 	c = NULL;
 cleanup:
 	PQclear(cols);
-	cursor_close(c);
+	rows_close(c);
 	wf_pg_target_clear(&t);
 	wf_buf_free(&sql);
 	return ret;
 }
 
 /* The next row into c->row: 1 a row, 0 the end, -1 a failure (in err). */
-static int step(wf_diff_cursor *c, wf_status *st, wf_err *err)
+static int rows_step(wf_diff_rows *c, wf_status *st, wf_err *err)
 {
 	PGconn *conn = wf_pg_conn(c->p);
 	PGresult *r;
@@ -486,27 +440,9 @@ static void value_of(const PGresult *r, int i, wf_diff_value *v)
 	}
 }
 
-static int hold(const PGresult *r, int i, held *h)
+static void rows_value(wf_diff_rows *c, int i, wf_diff_value *v)
 {
-	wf_diff_value v;
-
-	value_of(r, i, &v);
-	if (v.type == WF_DV_TEXT || v.type == WF_DV_NUMBER) {
-		if (v.len + 1 > h->cap) {
-			size_t cap = v.len + 1 > 2 * h->cap ? v.len + 1 : 2 * h->cap;
-			char *bigger = realloc(h->buf, cap);
-			if (!bigger)
-				return -1;
-			h->buf = bigger;
-			h->cap = cap;
-		}
-		if (v.len)
-			memcpy(h->buf, v.p, v.len);
-		h->buf[v.len] = '\0';
-		v.p = h->buf;
-	}
-	h->v = v;
-	return 0;
+	value_of(c->row, i, v);
 }
 
 /* 1 when the numeric text n has the value i (1.00 is 1). */
@@ -540,126 +476,17 @@ static int same_value(const wf_diff_value *a, const wf_diff_value *b)
 	}
 }
 
-static int same_key(wf_diff_cursor *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nkeys; i++) {
-		wf_diff_value v;
-		value_of(c->row, (int)i, &v);
-		if (!same_value(&v, &c->hkey[i].v))
-			return 0;
-	}
-	return 1;
-}
-
-static wf_status key_group(wf_diff_cursor *c, wf_diff_group *out, int *out_done, wf_err *err)
-{
-	wf_status st = WF_OK;
-	size_t i;
-	int rc;
-
-	for (;;) {
-		int64_t na = 0, nb = 0;
-		int differ = 0;
-
-		if (c->at_end) {
-			*out_done = 1;
-			return WF_OK;
-		}
-		if (!c->have_row) {
-			rc = step(c, &st, err);
-			if (rc < 0)
-				return st;
-			if (rc == 0) {
-				c->at_end = 1;
-				continue;
-			}
-		}
-		for (i = 0; i < c->nkeys; i++)
-			if (hold(c->row, (int)i, &c->hkey[i]) != 0)
-				goto nomem;
-		do {
-			int in_b = PQgetvalue(c->row, 0, (int)c->nkeys)[0] == 't';
-			int in_a = !in_b || c->same_run;
-			if (in_b && ++nb == 1)
-				for (i = 0; i < c->ncolumns; i++)
-					if (hold(c->row, (int)(c->nkeys + 1 + i), &c->hb[i]) != 0)
-						goto nomem;
-			if (in_a && ++na == 1)
-				for (i = 0; i < c->ncolumns; i++)
-					if (hold(c->row, (int)(c->nkeys + 1 + i), &c->ha[i]) != 0)
-						goto nomem;
-			rc = step(c, &st, err);
-			if (rc < 0)
-				return st;
-			c->have_row = rc == 1;
-			c->at_end = rc == 0;
-		} while (c->have_row && same_key(c));
-		for (i = 0; i < c->nkeys; i++)
-			c->key[i] = c->hkey[i].v;
-		for (i = 0; i < c->ncolumns; i++) {
-			c->old[i] = c->ha[i].v;
-			c->values[i] = c->hb[i].v;
-		}
-		out->repeat = 1;
-		if (c->multiset) {
-			if (na == nb)
-				continue;
-			out->row.kind = nb > na ? WF_DIFF_ADDED : WF_DIFF_REMOVED;
-			out->repeat = nb > na ? nb - na : na - nb;
-			out->row.values = c->key;
-			return WF_OK;
-		}
-		out->row.key = c->key;
-		out->row.rows_a = na;
-		out->row.rows_b = nb;
-		if (na > 1 || nb > 1) {
-			out->row.kind = WF_DIFF_DUPLICATE_KEY;
-			return WF_OK;
-		}
-		if (na == 0) {
-			out->row.kind = WF_DIFF_ADDED;
-			out->row.values = c->values;
-			return WF_OK;
-		}
-		if (nb == 0) {
-			out->row.kind = WF_DIFF_REMOVED;
-			out->row.values = c->old;
-			return WF_OK;
-		}
-		for (i = 0; i < c->ncolumns; i++) {
-			c->differs[i] = (unsigned char)!same_value(&c->ha[i].v, &c->hb[i].v);
-			differ |= c->differs[i];
-		}
-		if (differ) {
-			out->row.kind = WF_DIFF_CHANGED;
-			out->row.values = c->values;
-			out->row.old = c->old;
-			out->row.differs = c->differs;
-			return WF_OK;
-		}
-	}
-nomem:
-	return wf_err_set(err, WF_EINTERNAL, "out of memory comparing the runs");
-}
-
-static wf_status cursor_next(wf_diff_cursor *c, wf_diff_group *out, int *out_done, wf_err *err)
-{
-	memset(out, 0, sizeof(*out));
-	*out_done = 0;
-	return key_group(c, out, out_done, err);
-}
-
 static const wf_diff_engine pg_diff = {
 	.loaded_runs = loaded_runs,
 	.run = run_row,
 	.table_columns = table_columns,
 	.run_columns = run_columns,
 	.count_rows = count_rows,
-	.open = cursor_open,
-	.next = cursor_next,
-	.close = cursor_close,
+	.rows_open = rows_open,
+	.rows_step = rows_step,
+	.rows_value = rows_value,
+	.rows_close = rows_close,
+	.same_value = same_value,
 };
 
 const wf_diff_engine *wf_pg_diff_engine(void)

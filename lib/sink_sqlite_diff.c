@@ -3,11 +3,11 @@
  * SQLite sorts by key (without keys: by every column) and run, so SQLite's
  * sorter, not this process, holds the rows (it spills to temporary files
  * beyond its cache). The rows of one key (one per run, unless duplicated;
- * without keys, the copies of one row) come together and are compared here
- * as they stream by: a merge, which measured 3x faster in CPU than a GROUP BY
- * counting the rows or taking max(CASE ...) of every column, on 1M rows per
- * run. Values compare as SQLite compares them: 1 equals 1.0, NULL equals
- * NULL, text by its bytes (BINARY). */
+ * without keys, the copies of one row) come together and are compared as
+ * they stream by (lib/diff_merge.c): a merge, which measured 3x faster in
+ * CPU than a GROUP BY counting the rows or taking max(CASE ...) of every
+ * column, on 1M rows per run. Values compare as SQLite compares them: 1
+ * equals 1.0, NULL equals NULL, text by its bytes (BINARY). */
 #include "diff_internal.h"
 #include "sink_internal.h"
 
@@ -19,24 +19,10 @@
 
 #define SQL_MAX (64u << 20)
 
-/* A value copied out of a row (the statement moves on). */
-typedef struct held {
-	wf_diff_value v;
-	char *buf;
-	size_t cap;
-} held;
-
-struct wf_diff_cursor {
+/* The two runs' rows, sorted (diff_internal.h). */
+struct wf_diff_rows {
 	wf_sink *s;
 	sqlite3_stmt *st;
-	size_t nkeys, ncolumns;  /* without keys: every column is a key */
-	int multiset;      /* no keys: rows compare whole, counted */
-	int same_run;      /* run A is run B: each row is in both */
-	int have_row;      /* the statement holds the first row of the next key */
-	int at_end;
-	held *hkey, *ha, *hb;
-	wf_diff_value *key, *values, *old;
-	unsigned char *differs;
 };
 
 static wf_status loaded_runs(wf_sink *s, const char *table, int64_t *out, size_t max,
@@ -272,85 +258,63 @@ static wf_status build_sql(wf_buf *b, const wf_diff_query *q, wf_err *err)
 	return WF_OK;
 }
 
-static void held_free(held *h, size_t n)
+static void rows_close(wf_diff_rows *r)
 {
-	size_t i;
-
-	for (i = 0; h && i < n; i++)
-		free(h[i].buf);
-	free(h);
-}
-
-static void cursor_close(wf_diff_cursor *c)
-{
-	if (!c)
+	if (!r)
 		return;
-	sqlite3_finalize(c->st);
-	held_free(c->hkey, c->nkeys);
-	held_free(c->ha, c->ncolumns);
-	held_free(c->hb, c->ncolumns);
-	free(c->key);
-	free(c->values);
-	free(c->old);
-	free(c->differs);
-	free(c);
+	sqlite3_finalize(r->st);
+	free(r);
 }
 
-static wf_status cursor_open(wf_sink *s, const wf_diff_query *q, wf_diff_cursor **out,
-			     wf_err *err)
+static wf_status rows_open(wf_sink *s, const wf_diff_query *q, wf_diff_rows **out,
+			   wf_err *err)
 {
-	wf_diff_cursor *c = NULL;
-	wf_diff_query whole;
+	wf_diff_rows *r = NULL;
 	wf_status ret = WF_OK;
 	wf_buf sql;
-	int rc, multiset = q->nkeys == 0;
+	int rc;
 
 	*out = NULL;
-	if (multiset) {
-		/* Whole rows: every column groups. */
-		whole = *q;
-		whole.keys = q->columns;
-		whole.nkeys = q->ncolumns;
-		whole.columns = NULL;
-		whole.ncolumns = 0;
-		q = &whole;
-	}
 	wf_buf_init(&sql, SQL_MAX);
-	c = calloc(1, sizeof(*c));
-	if (!c || !(c->key = calloc(q->nkeys + 1, sizeof(*c->key))) ||
-	    !(c->values = calloc(q->ncolumns + 1, sizeof(*c->values))) ||
-	    !(c->old = calloc(q->ncolumns + 1, sizeof(*c->old))) ||
-	    !(c->differs = calloc(q->ncolumns + 1, 1)) ||
-	    !(c->hkey = calloc(q->nkeys + 1, sizeof(*c->hkey))) ||
-	    !(c->ha = calloc(q->ncolumns + 1, sizeof(*c->ha))) ||
-	    !(c->hb = calloc(q->ncolumns + 1, sizeof(*c->hb)))) {
+	r = calloc(1, sizeof(*r));
+	if (!r) {
 		ret = wf_err_set(err, WF_EINTERNAL, "out of memory starting the comparison");
 		goto cleanup;
 	}
-	c->s = s;
-	c->nkeys = q->nkeys;
-	c->ncolumns = q->ncolumns;
-	c->same_run = q->run_a == q->run_b;
-	c->multiset = multiset;
+	r->s = s;
 	if ((ret = build_sql(&sql, q, err)) != WF_OK)
 		goto cleanup;
-	rc = sqlite3_prepare_v2(wf_sink_db(s), sql.data, -1, &c->st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(c->st, 1, q->run_a)) == SQLITE_OK)
-		rc = sqlite3_bind_int64(c->st, 2, q->run_b);
+	rc = sqlite3_prepare_v2(wf_sink_db(s), sql.data, -1, &r->st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(r->st, 1, q->run_a)) == SQLITE_OK)
+		rc = sqlite3_bind_int64(r->st, 2, q->run_b);
 	if (rc != SQLITE_OK) {
 		ret = wf_db_fail(s, rc, err, "preparing the comparison of %s", q->table);
 		goto cleanup;
 	}
-	*out = c;
-	c = NULL;
+	*out = r;
+	r = NULL;
 cleanup:
-	cursor_close(c);
+	rows_close(r);
 	wf_buf_free(&sql);
 	return ret;
 }
 
-static void value_of(sqlite3_stmt *st, int i, wf_diff_value *v)
+static int rows_step(wf_diff_rows *r, wf_status *st, wf_err *err)
 {
+	int rc = sqlite3_step(r->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	*st = wf_db_fail(r->s, rc, err, "comparing the runs");
+	return -1;
+}
+
+static void rows_value(wf_diff_rows *r, int i, wf_diff_value *v)
+{
+	sqlite3_stmt *st = r->st;
+
 	memset(v, 0, sizeof(*v));
 	switch (sqlite3_column_type(st, i)) {
 	case SQLITE_INTEGER:
@@ -376,30 +340,6 @@ static void value_of(sqlite3_stmt *st, int i, wf_diff_value *v)
 	}
 }
 
-/* Copies the value of column i into h (text and blobs into its buffer). */
-static int hold(sqlite3_stmt *st, int i, held *h)
-{
-	wf_diff_value v;
-
-	value_of(st, i, &v);
-	if (v.type == WF_DV_TEXT || v.type == WF_DV_BLOB) {
-		if (v.len + 1 > h->cap) {
-			size_t cap = v.len + 1 > 2 * h->cap ? v.len + 1 : 2 * h->cap;
-			char *bigger = realloc(h->buf, cap);
-			if (!bigger)
-				return -1;
-			h->buf = bigger;
-			h->cap = cap;
-		}
-		if (v.len)
-			memcpy(h->buf, v.p, v.len);
-		h->buf[v.len] = '\0';
-		v.p = h->buf;
-	}
-	h->v = v;
-	return 0;
-}
-
 /* 1 when a and b are equal as SQLite compares stored values (BINARY
  * collation; an integer and a real by their numeric values; NULL IS NULL). */
 static int same_value(const wf_diff_value *a, const wf_diff_value *b)
@@ -418,129 +358,17 @@ static int same_value(const wf_diff_value *a, const wf_diff_value *b)
 	}
 }
 
-/* 1 when the statement's current row has the key held in c->hkey. */
-static int same_key(wf_diff_cursor *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nkeys; i++) {
-		wf_diff_value v;
-		value_of(c->st, (int)i, &v);
-		if (!same_value(&v, &c->hkey[i].v))
-			return 0;
-	}
-	return 1;
-}
-
-/* The rows of the next key with a difference: counted per run, the first of
- * each run held; keys whose one row per run is the same are skipped. */
-static wf_status key_group(wf_diff_cursor *c, wf_diff_group *out, int *out_done, wf_err *err)
-{
-	size_t i;
-	int rc;
-
-	for (;;) {
-		int64_t na = 0, nb = 0;
-		int differ = 0;
-
-		if (c->at_end) {
-			*out_done = 1;
-			return WF_OK;
-		}
-		if (!c->have_row) {
-			rc = sqlite3_step(c->st);
-			if (rc == SQLITE_DONE) {
-				c->at_end = 1;
-				continue;
-			}
-			if (rc != SQLITE_ROW)
-				return wf_db_fail(c->s, rc, err, "comparing the runs");
-		}
-		for (i = 0; i < c->nkeys; i++)
-			if (hold(c->st, (int)i, &c->hkey[i]) != 0)
-				goto nomem;
-		do {
-			/* The same run on both sides: each row is in both. */
-			int in_b = sqlite3_column_int(c->st, (int)c->nkeys) != 0;
-			int in_a = !in_b || c->same_run;
-			if (in_b && ++nb == 1)
-				for (i = 0; i < c->ncolumns; i++)
-					if (hold(c->st, (int)(c->nkeys + 1 + i), &c->hb[i]) != 0)
-						goto nomem;
-			if (in_a && ++na == 1)
-				for (i = 0; i < c->ncolumns; i++)
-					if (hold(c->st, (int)(c->nkeys + 1 + i), &c->ha[i]) != 0)
-						goto nomem;
-			rc = sqlite3_step(c->st);
-			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-				return wf_db_fail(c->s, rc, err, "comparing the runs");
-			c->have_row = rc == SQLITE_ROW;
-			c->at_end = rc == SQLITE_DONE;
-		} while (c->have_row && same_key(c));
-		for (i = 0; i < c->nkeys; i++)
-			c->key[i] = c->hkey[i].v;
-		for (i = 0; i < c->ncolumns; i++) {
-			c->old[i] = c->ha[i].v;
-			c->values[i] = c->hb[i].v;
-		}
-		out->repeat = 1;
-		if (c->multiset) {
-			if (na == nb)
-				continue;
-			out->row.kind = nb > na ? WF_DIFF_ADDED : WF_DIFF_REMOVED;
-			out->repeat = nb > na ? nb - na : na - nb;
-			out->row.values = c->key;
-			return WF_OK;
-		}
-		out->row.key = c->key;
-		out->row.rows_a = na;
-		out->row.rows_b = nb;
-		if (na > 1 || nb > 1) {
-			out->row.kind = WF_DIFF_DUPLICATE_KEY;
-			return WF_OK;
-		}
-		if (na == 0) {
-			out->row.kind = WF_DIFF_ADDED;
-			out->row.values = c->values;
-			return WF_OK;
-		}
-		if (nb == 0) {
-			out->row.kind = WF_DIFF_REMOVED;
-			out->row.values = c->old;
-			return WF_OK;
-		}
-		for (i = 0; i < c->ncolumns; i++) {
-			c->differs[i] = (unsigned char)!same_value(&c->ha[i].v, &c->hb[i].v);
-			differ |= c->differs[i];
-		}
-		if (differ) {
-			out->row.kind = WF_DIFF_CHANGED;
-			out->row.values = c->values;
-			out->row.old = c->old;
-			out->row.differs = c->differs;
-			return WF_OK;
-		}
-	}
-nomem:
-	return wf_err_set(err, WF_EINTERNAL, "out of memory comparing the runs");
-}
-
-static wf_status cursor_next(wf_diff_cursor *c, wf_diff_group *out, int *out_done, wf_err *err)
-{
-	memset(out, 0, sizeof(*out));
-	*out_done = 0;
-	return key_group(c, out, out_done, err);
-}
-
 static const wf_diff_engine sqlite_diff = {
 	.loaded_runs = loaded_runs,
 	.run = run_row,
 	.table_columns = table_columns,
 	.run_columns = run_columns,
 	.count_rows = count_rows,
-	.open = cursor_open,
-	.next = cursor_next,
-	.close = cursor_close,
+	.rows_open = rows_open,
+	.rows_step = rows_step,
+	.rows_value = rows_value,
+	.rows_close = rows_close,
+	.same_value = same_value,
 };
 
 const wf_diff_engine *wf_sqlite_diff_engine(void)
