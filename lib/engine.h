@@ -321,4 +321,20 @@ const wf_engine *wf_engine_for(const char *db);
 /* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
 void wf_now_iso(char out[32]);
 
+/* How an engine compares column names (wf_engine_same_columns). */
+typedef enum wf_name_case {
+	WF_NAMES_EXACT = 0,       /* byte for byte (PostgreSQL's quoted identifiers) */
+	WF_NAMES_ASCII_NOCASE = 1 /* ASCII letters in any case, other bytes exact (SQLite) */
+} wf_name_case;
+
+/* 1 when a (na names) and b (nb names) list the same columns, in any order,
+ * names compared as how says; 0 otherwise. For --mode upsert: the key a
+ * table already has against the --key given. */
+int wf_engine_same_columns(char *const *a, size_t na, const char *const *b, size_t nb,
+			   wf_name_case how);
+
+/* "k1,k2" (the names as they are, comma-separated) into out, for messages;
+ * cut to cap bytes (cap > 0), always terminated. */
+void wf_engine_key_list(char *out, size_t cap, const char *const *keys, size_t n);
+
 #endif

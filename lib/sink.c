@@ -295,6 +295,59 @@ void wf_now_iso(char out[32])
 	snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000L) % 1000);
 }
 
+/* SQLite folds the case of ASCII letters only in column names (`Name` and
+ * `name` are one column, `É` and `é` two): its key index keeps the names as
+ * first given, so --key must match them in any ASCII case. PostgreSQL's
+ * names are quoted identifiers (the key's columns come from pg_attribute and
+ * --key is quoted as given): case matters. The fold is spelt out rather than
+ * strcasecmp's, which follows the locale. */
+static int same_name(const char *a, const char *b, wf_name_case how)
+{
+	unsigned char x, y;
+
+	if (how == WF_NAMES_EXACT)
+		return strcmp(a, b) == 0;
+	do {
+		x = (unsigned char)*a++;
+		y = (unsigned char)*b++;
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+	} while (x == y && x != '\0');
+	return x == y;
+}
+
+int wf_engine_same_columns(char *const *a, size_t na, const char *const *b, size_t nb,
+			   wf_name_case how)
+{
+	size_t i, j;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < nb; i++) {
+		int found = 0;
+		for (j = 0; j < na && !found; j++)
+			found = same_name(a[j], b[i], how);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+void wf_engine_key_list(char *out, size_t cap, const char *const *keys, size_t n)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n && o < cap; i++) {
+		int w = snprintf(out + o, cap - o, "%s%s", i ? "," : "", keys[i]);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
 char *wf_sink_default_table(const char *workflow_id)
 {
 	size_t i, n;

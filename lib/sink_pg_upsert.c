@@ -16,19 +16,6 @@
 #define SQL_MAX ((size_t)16 << 20)
 #define PG(s) ((wf_pg *)(void *)(s))
 
-static void key_list(char *out, size_t cap, const char *const *keys, size_t n)
-{
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < n && o < cap; i++) {
-		int w = snprintf(out + o, cap - o, "%s%s", i ? "," : "", keys[i]);
-		if (w < 0)
-			break;
-		o += (size_t)w;
-	}
-}
-
 static void names_free(char **names, size_t n)
 {
 	while (names && n > 0)
@@ -77,22 +64,6 @@ static wf_status key_index(wf_pg *p, const wf_pg_target *t, char ***out, size_t 
 	return WF_OK;
 }
 
-static int same_columns(char *const *a, size_t na, const char *const *b, size_t nb)
-{
-	size_t i, j;
-
-	if (na != nb)
-		return 0;
-	for (i = 0; i < nb; i++) {
-		int found = 0;
-		for (j = 0; j < na && !found; j++)
-			found = strcmp(a[j], b[i]) == 0;
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
 static wf_status append_keys(wf_pg *p, wf_buf *b, const char *const *keys, size_t nkeys,
 			     const char *sep, const char *after, wf_err *err)
 {
@@ -128,10 +99,10 @@ wf_status wf_pg_preflight_key(wf_sink *s, const char *table, const char *const *
 	wf_buf_init(&sql, SQL_MAX);
 	if ((st = key_index(p, &t, &cols, &n, err)) != WF_OK)
 		goto cleanup;
-	key_list(want, sizeof(want), keys, nkeys);
+	wf_engine_key_list(want, sizeof(want), keys, nkeys);
 	if (n > 0) {
-		if (!same_columns(cols, n, keys, nkeys)) {
-			key_list(have, sizeof(have), (const char *const *)cols, n);
+		if (!wf_engine_same_columns(cols, n, keys, nkeys, WF_NAMES_EXACT)) {
+			wf_engine_key_list(have, sizeof(have), (const char *const *)cols, n);
 			st = wf_err_set(err, WF_EUSAGE, "table %s is keyed by %s (fixed by its first "
 					"upsert), not %s; use --key %s, or another --table",
 					table, have, want, have);

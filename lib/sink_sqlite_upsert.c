@@ -22,20 +22,6 @@ static wf_status quoted(wf_buf *b, const char *name, wf_err *err)
 	return wf_sql_quote_ident(b, name, strlen(name), err);
 }
 
-/* "k1, k2" for messages (quoted when not plain), into out. */
-static void key_list(char *out, size_t cap, const char *const *keys, size_t n)
-{
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < n && o < cap; i++) {
-		int w = snprintf(out + o, cap - o, "%s%s", i ? "," : "", keys[i]);
-		if (w < 0)
-			break;
-		o += (size_t)w;
-	}
-}
-
 /* The columns of the table's key index in *out (names owned, caller frees
  * each and the array); *out_n 0 when the table has no key index yet. */
 static wf_status key_index(wf_sink *s, const char *table, char ***out, size_t *out_n,
@@ -89,24 +75,6 @@ static wf_status key_index(wf_sink *s, const char *table, char ***out, size_t *o
 	return WF_OK;
 }
 
-/* 1 when the two lists name the same columns (in any order; ASCII case does
- * not matter, as for SQLite's names). */
-static int same_columns(char *const *a, size_t na, const char *const *b, size_t nb)
-{
-	size_t i, j;
-
-	if (na != nb)
-		return 0;
-	for (i = 0; i < nb; i++) {
-		int found = 0;
-		for (j = 0; j < na && !found; j++)
-			found = strcasecmp(a[j], b[i]) == 0;
-		if (!found)
-			return 0;
-	}
-	return 1;
-}
-
 /* The table's columns include every key (*out 1). */
 static wf_status has_keys(wf_sink *s, const char *table, const char *const *keys, size_t n,
 			  int *out, wf_err *err)
@@ -151,10 +119,10 @@ wf_status wf_sq_preflight_key(wf_sink *s, const char *table, const char *const *
 	ret = key_index(s, table, &cols, &n, err);
 	if (ret != WF_OK)
 		goto cleanup;
-	key_list(want, sizeof(want), keys, nkeys);
+	wf_engine_key_list(want, sizeof(want), keys, nkeys);
 	if (n > 0) {
-		if (!same_columns(cols, n, keys, nkeys)) {
-			key_list(have, sizeof(have), (const char *const *)cols, n);
+		if (!wf_engine_same_columns(cols, n, keys, nkeys, WF_NAMES_ASCII_NOCASE)) {
+			wf_engine_key_list(have, sizeof(have), (const char *const *)cols, n);
 			ret = wf_err_set(err, WF_EUSAGE, "table %s is keyed by %s (fixed by its first "
 					 "upsert), not %s; use --key %s, or another --table",
 					 table, have, want, have);
@@ -344,7 +312,7 @@ wf_status wf_sq_upsert_check(wf_sink *s, const char *table, int64_t run_id,
 	*out_rows = sqlite3_column_int64(st, 0);
 	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
 		char want[512];
-		key_list(want, sizeof(want), keys, nkeys);
+		wf_engine_key_list(want, sizeof(want), keys, nkeys);
 		ret = wf_err_set(err, WF_EBADRESPONSE, "the row at index %lld of the result has no "
 				 "key (%s is NULL or missing): an upsert needs every row's key; nothing loaded",
 				 (long long)sqlite3_column_int64(st, 1), want);

@@ -386,6 +386,31 @@ static void engine_number_text_reaches_the_engine_exactly(void)
 	wf_sink_close(s);
 }
 
+/* A table's key against --key: SQLite folds ASCII case only (as its column
+ * names do), PostgreSQL compares quoted identifiers exactly; the order of
+ * the names does not matter, their number does. */
+static void engine_key_columns_compare_as_the_engine_does(void)
+{
+	char *have[] = {"Id", "name"}, *accented[] = {"\xc3\x89t\xc3\xa9"};
+	const char *want[] = {"NAME", "id"}, *lower[] = {"name", "Id"}, *one[] = {"id"};
+	const char *accented_lower[] = {"\xc3\xa9t\xc3\xa9"};
+	char msg[8];
+
+	T_CHECK(wf_engine_same_columns(have, 2, want, 2, WF_NAMES_ASCII_NOCASE) == 1);
+	T_CHECK(wf_engine_same_columns(have, 2, want, 2, WF_NAMES_EXACT) == 0);
+	T_CHECK(wf_engine_same_columns(have, 2, lower, 2, WF_NAMES_EXACT) == 1);
+	T_CHECK(wf_engine_same_columns(have, 2, one, 1, WF_NAMES_ASCII_NOCASE) == 0);
+	T_CHECK(wf_engine_same_columns(have, 1, one, 1, WF_NAMES_ASCII_NOCASE) == 1);
+	T_CHECK(wf_engine_same_columns(accented, 1, accented_lower, 1, WF_NAMES_ASCII_NOCASE) ==
+		0);
+	wf_engine_key_list(msg, sizeof(msg), want, 2);
+	T_CHECK_STR(msg, "NAME,id");
+	wf_engine_key_list(msg, sizeof(msg), lower, 2);
+	T_CHECK_STR(msg, "name,Id");
+	wf_engine_key_list(msg, 4, lower, 2);
+	T_CHECK_STR(msg, "nam");
+}
+
 int main(void)
 {
 	if (db_t_mkdir() != 0)
@@ -396,6 +421,7 @@ int main(void)
 	T_RUN(engine_tables_are_complete);
 	T_RUN(engine_sqlite_load_through_the_table);
 	T_RUN(engine_number_text_reaches_the_engine_exactly);
+	T_RUN(engine_key_columns_compare_as_the_engine_does);
 	db_t_rmdir();
 	return t_done();
 }
