@@ -29,6 +29,14 @@ wf_status wf_db_commit(wf_sink *s, wf_err *err);
  * itself after a failed step: sqlite3_get_autocommit tells). */
 void wf_db_rollback(wf_sink *s);
 
+/* The end of a one-row INSERT inside a transaction of wf_db_begin: steps st
+ * (prepared and bound; rc is the result of doing so, SQLITE_OK to go on),
+ * then commits and sets *out_id to the new row's rowid. On failure (rc, the
+ * step or the COMMIT) *out_id is 0, err says "WHAT: ..." and the transaction
+ * is rolled back. Takes st (finalized in every case; NULL allowed). */
+wf_status wf_db_insert_commit(wf_sink *s, sqlite3_stmt *st, int rc, const char *what,
+			      int64_t *out_id, wf_err *err);
+
 /* Binds text, or NULL when p is NULL. */
 int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p);
 /* Binds v, or NULL when v < 0. */

@@ -201,6 +201,28 @@ wf_status wf_db_commit(wf_sink *s, wf_err *err)
 	return st;
 }
 
+wf_status wf_db_insert_commit(wf_sink *s, sqlite3_stmt *st, int rc, const char *what,
+			       int64_t *out_id, wf_err *err)
+{
+	wf_status ret;
+
+	*out_id = 0;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		ret = wf_db_fail(s, rc, err, "%s", what);
+		sqlite3_finalize(st);
+		wf_db_rollback(s);
+		return ret;
+	}
+	sqlite3_finalize(st);
+	*out_id = sqlite3_last_insert_rowid(SQ(s)->db);
+	ret = wf_db_commit(s, err);
+	if (ret != WF_OK)
+		*out_id = 0;
+	return ret;
+}
+
 int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p)
 {
 	if (!p)
@@ -580,6 +602,28 @@ static void sq_release_write(wf_sink *s)
 		SQ(s)->holding = 0;
 }
 
+/* The values of begin_run's INSERT; the first failing bind's code. */
+static int bind_run(sqlite3_stmt *st, const wf_run_info *info, const char *now,
+		    const char *host)
+{
+	int rc;
+
+	if ((rc = wf_db_bind_text_or_null(st, 1, info->session_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 2, info->workflow_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 3, info->table)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 4, wf_load_mode_name(info->mode))) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 5, info->variables_json)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 8, WF2SQLITE_VERSION)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 10, host[0] ? host : NULL)) != SQLITE_OK ||
+	    (rc = wf_db_bind_int_or_null(st, 11, info->batch_id > 0 ? info->batch_id : -1)) !=
+		    SQLITE_OK)
+		return rc;
+	return wf_db_bind_int_or_null(st, 12, info->batch_id > 0 ? info->batch_index : -1);
+}
+
 static wf_status sq_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id,
 			    wf_err *err)
 {
@@ -601,40 +645,12 @@ static wf_status sq_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 		" started_at, api_host, tool_version, pid, hostname, heartbeat_at, batch_id,"
 		" batch_index) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?6, ?11,"
 		" ?12)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	wf_now_iso(now);
-	host_name(host, sizeof(host));
-	if ((rc = wf_db_bind_text_or_null(st, 1, info->session_id)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 2, info->workflow_id)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 3, info->table)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 4, wf_load_mode_name(info->mode))) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 5, info->variables_json)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 7, info->api_host)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 8, WF2SQLITE_VERSION)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 9, (int64_t)getpid())) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 10, host[0] ? host : NULL)) != SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 11, info->batch_id > 0 ? info->batch_id : -1)) !=
-		    SQLITE_OK ||
-	    (rc = wf_db_bind_int_or_null(st, 12, info->batch_id > 0 ? info->batch_index : -1)) !=
-		    SQLITE_OK)
-		goto fail;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	*out_run_id = sqlite3_last_insert_rowid(SQ(s)->db);
-	ret = wf_db_commit(s, err);
-	if (ret != WF_OK)
-		*out_run_id = 0;
-	return ret;
-fail:
-	ret = wf_db_fail(s, rc, err, "recording the run in _wf_runs");
-	sqlite3_finalize(st);
-	wf_db_rollback(s);
-	return ret;
+	if (rc == SQLITE_OK) {
+		wf_now_iso(now);
+		host_name(host, sizeof(host));
+		rc = bind_run(st, info, now, host);
+	}
+	return wf_db_insert_commit(s, st, rc, "recording the run in _wf_runs", out_run_id, err);
 }
 
 wf_status wf_db_write_cards(wf_sink *s, int64_t run_id, const wf_card *cards, size_t n,

@@ -9,6 +9,20 @@
 
 #include "sink_internal.h"
 
+/* The values of batch_begin's INSERT; the first failing bind's code. */
+static int bind_batch(sqlite3_stmt *st, const wf_batch_info *info, const char *now)
+{
+	int rc;
+
+	if ((rc = wf_db_bind_text_or_null(st, 1, info->workflow_id)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 2, info->table)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 3, info->matrix_json)) != SQLITE_OK ||
+	    (rc = wf_db_bind_text_or_null(st, 4, info->matrix_sha256)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 5, info->total)) != SQLITE_OK)
+		return rc;
+	return wf_db_bind_text_or_null(st, 6, now);
+}
+
 wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_batch_id,
 			      wf_err *err)
 {
@@ -24,31 +38,12 @@ wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_
 	rc = sqlite3_prepare_v2(wf_sink_db(s),
 		"INSERT INTO _wf_batches (workflow_id, table_name, matrix, matrix_sha256, total,"
 		" created_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	wf_now_iso(now);
-	if ((rc = wf_db_bind_text_or_null(st, 1, info->workflow_id)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 2, info->table)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 3, info->matrix_json)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 4, info->matrix_sha256)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 5, info->total)) != SQLITE_OK ||
-	    (rc = wf_db_bind_text_or_null(st, 6, now)) != SQLITE_OK)
-		goto fail;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	*out_batch_id = sqlite3_last_insert_rowid(wf_sink_db(s));
-	ret = wf_db_commit(s, err);
-	if (ret != WF_OK)
-		*out_batch_id = 0;
-	return ret;
-fail:
-	ret = wf_db_fail(s, rc, err, "recording the batch in _wf_batches");
-	sqlite3_finalize(st);
-	wf_db_rollback(s);
-	return ret;
+	if (rc == SQLITE_OK) {
+		wf_now_iso(now);
+		rc = bind_batch(st, info, now);
+	}
+	return wf_db_insert_commit(s, st, rc, "recording the batch in _wf_batches", out_batch_id,
+				   err);
 }
 
 wf_status wf_sq_batch_set_status(wf_sink *s, int64_t batch_id, const char *status,

@@ -386,6 +386,54 @@ static void engine_number_text_reaches_the_engine_exactly(void)
 	wf_sink_close(s);
 }
 
+/* The end of begin_run's and batch_begin's INSERT: a row committed and its
+ * rowid out; a failed step or a failed prepare (rc) rolls the transaction
+ * back, names what failed and gives 0. */
+static void engine_insert_commit_commits_or_rolls_back(void)
+{
+	wf_sink *s = open_ok("ins.db");
+	sqlite3 *db = s ? wf_sink_db(s) : NULL;
+	sqlite3_stmt *st = NULL;
+	wf_err err;
+	int64_t id = -1;
+
+	T_CHECK(db != NULL);
+	if (!db)
+		return;
+	T_CHECK(wf_db_exec(s, "CREATE TABLE t (x INTEGER NOT NULL)", "creating t", &err) == WF_OK);
+	T_CHECK(wf_db_begin(s, &err) == WF_OK);
+	T_CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (7)", -1, &st, NULL) == SQLITE_OK);
+	T_CHECK(wf_db_insert_commit(s, st, SQLITE_OK, "adding to t", &id, &err) == WF_OK);
+	T_CHECK(id == 1);
+	T_CHECK(sqlite3_get_autocommit(db) == 1);
+	{
+		sqlite3 *db2 = other(db_path("ins.db"));
+		T_CHECK(db2 != NULL && q_int(db2, "SELECT count(*) FROM t WHERE x = 7") == 1);
+		sqlite3_close(db2);
+	}
+
+	T_CHECK(wf_db_begin(s, &err) == WF_OK);
+	T_CHECK(wf_db_exec(s, "INSERT INTO t VALUES (8)", "adding 8", &err) == WF_OK);
+	st = NULL;
+	T_CHECK(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (NULL)", -1, &st, NULL) == SQLITE_OK);
+	id = -1;
+	T_CHECK(wf_db_insert_commit(s, st, SQLITE_OK, "adding to t", &id, &err) == WF_EDB);
+	T_CHECK(id == 0);
+	T_CHECK(strstr(err.msg, "adding to t") != NULL);
+	T_CHECK(sqlite3_get_autocommit(db) == 1);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t") == 1);
+
+	T_CHECK(wf_db_begin(s, &err) == WF_OK);
+	T_CHECK(wf_db_exec(s, "INSERT INTO t VALUES (9)", "adding 9", &err) == WF_OK);
+	id = -1;
+	T_CHECK(wf_db_insert_commit(s, NULL, SQLITE_ERROR, "preparing", &id, &err) == WF_EDB);
+	T_CHECK(id == 0);
+	T_CHECK(strstr(err.msg, "preparing") != NULL);
+	T_CHECK(sqlite3_get_autocommit(db) == 1);
+	T_CHECK(q_int(db, "SELECT count(*) FROM t") == 1);
+	wf_sink_close(s);
+}
+
 /* A table's key against --key: SQLite folds ASCII case only (as its column
  * names do), PostgreSQL compares quoted identifiers exactly; the order of
  * the names does not matter, their number does. */
@@ -422,6 +470,7 @@ int main(void)
 	T_RUN(engine_sqlite_load_through_the_table);
 	T_RUN(engine_number_text_reaches_the_engine_exactly);
 	T_RUN(engine_key_columns_compare_as_the_engine_does);
+	T_RUN(engine_insert_commit_commits_or_rolls_back);
 	db_t_rmdir();
 	return t_done();
 }
