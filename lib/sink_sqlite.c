@@ -825,6 +825,25 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 static wf_status has_column(wf_sink *s, const char *table, const char *column, int *out,
 			    wf_err *err);
 
+/* The block of a list of n elements of size bytes (*cap of room) with room
+ * for one more: the same block, or a moved one of twice the room (16 at
+ * first). NULL when out of memory; the block stays as it was. */
+static void *room_for_one(void *list, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap;
+	void *more;
+
+	if (n < *cap)
+		return list;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap < *cap || ncap > SIZE_MAX / size)
+		return NULL;
+	more = realloc(list, ncap * size);
+	if (more)
+		*cap = ncap;
+	return more;
+}
+
 /* A heartbeat older than this: the process of another machine is gone. */
 #define WF_HEARTBEAT_STALE_MS (5.0 * 60 * 1000)
 
@@ -874,16 +893,11 @@ static wf_status sq_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 				continue;
 			}
 		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			p = realloc(runs, ncap * sizeof(*runs));
-			if (!p) {
-				ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
-				goto cleanup;
-			}
-			runs = p;
-			cap = ncap;
+		if (!(p = room_for_one(runs, n, &cap, sizeof(*runs)))) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+			goto cleanup;
 		}
+		runs = p;
 		p = &runs[n++];
 		memset(p, 0, sizeof(*p));
 		p->run_id = sqlite3_column_int64(st, 0);
@@ -1179,16 +1193,11 @@ static wf_status sq_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_r
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			p = realloc(runs, ncap * sizeof(*runs));
-			if (!p) {
-				ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
-				goto cleanup;
-			}
-			runs = p;
-			cap = ncap;
+		if (!(p = room_for_one(runs, n, &cap, sizeof(*runs)))) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
+			goto cleanup;
 		}
+		runs = p;
 		p = &runs[n++];
 		record_from_row(st, p);
 		p->hostname = col_dup(st, 22);

@@ -392,6 +392,45 @@ static void list_runs_is_newest_first(void)
 	wf_sink_close(s);
 }
 
+/* Forty runs: both lists grow past their first blocks and keep every run
+ * in order (pending oldest first, the list newest first). */
+static void run_lists_grow_past_their_first_blocks(void)
+{
+	wf_sink *s = open_ok("many.db");
+	sqlite3 *db = other(db_path("many.db"));
+	wf_pending_run *pending = NULL;
+	wf_run_record *runs = NULL;
+	size_t n = 0, i;
+	wf_err err;
+	char sql[128], session[32];
+	int ordered = 1;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(session, sizeof(session), "s%zu", i + 1);
+		begin(s, session, "t");
+	}
+	snprintf(sql, sizeof(sql), "UPDATE _wf_runs SET pid = %d", (int)dead_pid());
+	T_CHECK(db && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	T_CHECK(wf_sink_pending_runs(s, &pending, &n, &err) == WF_OK);
+	T_CHECK(n == 40);
+	for (i = 0; i < n; i++) {
+		snprintf(session, sizeof(session), "s%zu", i + 1);
+		ordered &= pending[i].run_id == (int64_t)i + 1 && strcmp(pending[i].session_id,
+									  session) == 0;
+	}
+	T_CHECK(ordered);
+	wf_pending_runs_free(pending, n);
+	n = 0;
+	T_CHECK(wf_sink_list_runs(s, 0, &runs, &n, &err) == WF_OK);
+	T_CHECK(n == 40);
+	for (i = 0; i < n; i++)
+		ordered &= runs[i].run_id == (int64_t)(40 - i);
+	T_CHECK(ordered);
+	wf_run_records_free(runs, n);
+	sqlite3_close(db);
+	wf_sink_close(s);
+}
+
 /* ---- loader ---------------------------------------------------------- */
 
 static const char body1[] =
@@ -675,6 +714,7 @@ int main(void)
 	T_RUN(a_file_colon_name_is_a_file_not_a_uri);
 	T_RUN(default_table_is_a_valid_name);
 	T_RUN(list_runs_is_newest_first);
+	T_RUN(run_lists_grow_past_their_first_blocks);
 	T_RUN(loader_loads_one_byte_chunks_and_commits_with_the_audit_row);
 	T_RUN(loader_discards_a_non_final_attempt_and_holds_no_lock_while_waiting);
 	T_RUN(loader_failure_rolls_back_everything);
