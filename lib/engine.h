@@ -114,8 +114,6 @@ typedef struct wf_engine_load_opts {
 typedef struct wf_engine_apply {
 	wf_load_mode mode;  /* append, replace or upsert; fail never gets here with a table */
 	int exists;         /* the table exists (load_table_type said "table") */
-	int index_now;      /* make the _run_id index now (1), or leave it to
-			       load_commit (0: a table this load creates) */
 	int record;         /* write every column of the schema into _wf_columns */
 } wf_engine_apply;
 
@@ -251,7 +249,7 @@ struct wf_engine {
 	 * again keeping its own indexes where they still apply (replace), or
 	 * given the columns it lacks (append; an engine's column limit checked
 	 * first, with a message saying what to do). Then the _run_id index
-	 * (a->index_now), the <table>_latest view (the newest loaded/partial
+	 * (unless the table has one), the <table>_latest view (the newest loaded/partial
 	 * run of the table), and with a->record every column into _wf_columns.
 	 * Warnings (an index that cannot come back after replace) go to the
 	 * opts' warn. */
@@ -292,14 +290,12 @@ struct wf_engine {
 	 * wf_spec_columns reads them). */
 	wf_status (*load_decl_types)(wf_engine_load *ld, const wf_schema *schema, size_t n,
 				     char **out, wf_err *err);
-	/* The end of a load: with build_index, the table's _run_id index made
-	 * (unless it has one); the run ended by end_run(o, rl) in the
+	/* The end of a load: the run ended by end_run(o, rl) in the
 	 * transaction; committed when end_run changed the row. *out_changed
 	 * 0: the run was not in _wf_runs as expected, nothing committed (the
 	 * loader rolls back). On failure nothing is committed. */
 	wf_status (*load_commit)(wf_engine_load *ld, const wf_run_outcome *o,
-				 const wf_run_load *rl, int build_index, int *out_changed,
-				 wf_err *err);
+				 const wf_run_load *rl, int *out_changed, wf_err *err);
 	/* Optional (NULL: the loader counts by wf_schema_value_mismatch): how
 	 * many values of this load did not fit their column, for an engine
 	 * whose types take other values than SQLite's (asked before the

@@ -208,7 +208,7 @@ static wf_status attempt_reset(wf_loader *l, wf_err *err)
 	l->schema = NULL;
 	l->ncols = 0;
 	l->state = L_IDLE;
-	l->started = l->skip = l->had_schema = l->applied = l->run_index_pending = 0;
+	l->started = l->skip = l->had_schema = l->applied = 0;
 	l->spec_state = SPEC_NONE;
 	l->spec_warned = 0;
 	wf_spec_free(&l->spec);
@@ -483,16 +483,13 @@ wf_status wf_loader_commit(wf_loader *l, const wf_run_outcome *o, wf_load_stats 
 	ld.range_end = l->meta_end;
 	ld.schema_json = l->schema_json.len > 0 ? l->schema_json.data : NULL;
 	ld.schema_json_len = l->schema_json.len;
-	/* run_index_pending would build the _run_id index after the rows; a
-	 * new table gets it before them now (loader_ddl.c). */
-	ret = l->eng->load_commit(l->eld, &e, &ld, l->run_index_pending, &changed, err);
+	ret = l->eng->load_commit(l->eld, &e, &ld, &changed, err);
 	if (ret != WF_OK)
 		return wf_ld_failed(l, ret, err);
 	if (!changed)
 		return wf_ld_failed(l, wf_err_set(err, WF_EINTERNAL,
 			"database %s: run %lld is not in _wf_runs", wf_sink_path(l->sink),
 			(long long)l->run_id), err);
-	l->run_index_pending = 0;
 	l->state = L_DONE;
 	if (partial)
 		wf_ld_warn(l, "received %lld rows of %lld reported; run %lld recorded as partial",

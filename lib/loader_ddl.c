@@ -146,13 +146,11 @@ wf_status wf_ld_apply_schema(wf_loader *l, const wf_field *fields, size_t n, wf_
 			"database %s: table '%s' exists and --mode fail was given; use --mode "
 			"append or replace, or another --table", wf_sink_path(l->sink), l->table),
 			err);
-	/* A new table gets its _run_id index before its rows too: SQLite keeps
-	 * it up to date for less than one CREATE INDEX after them
-	 * (docs/performance.md, "The _run_id index"). */
-	l->run_index_pending = 0;
+	/* load_apply makes the _run_id index, a new table's too, before the
+	 * rows: SQLite keeps it up to date for less than one CREATE INDEX after
+	 * them (docs/performance.md, "The _run_id index"). */
 	a.mode = l->mode;
 	a.exists = *type != '\0';
-	a.index_now = 1;
 	/* A guess's columns are recorded once the schema confirms them. */
 	a.record = l->spec_state != SPEC_ON;
 	ret = l->eng->load_apply(l->eld, l->schema, &a, err);

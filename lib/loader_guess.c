@@ -49,7 +49,6 @@ static wf_status spec_undo(wf_loader *l, wf_err *err)
 	wf_buf_reset(&l->schema_json);
 	l->applied = 0;
 	l->had_schema = 0;
-	l->run_index_pending = 0;
 	l->spec_state = SPEC_OFF;
 	return WF_OK;
 }

@@ -119,10 +119,6 @@ struct wf_loader {
 	wf_spec spec;
 	int skip;     /* the session is already in the table: rows are ignored */
 	int had_schema;
-	/* Build the _run_id index at commit, after the rows. Never set now:
-	 * a new table gets its index before the rows, which SQLite keeps up to
-	 * date for less (docs/performance.md, "The _run_id index"). */
-	int run_index_pending;
 	int64_t already_loaded_by;
 	int64_t t_start;
 

@@ -82,7 +82,7 @@ wf_status wf_sq_load_read_back(wf_engine_load *ld, const wf_schema *schema, size
 wf_status wf_sq_load_decl_types(wf_engine_load *ld, const wf_schema *schema, size_t n,
 				char **out, wf_err *err);
 wf_status wf_sq_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const wf_run_load *rl,
-			    int build_index, int *out_changed, wf_err *err);
+			    int *out_changed, wf_err *err);
 
 /* --mode upsert (sink_sqlite_upsert.c). wf_sq_preflight_key is the
  * engine's preflight_key. wf_sq_upsert_index makes the table's key index

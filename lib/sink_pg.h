@@ -93,7 +93,7 @@ wf_status wf_pg_load_decl_types(wf_engine_load *ld, const wf_schema *schema, siz
 /* The values of this load that did not fit their column (in _wf_rejects). */
 int64_t wf_pg_load_mismatches(wf_engine_load *ld);
 wf_status wf_pg_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const wf_run_load *rl,
-			    int build_index, int *out_changed, wf_err *err);
+			    int *out_changed, wf_err *err);
 
 /* The target of --table: "TABLE" or "SCHEMA.TABLE" (split at the first
  * dot), each quoted; the view "<table>_latest" beside it. */

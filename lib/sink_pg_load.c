@@ -1049,7 +1049,7 @@ wf_status wf_pg_load_apply(wf_engine_load *l, const wf_schema *schema, const wf_
 	}
 	if (st == WF_OK && a->mode == WF_MODE_UPSERT)
 		st = upsert_apply(l, err);
-	if (st == WF_OK && a->index_now)
+	if (st == WF_OK)
 		st = ensure_run_index(l, err);
 	if (st == WF_OK)
 		st = make_view(l, err);
@@ -1240,7 +1240,7 @@ int64_t wf_pg_load_mismatches(wf_engine_load *l)
 }
 
 wf_status wf_pg_load_commit(wf_engine_load *l, const wf_run_outcome *o, const wf_run_load *rl,
-			    int build_index, int *out_changed, wf_err *err)
+			    int *out_changed, wf_err *err)
 {
 	wf_status st;
 
@@ -1250,9 +1250,6 @@ wf_status wf_pg_load_commit(wf_engine_load *l, const wf_run_outcome *o, const wf
 	if ((st = copy_rejects(l, err)) != WF_OK)
 		return st;
 	if (l->nkeys > 0 && (st = upsert_rows(l, rl, err)) != WF_OK)
-		return st;
-	/* A new table's index is built once, after its rows. */
-	if (build_index && (st = ensure_run_index(l, err)) != WF_OK)
 		return st;
 	st = wf_pg_end_run(l->pg, l->run_id, o, rl, out_changed, err);
 	if (st != WF_OK || !*out_changed)

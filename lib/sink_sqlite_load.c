@@ -366,8 +366,7 @@ static wf_status create_table(wf_engine_load *ld, const wf_schema *schema, wf_er
  * replace, in the run's transaction). A table this run creates gets it
  * before its rows, and SQLite keeps it up to date as they go in: cheaper than
  * one CREATE INDEX after them, which reads the whole table back
- * (docs/performance.md); load_commit's build_index still makes it after the
- * rows when asked. Any index whose first column is _run_id will do; a new
+ * (docs/performance.md). Any index whose first column is _run_id will do; a new
  * one is named "<table>__run_id" (with "_2", "_3"... when another object
  * holds that name). */
 static wf_status ensure_run_index(wf_engine_load *ld, wf_err *err)
@@ -618,7 +617,7 @@ wf_status wf_sq_load_apply(wf_engine_load *ld, const wf_schema *schema, const wf
 	}
 	if (ret == WF_OK && a->mode == WF_MODE_UPSERT)
 		ret = wf_sq_upsert_index(ld->sink, ld->table, schema, ld->keys, ld->nkeys, err);
-	if (ret == WF_OK && a->index_now)
+	if (ret == WF_OK)
 		ret = ensure_run_index(ld, err);
 	if (ret == WF_OK)
 		ret = refresh_view(ld, err);
@@ -908,25 +907,11 @@ wf_status wf_sq_load_decl_types(wf_engine_load *ld, const wf_schema *schema, siz
 /* ---- the end ------------------------------------------------------------ */
 
 wf_status wf_sq_load_commit(wf_engine_load *ld, const wf_run_outcome *o, const wf_run_load *rl,
-			    int build_index, int *out_changed, wf_err *err)
+			    int *out_changed, wf_err *err)
 {
 	wf_status ret;
-	int rc;
 
 	*out_changed = 0;
-	if (build_index) {
-		/* CREATE INDEX sorts in memory up to the page cache's size, on top
-		 * of the cache: a small cache for the sort keeps the peak RSS flat
-		 * (the sort spills to a temporary file beyond it). */
-		rc = sqlite3_exec(ld->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
-		ret = rc != SQLITE_OK ? ld_error(ld, rc, err, "setting the cache size")
-				      : ensure_run_index(ld, err);
-		if (ret == WF_OK && (rc = sqlite3_exec(ld->db, LOAD_CACHE_PRAGMA, NULL, NULL, NULL)) !=
-		    SQLITE_OK)
-			ret = ld_error(ld, rc, err, "setting the cache size");
-		if (ret != WF_OK)
-			return ret;
-	}
 	if (ld->nkeys > 0) {
 		int64_t keys_written = 0;
 		ret = wf_sq_upsert_check(ld->sink, ld->table, ld->run_id, ld->keys, ld->nkeys,

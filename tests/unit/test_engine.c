@@ -219,7 +219,7 @@ static void engine_sqlite_load_through_the_table(void)
 	rl.rows_received = rl.rows_loaded = 3;
 	rl.schema_json = NULL;
 	rl.schema_json_len = 0;
-	T_CHECK(e->load_commit(ld, &out, &rl, 1, &changed, &err) == WF_OK);
+	T_CHECK(e->load_commit(ld, &out, &rl, &changed, &err) == WF_OK);
 	T_CHECK(changed == 1);
 	T_CHECK(e->load_active(ld) == 0);
 	e->load_free(ld);
@@ -259,7 +259,6 @@ static void engine_sqlite_load_through_the_table(void)
 	T_CHECK(e->load_begin(ld, 1, &by, &err) == WF_OK);
 	T_CHECK(by == 0);
 	a.exists = 1;
-	a.index_now = 1;
 	T_CHECK(e->load_apply(ld, schema, &a, &err) == WF_OK);
 	{
 		static const wf_field extra = {"age", 3, NULL, "number"};
