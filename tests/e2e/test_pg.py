@@ -224,6 +224,60 @@ class Upsert(PgCase):
         self.assertEqual(self.q("SELECT indexdef LIKE '%UNIQUE%(id)' FROM pg_indexes"
                                 " WHERE indexname = 't__key'"), [("t",)])
 
+    def test_sigkill_mid_upsert_leaves_the_table_as_before_and_resume_loads_it_once(self):
+        # Run 1 upserts 200 rows; run 2's 3,000 rows (other values for ids
+        # 0..199) trickle in (8 KiB every 40 ms, about 2.5 s) and it is
+        # killed while its COPY into the staging table is going on.
+        gen = {"rows": 3000, "shape": "bench8", "seed": 1}
+        scen = {"workflows": {
+            "first": {"session_id": "first-s", "cards": [{"id": "c1", "ms": 10}],
+                      "generate": {"rows": 200, "shape": "bench8"}},
+            "up": {"session_id": "up-s", "cards": [{"id": "c1", "ms": 10}], "generate": gen}},
+            "faults": [{"endpoint": "result", "workflow": "up", "kind": "slow",
+                        "chunk_bytes": 8192, "delay_ms": 40, "times": 1}]}
+        table = "SELECT * FROM k ORDER BY id"
+        with Emu(scen) as emu:
+            env = pg_env(emu)
+            args = ["--db", self.uri, "--table", "k", "--mode", "upsert", "--key", "id", "-q"]
+            r = run_wf(["run", "first"] + args, env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            before = self.q(table)
+            self.assertEqual(len(before), 200)
+            p = spawn_wf(["run", "up"] + args, env=env)
+            deadline = time.time() + 30
+            copying = False
+            while time.time() < deadline and p.poll() is None and not copying:
+                copying = bool(self.q(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wf2sqlite'"
+                    " AND state = 'active' AND query LIKE 'COPY pg_temp.\"_wf_upsert_stage\"%'"))
+                time.sleep(0.02)
+            self.assertTrue(copying, "never saw the upsert's COPY")
+            time.sleep(0.2)
+            self.assertIsNone(p.poll(), "the load ended before the kill")
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+            self.assertEqual(p.returncode, -signal.SIGKILL)
+            # The server ends the dead client's transaction: none of its rows.
+            deadline = time.time() + 10
+            while time.time() < deadline and self.q(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wf2sqlite'"):
+                time.sleep(0.05)
+            self.assertEqual(self.q(table), before)
+            self.assertEqual(self.q("SELECT run_id, status, rows_loaded FROM _wf_runs"
+                                    " ORDER BY run_id"),
+                             [("1", "loaded", "200"), ("2", "running", None)])
+            r = run_wf(["resume", "--db", self.uri], env=env, timeout=60)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertNotIn("repeated the key", r.err)
+        self.assertEqual(self.q("SELECT run_id, status, rows_loaded FROM _wf_runs"
+                                " ORDER BY run_id"),
+                         [("1", "loaded", "200"), ("2", "loaded", "3000")])
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT id), count(DISTINCT _row),"
+                                " min(_run_id), max(_run_id), min(id), max(id) FROM k"),
+                         [("3000", "3000", "3000", "2", "2", "0", "2999")])
+        # Run 2's values replaced run 1's for the ids both had.
+        self.assertNotEqual(self.q(table + " LIMIT 200"), before)
+
     def test_null_or_missing_key_fails_with_nothing_loaded(self):
         self.upsert([{"id": 1, "name": "a", "score": 1}])
         for rows in ([{"id": 2, "name": "b"}, {"name": "no key"}],
