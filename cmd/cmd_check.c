@@ -144,13 +144,11 @@ static int check_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	wf_config cfg;
 	wf_client_opts co;
 	wf_client *client = NULL;
-	wf_session_state state;
 	check_result r = {0, -1, "not asked (the configuration is incomplete)", WF_OK};
 	wf_err err;
 	char summary[512];
 
 	memset(&cfg, 0, sizeof(cfg));
-	memset(&state, 0, sizeof(state));
 	err.msg[0] = '\0';
 	wf_settings_config_input(&opts->settings, &in);
 	r.st = wf_config_resolve(&cfg, &in, &err);
@@ -163,10 +161,10 @@ static int check_run(const wf_cli_opts *opts, const wf_cli_io *io)
 	}
 	if (r.st == WF_OK) {
 		wf_client_set_deadline(client, opts->timeout_ms);
-		r.st = wf_session_get(client, CHECK_SESSION, &state, &err);
+		r.st = wf_session_probe(client, CHECK_SESSION, &err);
 		switch (r.st) {
 		case WF_OK:  /* a server that has this session: it answered all the same */
-		case WF_ENOTFOUND:
+		case WF_ENOTFOUND:  /* the API's own "no such session" */
 			r.st = WF_OK;
 			r.answered = 1;
 			r.accepted = 1;
@@ -201,7 +199,6 @@ static int check_run(const wf_cli_opts *opts, const wf_cli_io *io)
 		wf_cli_error(io, "warning: %s", cfg.warning);
 	if (opts->json)
 		print_json(opts, &cfg, &r, r.st != WF_OK ? err.msg : NULL, io);
-	wf_session_state_clear(&state);
 	wf_client_free(client);
 	wf_config_clear(&cfg);
 	return (int)r.st;
@@ -216,8 +213,10 @@ const wf_command wf_cmd_check = {
 		"config file, or default): the base URL, the account, the API key's source\n"
 		"(never the key), the database. Then makes one harmless authenticated request,\n"
 		"GET /v1/sessions/ of a session id that cannot exist, and says whether the\n"
-		"host answered and accepted the credentials: a 404 means yes (exit 0), a\n"
-		"401 or 403 means they were refused (exit 3), no answer is exit 8. Nothing is\n"
+		"host answered and accepted the credentials: the API's 404 about the session\n"
+		"means yes (exit 0); a 404 page of a web server, or one saying the path does\n"
+		"not exist, means the base URL's path is wrong (exit 2); a 401 or 403 means\n"
+		"the credentials were refused (exit 3); no answer is exit 8. Nothing is\n"
 		"started and nothing is written; the database is not opened.",
 	.examples =
 		"  wf2sqlite check\n"

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <json-c/json_c_version.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -160,6 +161,37 @@ static int unknown_command(const char *name, const wf_cli_io *io)
 	return 2;
 }
 
+/* --json anywhere before a "--", whatever the command (or none). */
+static int json_in_args(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	return 0;
+}
+
+/* A failure before there is a command to give the output its shape (none
+ * given, an unknown one, a bad option before it): with --json, a script
+ * still reads one value on stdout (docs/json.md). command: the word given,
+ * NULL when none. */
+static void print_no_command_json(const char *command, int rc, const wf_cli_io *io)
+{
+	json_object *j = json_object_new_object();
+
+	if (j && (json_object_object_add(j, "command",
+					 command ? json_object_new_string(command) : NULL) != 0 ||
+		  json_object_object_add(j, "error",
+					 json_object_new_string(io->track->last_error)) != 0 ||
+		  json_object_object_add(j, "exit_code", json_object_new_int(rc)) != 0)) {
+		json_object_put(j);
+		j = NULL;
+	}
+	wf_json_print(j, io);
+	json_object_put(j);
+}
+
 /* wf2sqlite [options] COMMAND [arguments]: the options before the command
  * are moved after it (in front of the command's own, which win when given
  * twice). Returns the index of the command word in argv (argc when there is
@@ -224,10 +256,15 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 		return 2;
 	}
 	at = find_command_word(argc, argv, io);
-	if (at < 0)
+	if (at < 0) {
+		if (json_in_args(argc, argv))
+			print_no_command_json(NULL, 2, io);
 		return 2;
+	}
 	if (at == argc) {
 		wf_cli_error(io, "no command given; see 'wf2sqlite --help' for the list");
+		if (json_in_args(argc, argv))
+			print_no_command_json(NULL, 2, io);
 		return 2;
 	}
 	word = argv[at];
@@ -255,8 +292,12 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 		return 0;
 	}
 	cmd = wf_find_command(word);
-	if (!cmd)
-		return unknown_command(word, io);
+	if (!cmd) {
+		rc = unknown_command(word, io);
+		if (json_in_args(argc, argv))
+			print_no_command_json(word, rc, io);
+		return rc;
+	}
 	/* The command's arguments: the options given before it, then the rest. */
 	args = malloc(sizeof(*args) * (size_t)(argc + 1));
 	if (!args) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http.h"
@@ -219,8 +220,10 @@ static wf_status check_session_id(const char *id, wf_err *err)
 }
 
 /* GET /v1/sessions/:id with retries of transient failures. */
+/* not_found_body: when not NULL, a 404's body is copied into it (check asks
+ * who answered). */
 static wf_status get_state(wf_client *c, const char *esc_id, wf_retry *retry,
-			   wf_session_state *out, wf_err *err)
+			   wf_session_state *out, wf_buf *not_found_body, wf_err *err)
 {
 	wf_http_req req;
 	wf_http_resp resp;
@@ -269,6 +272,9 @@ static wf_status get_state(wf_client *c, const char *esc_id, wf_retry *retry,
 			break;
 		case WF_HTTP_FATAL:
 			st = wf_http_error(c, &resp, what.data, err);
+			if (st == WF_ENOTFOUND && not_found_body && resp.body.len &&
+			    wf_buf_append(not_found_body, resp.body.data, resp.body.len, NULL) != WF_OK)
+				st = wf_err_set(err, WF_EINTERNAL, "out of memory");
 			goto cleanup;
 		}
 	}
@@ -293,7 +299,89 @@ wf_status wf_session_get(wf_client *c, const char *session_id, wf_session_state 
 	if (!esc)
 		return wf_err_set(err, WF_EINTERNAL, "out of memory");
 	wf_retry_init(&retry, wf_client_deadline(c));
-	st = get_state(c, esc, &retry, out, err);
+	st = get_state(c, esc, &retry, out, NULL, err);
+	free(esc);
+	return st;
+}
+
+/* needle in s, ignoring case. */
+static int contains_nocase(const char *s, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *s; s++)
+		if (strncasecmp(s, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* A 404 body the Compass API gives for a session it does not know: its
+ * JSON error object ({"error": ...}), not a web server's page, and not an
+ * answer about the path itself (a router's "no such path", "no route").
+ * The words are the server's; only their absence of a path complaint is
+ * read, so an API that words its error otherwise still counts. */
+static int api_not_found(const wf_buf *body)
+{
+	json_object *o = NULL, *v;
+	int api = 0;
+
+	if (!body->data || body->len == 0 || body->len > WF_HTTP_MAX_JSON)
+		return 0;
+	o = json_tokener_parse(body->data);
+	if (o && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "error", &v) && json_object_is_type(v, json_type_string)) {
+		const char *keys[] = {"error", "message", "detail"};
+		size_t i;
+		api = 1;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (json_object_object_get_ex(o, keys[i], &v) &&
+			    json_object_is_type(v, json_type_string) &&
+			    (contains_nocase(json_object_get_string(v), "path") ||
+			     contains_nocase(json_object_get_string(v), "route")))
+				api = 0;
+	}
+	json_object_put(o);
+	return api;
+}
+
+wf_status wf_session_probe(wf_client *c, const char *session_id, wf_err *err)
+{
+	wf_session_state state;
+	wf_retry retry;
+	wf_buf body;
+	char *esc = NULL;
+	wf_status st;
+
+	memset(&state, 0, sizeof(state));
+	wf_buf_init(&body, WF_HTTP_MAX_JSON);
+	st = check_session_id(session_id, err);
+	if (st != WF_OK)
+		goto cleanup;
+	esc = wf_http_escape(session_id);
+	if (!esc) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	wf_retry_init(&retry, wf_client_deadline(c));
+	st = get_state(c, esc, &retry, &state, &body, err);
+	if (st == WF_ENOTFOUND && !api_not_found(&body)) {
+		/* The server's words, as wf_http_error scrubbed them. */
+		char said[512] = "";
+		const char *w = err ? strstr(err->msg, "; server says: ") : NULL;
+		if (w) {
+			const char *end = strstr(w + 2, "; check ");
+			w += 2;
+			snprintf(said, sizeof(said), " (%.*s)", end ? (int)(end - w) : (int)strlen(w), w);
+		}
+		st = wf_err_set(err, WF_EUSAGE,
+			"GET /v1/sessions/%s: the host answered HTTP 404%s, which is not how the "
+			"Compass API answers for a session it does not know; the base URL's path is likely "
+			"wrong: the API is under https://HOST/corp-api/compass/api (--base-url / "
+			"SGP_BASE_URL)", esc, said);
+	}
+cleanup:
+	wf_session_state_clear(&state);
+	wf_buf_free(&body);
 	free(esc);
 	return st;
 }
@@ -820,7 +908,7 @@ static wf_status long_poll(waiter *w, int64_t slice, int *out_done, wf_err *err)
 		{
 			wf_retry confirm;
 			wf_retry_init(&confirm, 0);
-			st = get_state(w->c, w->esc, &confirm, w->state, err);
+			st = get_state(w->c, w->esc, &confirm, w->state, NULL, err);
 			if (st != WF_OK)
 				goto cleanup;
 		}
@@ -925,7 +1013,7 @@ wf_status wf_session_wait(wf_client *c, const char *session_id, const wf_wait_op
 			st = WF_EINTERRUPTED;
 			goto cleanup;
 		}
-		st = get_state(c, w.esc, &w.status_retry, w.state, err);
+		st = get_state(c, w.esc, &w.status_retry, w.state, NULL, err);
 		if (st == WF_ETIMEOUT) {
 			wf_err cause = *err;
 			st = timed_out(&w, err, cause.msg);

@@ -389,6 +389,47 @@ class CheckTest(EmuTestCase):
         self.assertEqual((out["host_answered"], out["credentials_accepted"]), (False, None))
         self.assertIn(str(port), out["error"])
 
+    def test_wrong_base_path_exit_2(self):
+        # The emulator lets the key through (it checks it before the path)
+        # and answers 404 "no such API path": not the API's "no such
+        # session", so check must not say all is well.
+        wrong = self.emu.base_url.replace("/compass/api", "/compass/apx")
+        r = self.wf(["check", "--base-url", wrong])
+        self.assertRc(r, 2)
+        self.assertRegex(r.out, r"(?m)^host +answered, but not as the Compass API does")
+        self.assertRegex(r.out, r"(?m)^credentials +not checked$")
+        self.assertIn("no such API path", r.err)
+        self.assertIn("https://HOST/corp-api/compass/api", r.err)
+        self.assertNotIn(API_KEY, r.out + r.err)
+        out = self.wf(["check", "--base-url", wrong, "--json"]).json()
+        self.assertEqual((out["host_answered"], out["credentials_accepted"], out["exit_code"]),
+                         (True, None, 2))
+
+    def test_web_server_404_page_exit_2(self):
+        # A web server that is not the API: its own HTML 404 page.
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+        srv = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Quiet, directory=self.dir))
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            r = self.wf(["check", "--base-url", "http://127.0.0.1:%d/corp-api/compass/api"
+                         % srv.server_address[1], "--json"])
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        self.assertRc(r, 2)
+        out = r.json()
+        self.assertEqual((out["host_answered"], out["credentials_accepted"]), (True, None))
+        self.assertIn("HTTP 404", out["error"])
+        self.assertNotIn(API_KEY, r.out + r.err)
+
     def test_json_has_every_setting_and_never_the_key(self):
         r = self.wf(["check", "--json"])
         self.assertRc(r, 0)

@@ -238,6 +238,27 @@ class JsonShapes(EmuTestCase):
         v = self.one(self.wf(["runs", "--db", notdb, "--json"]), 7)
         self.assertEqual(v, [])
 
+    # ---- no command ---------------------------------------------------------
+
+    def test_no_command_or_an_unknown_one_is_still_one_object(self):
+        cases = ((["--json"], None, "no command given"),
+                 (["--json", "rnus"], "rnus", "did you mean 'runs'"),
+                 (["rnus", "--json", "--db", self.db], "rnus", "unknown command 'rnus'"),
+                 (["--json", "--tabel", "t", "run", "w"], None, "did you mean --table"))
+        for args, command, said in cases:
+            r = self.wf(args)
+            v = self.one(r, 2)
+            self.assertEqual(set(v), {"command", "error", "exit_code"}, args)
+            self.assertEqual((v["command"], v["exit_code"]), (command, 2), args)
+            self.assertIn(said, v["error"], args)
+            # The human line still goes to stderr.
+            self.assertIn("wf2sqlite: " + v["error"], r.err, args)
+        # Without --json nothing goes to stdout; after "--" it is no option.
+        for args in (["rnus"], ["rnus", "--", "--json"]):
+            r = self.wf(args)
+            self.assertEqual((r.rc, r.out), (2, ""), args)
+        self.assertFalse(os.path.exists(self.db))
+
 
 if __name__ == "__main__":
     unittest.main()

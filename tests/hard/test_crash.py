@@ -64,12 +64,16 @@ class Crash(HardCase):
         db = self.path("crash.db")
         self.fetch_body(body)
         env = wf_env(self.emu)
-        # one full load of each kind: they must work, and time the kills
-        full = []
-        for i in (0, 1):
+        # two full loads of each kind: they must work, and time the kills.
+        # The faster of the two is the yardstick: the first `run` also waits
+        # for the emulator to render the body, so it can take twice a warm
+        # one, and kills timed by it would mostly come after the end.
+        full = [None, None]
+        for i in (0, 1, 0, 1):
             t = time.monotonic()
             r = self.wf(self.command(i, body, db))
-            full.append(time.monotonic() - t)
+            took = time.monotonic() - t
+            full[i % 2] = took if full[i % 2] is None else min(full[i % 2], took)
             self.assertEqual(r.rc, 0, repr(r))
         self.check(db, "after the full loads")
         killed = outcomes = 0

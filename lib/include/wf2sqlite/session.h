@@ -43,6 +43,14 @@ WF_API wf_status wf_session_start(wf_client *c, const char *workflow_id,
 WF_API wf_status wf_session_get(wf_client *c, const char *session_id, wf_session_state *out,
 				wf_err *err);
 
+/* GET /v1/sessions/:id for `wf2sqlite check`, with a session id that
+ * cannot exist: as wf_session_get (WF_OK when the session is there, the
+ * state not kept), except that a 404 is WF_ENOTFOUND only when it is the
+ * Compass API's own answer: its JSON error object about the session. A 404
+ * from elsewhere (a web server's page, a router saying the path does not
+ * exist: a wrong base path) is WF_EUSAGE, a configuration error. */
+WF_API wf_status wf_session_probe(wf_client *c, const char *session_id, wf_err *err);
+
 typedef enum wf_wait_mode { WF_WAIT_BLOCK = 0, WF_WAIT_POLL = 1 } wf_wait_mode;
 
 typedef struct wf_wait_opts {
