@@ -321,4 +321,13 @@ const wf_engine *wf_engine_for(const char *db);
 /* Now as ISO-8601 UTC with milliseconds: 2026-11-29T06:01:02.345Z. */
 void wf_now_iso(char out[32]);
 
+/* The column that name (a column name the user gave: --key) names among
+ * names[0..n), as SQLite resolves a column name, for every engine: the one
+ * spelled exactly so, else the only one equal ignoring ASCII case. Returns
+ * its index; -1 when none; -2 when none is spelled exactly and several are
+ * equal ignoring case (PostgreSQL's quoted names can differ in case only),
+ * the first two in *out_a and *out_b. */
+long wf_column_find(const char *const *names, size_t n, const char *name, size_t *out_a,
+		    size_t *out_b);
+
 #endif
