@@ -15,7 +15,7 @@ struct wf_diff {
 	char *table;
 	char **columns;          /* the compared columns (owned strings) */
 	wf_diff_side *sides;
-	const char **keys;       /* borrowed from the spec */
+	char **keys;             /* the key columns as the table names them (owned) */
 	wf_diff_group group;     /* the group being handed out */
 	int64_t left;            /* times it is still to be handed out */
 	int64_t rows_b_seen;     /* rows of B in the groups seen (with keys) */
@@ -32,16 +32,22 @@ static void names_free(char **names, size_t n)
 	free(names);
 }
 
-/* The index of name in names (names compare as SQLite's do: ASCII case
- * does not matter), or -1. */
-static long find_name(char *const *names, size_t n, const char *name)
+/* 1 when one of a run's recorded columns (names) is the table's column
+ * table_cols[i]: spelled exactly so, or equal ignoring ASCII case and naming
+ * no other column of the table (wf_column_find: as SQLite resolves names;
+ * on PostgreSQL, id and ID can be two columns). */
+static int run_has(char *const *names, size_t n, char *const *table_cols, size_t ntable,
+		   size_t i)
 {
-	size_t i;
+	size_t j;
 
-	for (i = 0; i < n; i++)
-		if (strcasecmp(names[i], name) == 0)
-			return (long)i;
-	return -1;
+	for (j = 0; j < n; j++)
+		if (strcmp(names[j], table_cols[i]) == 0 ||
+		    (strcasecmp(names[j], table_cols[i]) == 0 &&
+		     wf_column_find((const char *const *)table_cols, ntable, names[j], NULL,
+				    NULL) == (long)i))
+			return 1;
+	return 0;
 }
 
 /* Checks that a run the user named is a loaded run of the table. */
@@ -118,13 +124,13 @@ static wf_status choose_columns(wf_diff *d, char **table_cols, size_t ntable, wf
 		goto cleanup;
 	}
 	for (i = 0; i < ntable; i++) {
-		int in_a = na == 0 || find_name(cols_a, na, table_cols[i]) >= 0;
-		int in_b = nb == 0 || find_name(cols_b, nb, table_cols[i]) >= 0;
+		int in_a = na == 0 || run_has(cols_a, na, table_cols, ntable, i);
+		int in_b = nb == 0 || run_has(cols_b, nb, table_cols, ntable, i);
 		size_t k;
 		int is_key = 0;
 
 		for (k = 0; k < d->info.nkeys; k++)
-			is_key |= strcasecmp(d->keys[k], table_cols[i]) == 0;
+			is_key |= strcmp(d->keys[k], table_cols[i]) == 0;
 		if (is_key || (!in_a && !in_b))
 			continue;
 		d->sides[n] = in_a && in_b ? WF_DIFF_BOTH : in_a ? WF_DIFF_ONLY_A : WF_DIFF_ONLY_B;
@@ -164,10 +170,7 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 				 wf_sink_path(s), s->engine->name);
 		goto cleanup;
 	}
-	d->keys = (const char **)spec->keys;
 	d->info.table = d->table;
-	d->info.keys = spec->keys;
-	d->info.nkeys = spec->nkeys;
 	ret = d->eng->table_columns(s, d->table, &exists, &table_cols, &ntable, err);
 	if (ret != WF_OK)
 		goto cleanup;
@@ -176,20 +179,41 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 				 "tables of the runs", d->table, wf_sink_path(s));
 		goto cleanup;
 	}
+	/* The keys as the table names them (an exact name first, else the only
+	 * one equal ignoring case), so that every engine reads the same
+	 * columns for the same --key. */
+	if (spec->nkeys > 0 && !(d->keys = calloc(spec->nkeys, sizeof(*d->keys)))) {
+		ret = wf_err_set(err, WF_EINTERNAL, "out of memory starting the comparison");
+		goto cleanup;
+	}
 	for (k = 0; k < spec->nkeys; k++) {
-		size_t j;
-		if (find_name(table_cols, ntable, spec->keys[k]) < 0) {
+		size_t j, a = 0, b = 0;
+		long at = wf_column_find((const char *const *)table_cols, ntable, spec->keys[k],
+					 &a, &b);
+		if (at == -2) {
+			ret = wf_err_set(err, WF_EUSAGE, "--key %s: table %s has the columns %s and %s, "
+					 "which differ only in case; give one of them exactly",
+					 spec->keys[k], d->table, table_cols[a], table_cols[b]);
+			goto cleanup;
+		}
+		if (at < 0) {
 			ret = wf_err_set(err, WF_EUSAGE, "--key %s: table %s has no column %s",
 					 spec->keys[k], d->table, spec->keys[k]);
 			goto cleanup;
 		}
 		for (j = 0; j < k; j++)
-			if (strcasecmp(spec->keys[j], spec->keys[k]) == 0) {
+			if (strcmp(d->keys[j], table_cols[at]) == 0) {
 				ret = wf_err_set(err, WF_EUSAGE, "--key names the column %s twice",
 						 spec->keys[k]);
 				goto cleanup;
 			}
+		if (!(d->keys[k] = strdup(table_cols[at]))) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory starting the comparison");
+			goto cleanup;
+		}
+		d->info.nkeys = k + 1;
 	}
+	d->info.keys = (const char *const *)d->keys;
 	if ((ret = choose_runs(d, spec, err)) != WF_OK ||
 	    (ret = choose_columns(d, table_cols, ntable, err)) != WF_OK ||
 	    (ret = d->eng->count_rows(s, d->table, d->info.run_a, &d->info.rows_a, err)) != WF_OK ||
@@ -199,8 +223,8 @@ wf_status wf_diff_open(wf_diff **out, wf_sink *s, const wf_diff_spec *spec, wf_e
 	q.table = d->table;
 	q.run_a = d->info.run_a;
 	q.run_b = d->info.run_b;
-	q.keys = spec->keys;
-	q.nkeys = spec->nkeys;
+	q.keys = d->info.keys;
+	q.nkeys = d->info.nkeys;
 	q.columns = d->info.columns;
 	q.ncolumns = d->info.ncolumns;
 	ret = wf_diff_merge_open(d->eng, s, &q, &d->cur, err);
@@ -268,6 +292,7 @@ void wf_diff_free(wf_diff *d)
 		return;
 	wf_diff_merge_close(d->cur);
 	names_free(d->columns, d->info.ncolumns);
+	names_free(d->keys, d->info.nkeys);
 	free(d->sides);
 	free(d->table);
 	free(d);

@@ -333,4 +333,13 @@ int wf_engine_same_columns(char *const *a, size_t na, const char *const *b, size
  * cut to cap bytes (cap > 0), always terminated. */
 void wf_engine_key_list(char *out, size_t cap, const char *const *keys, size_t n);
 
+/* The column that name (a column name the user gave: --key) names among
+ * names[0..n), as SQLite resolves a column name, for every engine: the one
+ * spelled exactly so, else the only one equal ignoring ASCII case. Returns
+ * its index; -1 when none; -2 when none is spelled exactly and several are
+ * equal ignoring case (PostgreSQL's quoted names can differ in case only),
+ * the first two in *out_a and *out_b. */
+long wf_column_find(const char *const *names, size_t n, const char *name, size_t *out_a,
+		    size_t *out_b);
+
 #endif

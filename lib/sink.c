@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* The engines, in the order their accepts() is tried: a new engine adds its
@@ -461,4 +462,28 @@ void wf_run_records_free(wf_run_record *runs, size_t n)
 	for (i = 0; runs && i < n; i++)
 		run_record_clear(&runs[i]);
 	free(runs);
+}
+
+long wf_column_find(const char *const *names, size_t n, const char *name, size_t *out_a,
+		    size_t *out_b)
+{
+	long found = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return (long)i;
+	for (i = 0; i < n; i++) {
+		if (!names[i] || strcasecmp(names[i], name) != 0)
+			continue;
+		if (found >= 0) {
+			if (out_a)
+				*out_a = (size_t)found;
+			if (out_b)
+				*out_b = i;
+			return -2;
+		}
+		found = (long)i;
+	}
+	return found;
 }

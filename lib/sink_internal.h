@@ -37,6 +37,12 @@ void wf_db_rollback(wf_sink *s);
 wf_status wf_db_insert_commit(wf_sink *s, sqlite3_stmt *st, int rc, const char *what,
 			      int64_t *out_id, wf_err *err);
 
+/* Gives the data table an index whose first column is _run_id (SPEC 18)
+ * unless it has one: named "<table>__run_id" ("_2", "_3"... when another
+ * object holds that name; nothing when a thousand are taken). Inside the
+ * caller's transaction. */
+wf_status wf_db_run_index(wf_sink *s, const char *table, wf_err *err);
+
 /* Binds text, or NULL when p is NULL. */
 int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p);
 /* Binds v, or NULL when v < 0. */

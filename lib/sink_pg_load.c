@@ -44,8 +44,9 @@ struct wf_engine_load {
 	wf_pg_target t;
 	wf_engine_warn_fn warn;
 	void *warn_ctx;
-	const char *const *keys;  /* --mode upsert (borrowed); nkeys 0 otherwise */
+	const char *const *keys;  /* --mode upsert (borrowed, or key_names); nkeys 0 otherwise */
 	size_t nkeys;
+	char **key_names;    /* the keys as this result's columns name them (owned) */
 
 	pgcol *cols;         /* the schema's columns as the table has them */
 	size_t ncols, cols_cap;
@@ -688,22 +689,66 @@ static wf_status make_view(pgload *l, wf_err *err)
 
 /* ---- --mode upsert ------------------------------------------------------ */
 
+static void key_names_free(char **names, size_t n)
+{
+	while (names && n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/* The keys as this result's columns name them, as SQLite resolves a name
+ * (wf_column_find: the exact name, else the only one equal ignoring case),
+ * into l->key_names, which l->keys then points at. */
+static wf_status resolve_keys(pgload *l, wf_err *err)
+{
+	const char **names = calloc(l->ncols + 1, sizeof(*names));
+	char **out = calloc(l->nkeys, sizeof(*out));
+	wf_status st = WF_OK;
+	size_t i, k, a = 0, b = 0;
+
+	if (!names || !out) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < l->ncols; i++)
+		names[i] = l->cols[i].name;
+	for (k = 0; k < l->nkeys; k++) {
+		long at = wf_column_find(names, l->ncols, l->keys[k], &a, &b);
+		if (at == -2) {
+			st = wf_err_set(err, WF_EUSAGE, "--key %s: the result's columns %s and %s of "
+					"table %s differ only in case; give one of them exactly",
+					l->keys[k], names[a], names[b], l->table);
+			goto cleanup;
+		}
+		if (at < 0) {
+			st = wf_err_set(err, WF_EBADRESPONSE, "the result has no column %s, the "
+					"--key of the upsert into %s: every row's key is "
+					"missing; nothing loaded", l->keys[k], l->table);
+			goto cleanup;
+		}
+		if (!(out[k] = strdup(names[at]))) {
+			st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+			goto cleanup;
+		}
+	}
+	key_names_free(l->key_names, l->nkeys);
+	l->key_names = out;
+	l->keys = (const char *const *)out;
+	out = NULL;
+cleanup:
+	key_names_free(out, l->nkeys);
+	free(names);
+	return st;
+}
+
 /* The key's unique index (the keys must be columns of this result), and
  * the staging table the COPY fills, shaped as the table. */
 static wf_status upsert_apply(pgload *l, wf_err *err)
 {
-	size_t i, k;
 	wf_status st;
 
-	for (k = 0; k < l->nkeys; k++) {
-		int found = 0;
-		for (i = 0; i < l->ncols && !found; i++)
-			found = strcmp(l->cols[i].name, l->keys[k]) == 0;
-		if (!found)
-			return wf_err_set(err, WF_EBADRESPONSE, "the result has no column %s, the "
-					  "--key of the upsert into %s: every row's key is "
-					  "missing; nothing loaded", l->keys[k], l->table);
-	}
+	if ((st = resolve_keys(l, err)) != WF_OK)
+		return st;
 	if ((st = wf_pg_upsert_index(l->pg, &l->t, l->table, l->keys, l->nkeys, err)) != WF_OK)
 		return st;
 	wf_buf_reset(&l->sql);
@@ -889,6 +934,7 @@ void wf_pg_load_free(wf_engine_load *l)
 	rejects_clear(l);
 	free_cols(l);
 	free(l->cols);
+	key_names_free(l->key_names, l->nkeys);
 	free(l->row_vals);
 	free(l->vals);
 	wf_buf_free(&l->line);

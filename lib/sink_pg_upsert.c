@@ -80,26 +80,69 @@ static wf_status append_keys(wf_pg *p, wf_buf *b, const char *const *keys, size_
 	return st;
 }
 
-wf_status wf_pg_preflight_key(wf_sink *s, const char *table, const char *const *keys,
+/* The keys as the table's columns name them, as SQLite resolves a name
+ * (wf_column_find: the exact name, else the only one equal ignoring case):
+ * out[i] points into *out_r (the caller's), or is keys[i] when the table has
+ * no such column (or there is no table). Two columns that differ only in
+ * case, neither spelled as given: exit 2 naming both. */
+static wf_status resolve_keys(wf_pg *p, const wf_pg_target *t, const char *table,
+			      const char *const *keys, size_t nkeys, PGresult **out_r,
+			      const char **out, wf_err *err)
+{
+	const char *vals[1] = {t->q_table};
+	const char **names = NULL;
+	wf_status st;
+	size_t i, a = 0, b = 0;
+	int n;
+
+	st = wf_pg_params(p, "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid ="
+			  " to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+			  1, vals, out_r, "reading the table's columns", err);
+	if (st != WF_OK)
+		return st;
+	n = PQntuples(*out_r);
+	if (!(names = calloc((size_t)n + 1, sizeof(*names))))
+		return wf_err_set(err, WF_EINTERNAL, "out of memory reading the columns of %s", table);
+	for (i = 0; i < (size_t)n; i++)
+		names[i] = PQgetvalue(*out_r, (int)i, 0);
+	for (i = 0; st == WF_OK && i < nkeys; i++) {
+		long at = wf_column_find(names, (size_t)n, keys[i], &a, &b);
+		out[i] = at >= 0 ? names[at] : keys[i];
+		if (at == -2)
+			st = wf_err_set(err, WF_EUSAGE, "--key %s: table %s has the columns %s and %s, "
+					"which differ only in case; give one of them exactly", keys[i],
+					table, names[a], names[b]);
+	}
+	free(names);
+	return st;
+}
+
+wf_status wf_pg_preflight_key(wf_sink *s, const char *table, const char *const *given,
 			      size_t nkeys, wf_err *err)
 {
 	wf_pg *p = PG(s);
 	wf_pg_target t;
 	char **cols = NULL, want[512], have[512];
+	const char **keys = NULL;
 	size_t n = 0, i;
-	PGresult *r = NULL;
+	PGresult *r = NULL, *names = NULL;
 	wf_buf sql;
 	wf_status st;
 
 	for (i = 0; i < nkeys; i++)
-		if (!keys[i] || !*keys[i])
+		if (!given[i] || !*given[i])
 			return wf_err_set(err, WF_EUSAGE, "--key: an empty column name");
 	if ((st = wf_pg_target_parse(p, table, &t, err)) != WF_OK)
 		return st;
 	wf_buf_init(&sql, SQL_MAX);
-	if ((st = key_index(p, &t, &cols, &n, err)) != WF_OK)
+	if (!(keys = calloc(nkeys + 1, sizeof(*keys)))) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
 		goto cleanup;
-	wf_engine_key_list(want, sizeof(want), keys, nkeys);
+	}
+	if ((st = resolve_keys(p, &t, table, given, nkeys, &names, keys, err)) != WF_OK ||
+	    (st = key_index(p, &t, &cols, &n, err)) != WF_OK)
+		goto cleanup;
+	wf_engine_key_list(want, sizeof(want), given, nkeys);
 	if (n > 0) {
 		if (!wf_engine_same_columns(cols, n, keys, nkeys, WF_NAMES_EXACT)) {
 			wf_engine_key_list(have, sizeof(have), (const char *const *)cols, n);
@@ -142,6 +185,8 @@ wf_status wf_pg_preflight_key(wf_sink *s, const char *table, const char *const *
 	PQclear(r);
 cleanup:
 	names_free(cols, n);
+	PQclear(names);
+	free(keys);
 	wf_buf_free(&sql);
 	wf_pg_target_clear(&t);
 	return st;

@@ -366,71 +366,11 @@ static wf_status create_table(wf_engine_load *ld, const wf_schema *schema, wf_er
  * replace, in the run's transaction). A table this run creates gets it
  * before its rows, and SQLite keeps it up to date as they go in: cheaper than
  * one CREATE INDEX after them, which reads the whole table back
- * (docs/performance.md). Any index whose first column is _run_id will do; a new
- * one is named "<table>__run_id" (with "_2", "_3"... when another object
- * holds that name). */
+ * (docs/performance.md). Any index whose first column is _run_id will do
+ * (wf_db_run_index). */
 static wf_status ensure_run_index(wf_engine_load *ld, wf_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	wf_buf name;
-	wf_status ret = WF_OK;
-	int rc, found = 0, taken = 1, i;
-
-	wf_buf_init(&name, 4096);
-	rc = sqlite3_prepare_v2(ld->db,
-		"SELECT 1 FROM pragma_index_list(?1) AS il, pragma_index_info(il.name) AS ii"
-		" WHERE ii.seqno = 0 AND ii.name = '_run_id'", -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, ld->table, -1, SQLITE_STATIC)) ==
-	    SQLITE_OK) {
-		rc = sqlite3_step(st);
-		found = rc == SQLITE_ROW;
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_OK) {
-		ret = ld_error(ld, rc, err, "reading the table's indexes");
-		goto cleanup;
-	}
-	if (found)
-		goto cleanup;
-	rc = sqlite3_prepare_v2(ld->db, "SELECT 1 FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
-				-1, &st, NULL);
-	for (i = 1; rc == SQLITE_OK && taken && i < 1000; i++) {
-		wf_buf_reset(&name);
-		ret = i == 1 ? wf_buf_appendf(&name, err, "%s__run_id", ld->table)
-			     : wf_buf_appendf(&name, err, "%s__run_id_%d", ld->table, i);
-		if (ret != WF_OK)
-			break;
-		if ((rc = sqlite3_reset(st)) != SQLITE_OK ||
-		    (rc = sqlite3_bind_text(st, 1, name.data, -1, SQLITE_STATIC)) != SQLITE_OK)
-			break;
-		rc = sqlite3_step(st);
-		taken = rc == SQLITE_ROW;
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	if (ret != WF_OK)
-		goto cleanup;
-	if (rc != SQLITE_OK) {
-		ret = ld_error(ld, rc, err, "naming the _run_id index");
-		goto cleanup;
-	}
-	if (taken)
-		goto cleanup;  /* a thousand names taken: the table still works */
-	wf_buf_reset(&ld->sql);
-	if ((ret = wf_buf_appendf(&ld->sql, err, "CREATE INDEX ")) != WF_OK ||
-	    (ret = quote_ident(&ld->sql, name.data, err)) != WF_OK ||
-	    (ret = wf_buf_appendf(&ld->sql, err, " ON ")) != WF_OK ||
-	    (ret = quote_ident(&ld->sql, ld->table, err)) != WF_OK ||
-	    (ret = wf_buf_appendf(&ld->sql, err, " (\"_run_id\")")) != WF_OK)
-		goto cleanup;
-	ret = exec_sql(ld, "creating the _run_id index", err);
-cleanup:
-	wf_buf_free(&name);
-	return ret;
+	return wf_db_run_index(ld->sink, ld->table, err);
 }
 
 /* The SQL of the table's own indexes and triggers, to recreate after replace

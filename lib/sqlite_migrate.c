@@ -244,6 +244,62 @@ cleanup:
 	return ret;
 }
 
+/* The data tables of an older wf2sqlite get the _run_id index every data
+ * table has now (SPEC 18), in the upgrade's transaction: the tables its
+ * runs name that are still tables with a _run_id column. A table dropped
+ * or replaced by a user's own is left alone. */
+static wf_status index_data_tables(wf_sink *s, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	wf_status ret = WF_OK;
+	int rc;
+
+	rc = sqlite3_prepare_v2(wf_sink_db(s),
+		"SELECT DISTINCT m.name FROM _wf_runs AS r JOIN sqlite_schema AS m"
+		" ON m.type = 'table' AND m.name = r.table_name COLLATE NOCASE"
+		" WHERE EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = '_run_id')"
+		" ORDER BY m.name", -1, &st, NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		const char *t;
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		t = (const char *)sqlite3_column_text(st, 0);
+		if (!t)
+			continue;
+		if (n == cap) {
+			char **g = realloc(names, (cap ? cap * 2 : 8) * sizeof(*g));
+			if (!g) {
+				ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
+				goto cleanup;
+			}
+			names = g;
+			cap = cap ? cap * 2 : 8;
+		}
+		if (!(names[n] = strdup(t))) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
+			goto cleanup;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		ret = wf_db_fail(s, rc, err, "listing the data tables to index");
+		goto cleanup;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Not while the SELECT runs: CREATE INDEX changes the schema it reads. */
+	for (i = 0; i < n && ret == WF_OK; i++)
+		ret = wf_db_run_index(s, names[i], err);
+cleanup:
+	sqlite3_finalize(st);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
 /* Inside the write transaction: from version (read under the lock) to the
  * newest. */
 static wf_status upgrade_locked(wf_sink *s, int version, wf_err *err)
@@ -259,6 +315,9 @@ static wf_status upgrade_locked(wf_sink *s, int version, wf_err *err)
 		if (ret != WF_OK)
 			return ret;
 	}
+	if (version > 0 && version < WF_AUDIT_SCHEMA_VERSION &&
+	    (ret = index_data_tables(s, err)) != WF_OK)
+		return ret;
 	/* A fresh file gets the newest tables at once; an upgraded one any
 	 * object a user dropped. */
 	ret = wf_db_exec(s, wf_sql_audit, "creating the audit tables", err);

@@ -120,6 +120,30 @@ class TestAuditVersions(EmuTestCase):
         self.assertEqual(runs[-1]["hostname"], socket.gethostname())
         self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_batches"), [(0,)])
 
+    def test_the_upgrade_gives_every_old_data_table_its_run_id_index(self):
+        # SPEC 18: every data table has an index on _run_id; the first
+        # release made none. A load into a new table upgrades the file and
+        # indexes the tables it did not touch, their rows kept.
+        db = self.copy()
+
+        def run_id_indexed(table):
+            return db_query(db, "SELECT count(*) FROM pragma_index_list(?) AS il, "
+                            "pragma_index_info(il.name) AS ii WHERE ii.seqno = 0 "
+                            "AND ii.name = '_run_id'", (table,))[0][0] > 0
+
+        old = [t for (t,) in db_query(db, "SELECT DISTINCT table_name FROM _wf_runs "
+                                      "ORDER BY 1")]
+        self.assertTrue(old)
+        self.assertFalse([t for t in old if run_id_indexed(t)])
+        rows = {t: db_query(db, 'SELECT * FROM "%s" ORDER BY _run_id, _row' % t) for t in old}
+        r = self.wf(["load", body_file(self), "--db", db, "--table", "from_file"])
+        self.assertRc(r, 0)
+        self.assertEqual([t for t in old + ["from_file"] if not run_id_indexed(t)], [])
+        self.assertEqual(db_query(db, "PRAGMA integrity_check"), [("ok",)])
+        for t in old:
+            self.assertEqual(db_query(db, 'SELECT * FROM "%s" ORDER BY _run_id, _row' % t),
+                             rows[t], t)
+
     def test_attach_upgrades_too(self):
         db = self.copy()
         before = v1_rows(db)

@@ -201,6 +201,83 @@ class Upsert(PgCase):
         self.assertEqual(self.q("SELECT count(*) FROM pg_indexes WHERE indexname = 't__key'"),
                          [("1",)])
 
+    def test_key_names_match_columns_as_on_sqlite(self):
+        # --key ID names the column id (the exact name first, else the only
+        # one equal ignoring case), as SQLite resolves it: the first upsert
+        # keys the table by id, a later --key id or Id is that key.
+        import test_upsert as tu
+        sqlite_db = os.path.join(self.dir, "same.db")
+        for rows, key in (([{"id": 1, "name": "a"}], "ID"),
+                          ([{"id": 1, "name": "b"}, {"id": 2, "name": "c"}], "id"),
+                          ([{"id": 2, "name": "C"}], "Id")):
+            self.upsert(rows, key=key)
+            r = run_wf(["load", "-", "--db", sqlite_db, "--table", "t", "--mode", "upsert",
+                        "--key", key], env=pg_env(), input=tu.body(rows), cwd=self.dir)
+            self.assertEqual(r.rc, 0, repr(r))
+        self.assertEqual(self.q("SELECT id, name, _run_id FROM t ORDER BY id"),
+                         [("1", "b", "2"), ("2", "C", "3")])
+        lite = run_wf(["diff", "1", "3", "--table", "t", "--db", sqlite_db, "--key", "ID"],
+                      env=pg_env())
+        pg = run_wf(["diff", "1", "3", "--table", "t", "--db", self.uri, "--key", "ID"],
+                    env=pg_env())
+        self.assertEqual((pg.rc, pg.out), (lite.rc, lite.out))
+        self.assertEqual(self.q("SELECT indexdef LIKE '%UNIQUE%(id)' FROM pg_indexes"
+                                " WHERE indexname = 't__key'"), [("t",)])
+
+    def test_sigkill_mid_upsert_leaves_the_table_as_before_and_resume_loads_it_once(self):
+        # Run 1 upserts 200 rows; run 2's 3,000 rows (other values for ids
+        # 0..199) trickle in (8 KiB every 40 ms, about 2.5 s) and it is
+        # killed while its COPY into the staging table is going on.
+        gen = {"rows": 3000, "shape": "bench8", "seed": 1}
+        scen = {"workflows": {
+            "first": {"session_id": "first-s", "cards": [{"id": "c1", "ms": 10}],
+                      "generate": {"rows": 200, "shape": "bench8"}},
+            "up": {"session_id": "up-s", "cards": [{"id": "c1", "ms": 10}], "generate": gen}},
+            "faults": [{"endpoint": "result", "workflow": "up", "kind": "slow",
+                        "chunk_bytes": 8192, "delay_ms": 40, "times": 1}]}
+        table = "SELECT * FROM k ORDER BY id"
+        with Emu(scen) as emu:
+            env = pg_env(emu)
+            args = ["--db", self.uri, "--table", "k", "--mode", "upsert", "--key", "id", "-q"]
+            r = run_wf(["run", "first"] + args, env=env)
+            self.assertEqual(r.rc, 0, repr(r))
+            before = self.q(table)
+            self.assertEqual(len(before), 200)
+            p = spawn_wf(["run", "up"] + args, env=env)
+            deadline = time.time() + 30
+            copying = False
+            while time.time() < deadline and p.poll() is None and not copying:
+                copying = bool(self.q(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wf2sqlite'"
+                    " AND state = 'active' AND query LIKE 'COPY pg_temp.\"_wf_upsert_stage\"%'"))
+                time.sleep(0.02)
+            self.assertTrue(copying, "never saw the upsert's COPY")
+            time.sleep(0.2)
+            self.assertIsNone(p.poll(), "the load ended before the kill")
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+            self.assertEqual(p.returncode, -signal.SIGKILL)
+            # The server ends the dead client's transaction: none of its rows.
+            deadline = time.time() + 10
+            while time.time() < deadline and self.q(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'wf2sqlite'"):
+                time.sleep(0.05)
+            self.assertEqual(self.q(table), before)
+            self.assertEqual(self.q("SELECT run_id, status, rows_loaded FROM _wf_runs"
+                                    " ORDER BY run_id"),
+                             [("1", "loaded", "200"), ("2", "running", None)])
+            r = run_wf(["resume", "--db", self.uri], env=env, timeout=60)
+            self.assertEqual(r.rc, 0, repr(r))
+            self.assertNotIn("repeated the key", r.err)
+        self.assertEqual(self.q("SELECT run_id, status, rows_loaded FROM _wf_runs"
+                                " ORDER BY run_id"),
+                         [("1", "loaded", "200"), ("2", "loaded", "3000")])
+        self.assertEqual(self.q("SELECT count(*), count(DISTINCT id), count(DISTINCT _row),"
+                                " min(_run_id), max(_run_id), min(id), max(id) FROM k"),
+                         [("3000", "3000", "3000", "2", "2", "0", "2999")])
+        # Run 2's values replaced run 1's for the ids both had.
+        self.assertNotEqual(self.q(table + " LIMIT 200"), before)
+
     def test_null_or_missing_key_fails_with_nothing_loaded(self):
         self.upsert([{"id": 1, "name": "a", "score": 1}])
         for rows in ([{"id": 2, "name": "b"}, {"name": "no key"}],
@@ -260,6 +337,46 @@ class Diff(PgCase):
         r = run_wf(["diff", "--table", "nope", "--db", self.uri], env=pg_env())
         self.assertEqual(r.rc, 2, repr(r))
         self.assertIn("no table nope", r.err)
+
+    def test_key_names_match_columns_as_on_sqlite(self):
+        # --key ID names the column id on both engines (SQLite's names ignore
+        # ASCII case): the same output, the table's spelling in it.
+        import test_diff as td
+        sqlite_db = os.path.join(self.dir, "same.db")
+        for rows in (td.ROWS_A, td.ROWS_B):
+            self.load(td.body(rows), "--table", "t", "-q")
+            r = run_wf(["load", "-", "--db", sqlite_db, "--table", "t", "-q"], env=pg_env(),
+                       input=td.body(rows), cwd=self.dir)
+            self.assertEqual(r.rc, 0, repr(r))
+        for fmt in ([], ["--json"], ["--csv"]):
+            outs = [run_wf(["diff", "--table", "t", "--db", db, "--key", key] + fmt,
+                           env=pg_env()) for db in (self.uri, sqlite_db) for key in ("ID", "id")]
+            self.assertEqual([o.rc for o in outs], [0] * 4, outs)
+            if fmt == ["--json"]:
+                for o in outs[:2]:
+                    self.assertEqual(json.loads(o.out).pop("database"), self.uri)
+                outs = [json.dumps(dict(json.loads(o.out), database=None)) for o in outs]
+            else:
+                outs = [o.out for o in outs]
+            self.assertEqual(outs[1:], outs[:1] * 3, fmt)
+            if not fmt:
+                self.assertIn("0 added, 1 removed, 1 changed, 1 unchanged, 2 duplicate keys",
+                              outs[0].splitlines()[0])
+                self.assertIn("id\tcolumn\told\tnew", outs[0].splitlines())
+        # A second column that differs from id only in case: ID and id are
+        # each exact; Id names neither (exit 2 naming both), for diff and for
+        # an upsert alike.
+        self.q('ALTER TABLE t ADD COLUMN "ID" numeric')
+        r = run_wf(["diff", "--table", "t", "--db", self.uri, "--key", "Id"], env=pg_env())
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("--key Id: table t has the columns id and ID", r.err)
+        r = run_wf(["diff", "--table", "t", "--db", self.uri, "--key", "ID"], env=pg_env())
+        self.assertEqual(r.rc, 0, repr(r))
+        self.assertTrue(r.out.splitlines()[0].endswith(", 1 duplicate key"), r.out)
+        r = self.load(td.body(td.ROWS_B), "--table", "t", "--mode", "upsert", "--key", "iD",
+                      rc=2)
+        self.assertIn("--key iD: table t has the columns id and ID", r.err)
+        self.assertEqual(self.q("SELECT count(*) FROM _wf_runs"), [("2",)])
 
     def test_append_keeps_history_and_latest_view_shows_newest(self):
         self.load(TYPED_BODY, "--table", "h")

@@ -458,6 +458,30 @@ static void engine_key_columns_compare_as_the_engine_does(void)
 	T_CHECK_STR(msg, "nam");
 }
 
+/* A --key name resolves as SQLite resolves a column name: the exact
+ * spelling first, else the only column equal ignoring ASCII case; two such
+ * (PostgreSQL's id and ID) and no exact one is -2 naming both. */
+static void engine_column_find_exact_then_unique_ignoring_case(void)
+{
+	static const char *const one[] = {"name", "id", "score"};
+	static const char *const two[] = {"name", "id", "ID", "\xc3\x89t\xc3\xa9"};
+	size_t a = 99, b = 99;
+
+	T_CHECK(wf_column_find(one, 3, "id", &a, &b) == 1);
+	T_CHECK(wf_column_find(one, 3, "ID", &a, &b) == 1);
+	T_CHECK(wf_column_find(one, 3, "Id", NULL, NULL) == 1);
+	T_CHECK(wf_column_find(one, 3, "ids", &a, &b) == -1);
+	T_CHECK(wf_column_find(one, 0, "id", &a, &b) == -1);
+	T_CHECK(a == 99 && b == 99);
+	T_CHECK(wf_column_find(two, 4, "id", &a, &b) == 1);
+	T_CHECK(wf_column_find(two, 4, "ID", &a, &b) == 2);
+	T_CHECK(wf_column_find(two, 4, "Id", &a, &b) == -2);
+	T_CHECK(a == 1 && b == 2);
+	/* Only ASCII letters fold, as in SQLite: \xc3\xa9 is not \xc3\x89. */
+	T_CHECK(wf_column_find(two, 4, "\xc3\x89T\xc3\xa9", NULL, NULL) == 3);
+	T_CHECK(wf_column_find(two, 4, "\xc3\xa9t\xc3\xa9", NULL, NULL) == -1);
+}
+
 int main(void)
 {
 	if (db_t_mkdir() != 0)
@@ -470,6 +494,7 @@ int main(void)
 	T_RUN(engine_number_text_reaches_the_engine_exactly);
 	T_RUN(engine_key_columns_compare_as_the_engine_does);
 	T_RUN(engine_insert_commit_commits_or_rolls_back);
+	T_RUN(engine_column_find_exact_then_unique_ignoring_case);
 	db_t_rmdir();
 	return t_done();
 }
