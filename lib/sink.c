@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 /* The engines, in the order their accepts() is tried: a new engine adds its
@@ -298,10 +297,12 @@ void wf_now_iso(char out[32])
 
 /* SQLite folds the case of ASCII letters only in column names (`Name` and
  * `name` are one column, `É` and `é` two): its key index keeps the names as
- * first given, so --key must match them in any ASCII case. PostgreSQL's
- * names are quoted identifiers (the key's columns come from pg_attribute and
- * --key is quoted as given): case matters. The fold is spelt out rather than
- * strcasecmp's, which follows the locale. */
+ * first given, so --key matches them in any ASCII case. PostgreSQL's names
+ * are quoted identifiers, where case matters (`id` and `ID` can both be
+ * columns): its --key is first resolved to the table's spelling
+ * (wf_column_find), then compared exactly with the key's columns as
+ * pg_attribute spells them. The fold is spelt out rather than strcasecmp's,
+ * which follows the locale. */
 static int same_name(const char *a, const char *b, wf_name_case how)
 {
 	unsigned char x, y;
@@ -474,7 +475,7 @@ long wf_column_find(const char *const *names, size_t n, const char *name, size_t
 		if (names[i] && strcmp(names[i], name) == 0)
 			return (long)i;
 	for (i = 0; i < n; i++) {
-		if (!names[i] || strcasecmp(names[i], name) != 0)
+		if (!names[i] || !same_name(names[i], name, WF_NAMES_ASCII_NOCASE))
 			continue;
 		if (found >= 0) {
 			if (out_a)
