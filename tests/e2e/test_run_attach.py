@@ -4,11 +4,22 @@ resumed; the status table."""
 import json
 import os
 import signal
+import sqlite3
+import subprocess
 import time
 import unittest
 
 from netlib import wait_for_run, API_KEY, ROWS, EmuTestCase, wf_env, workflow
 from wfharness import db_query, run_wf, spawn_wf
+
+
+def db_exec(path, sql, params=()):
+    con = sqlite3.connect(path)
+    try:
+        con.execute(sql, params)
+        con.commit()
+    finally:
+        con.close()
 
 
 def scenario():
@@ -185,6 +196,29 @@ class AttachTest(EmuTestCase):
         db = self.path("a.db")
         r = run_wf(["resume", "--db", db], env=wf_env(None, key=None))
         self.assertRc(r, 0)
+
+    def test_resume_counts_only_the_runs_it_resumed(self):
+        db = self.path("a.db")
+        sids = [self.wf(["run", "w", "--db", db, "--no-wait"]).out.strip() for _ in range(3)]
+        # Runs 1 and 2 were started against another API host: left alone.
+        db_exec(db, "UPDATE _wf_runs SET api_host = '127.0.0.1:1' WHERE run_id < 3")
+        r = self.wf(["resume", "--db", db, "--json"])
+        self.assertRc(r, 0)
+        out = r.json()
+        self.assertEqual(out["count"], 1)
+        self.assertEqual([j["run_id"] for j in out["runs"]], [3])
+        self.assertEqual([(j["run_id"], j["session_id"], j["api_host"]) for j in out["left_alone"]],
+                         [(1, sids[0], "127.0.0.1:1"), (2, sids[1], "127.0.0.1:1")])
+        self.assertIn("resumed 1 of 3 unfinished runs; 2 left alone: started against another "
+                      "API host", r.err)
+        self.assertIn("--base-url http://127.0.0.1:1/corp-api/compass/api", r.err)
+        self.assertEqual([x[2] for x in self.runs(db)], ["running", "running", "loaded"])
+        # Only runs of another host left: none resumed, and the line says so.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("resumed 0 of 2 unfinished runs; 2 left alone", r.err)
+        self.assertNotIn("resumed 2", r.err)
+        self.assertEqual([x[2] for x in self.runs(db)], ["running", "running", "loaded"])
 
     def test_status_table_and_json(self):
         r = self.wf(["status", "old-done"])
