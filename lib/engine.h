@@ -182,8 +182,9 @@ struct wf_engine {
 			     const wf_run_load *ld, int *out_changed, wf_err *err);
 	/* wf_sink_finish_run: end_run in a transaction of its own, committed. */
 	wf_status (*finish_run)(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err);
-	wf_status (*claim_run)(wf_sink *s, const wf_pending_run *run, int *out_claimed,
-			       wf_err *err);
+	/* wf_sink_claim_run_into: table and mode NULL keep the row's. */
+	wf_status (*claim_run)(wf_sink *s, const wf_pending_run *run, const char *table,
+			       const char *mode, int *out_claimed, wf_err *err);
 
 	/* ---- the audit queries (sink.h) ----------------------------------- */
 

@@ -201,7 +201,13 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 			    wf_err *err)
 {
-	return s->engine->claim_run(s, run, out_claimed, err);
+	return s->engine->claim_run(s, run, NULL, NULL, out_claimed, err);
+}
+
+wf_status wf_sink_claim_run_into(wf_sink *s, const wf_pending_run *run, const char *table,
+				 const char *mode, int *out_claimed, wf_err *err)
+{
+	return s->engine->claim_run(s, run, table, mode, out_claimed, err);
 }
 
 wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)

@@ -896,8 +896,8 @@ cleanup:
 	return WF_OK;
 }
 
-static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
-			    wf_err *err)
+static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, const char *table,
+			     const char *mode, int *out_claimed, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
@@ -910,7 +910,9 @@ static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_cl
 		return ret;
 	host_name(host, sizeof(host));
 	rc = sqlite3_prepare_v2(SQ(s)->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4,"
-				" status = 'running' WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
+				" status = 'running', table_name = coalesce(?6, table_name),"
+				" mode = coalesce(?7, mode)"
+				" WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
 	    (rc = run->pid > 0 ? sqlite3_bind_int64(st, 2, (int64_t)run->pid)
@@ -918,7 +920,9 @@ static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_cl
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 4, host[0] ? host : NULL)) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 5, run->status ? run->status : "running")) ==
-	    SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+	    SQLITE_OK && (rc = wf_db_bind_text_or_null(st, 6, table)) == SQLITE_OK &&
+	    (rc = wf_db_bind_text_or_null(st, 7, mode)) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {

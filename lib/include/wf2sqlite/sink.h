@@ -207,6 +207,11 @@ WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
  * first: leave it alone. */
 WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 				   wf_err *err);
+/* wf_sink_claim_run that also sets the row's table_name and mode in the same
+ * statement (attach --table/--mode taking over a run recorded with others);
+ * NULL keeps the row's. */
+WF_API wf_status wf_sink_claim_run_into(wf_sink *s, const wf_pending_run *run, const char *table,
+					const char *mode, int *out_claimed, wf_err *err);
 
 /* Runs of `load` (no session id) still marked running whose process is gone
  * (killed during the load: none of their rows were committed) cannot be
