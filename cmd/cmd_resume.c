@@ -136,6 +136,11 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io, json_object 
 		}
 	}
 	st = wf_run_pending(&ro, &runs, &nruns, &err);
+	if (st == WF_ENOTFOUND) {
+		/* No such database (none is created): nothing to resume. */
+		wf_net_note(&n, "%s; nothing to resume (check --db)", err.msg);
+		goto cleanup;
+	}
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
 		rc = (int)st;
@@ -248,7 +253,8 @@ const wf_command wf_cmd_resume = {
 	"the server ended or does not know (404), and runs of another API host (listed\n"
 	"with the host to use) are left alone. Each run is taken over: its row ends as\n"
 	"loaded, or with the failure. The exit code is the worst of the runs' codes.\n"
-	"The last line counts the runs resumed and those left alone.\n"
+	"The last line counts the runs resumed and those left alone. A --db file that\n"
+	"does not exist is not created (nothing to resume).\n"
 	"Runs of a killed 'load' cannot be continued: they are marked interrupted (load\n"
 	"the file again).",
 	"  wf2sqlite resume --db results.db --dry-run\n"

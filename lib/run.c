@@ -640,7 +640,7 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 	if (o->dry_run) {
 		/* Changes nothing: no file created, no table, no killed load ended. */
 		if (!wf_db_is_postgres(o->db_path) && access(o->db_path, F_OK) != 0)
-			return WF_OK;
+			return wf_err_set(err, WF_ENOTFOUND, "no database %s", o->db_path);
 		st = wf_sink_open_readonly(&sink, o->db_path, err);
 		wf_sink_set_stale(sink, o->stale_ms);
 		if (st == WF_OK)
@@ -648,7 +648,8 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 		wf_sink_close(sink);
 		return st;
 	}
-	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
+	/* Nothing to continue in a database that does not exist: none is made. */
+	st = wf_sink_open_existing(&sink, o->db_path, o->interrupted, err);
 	wf_sink_set_stale(sink, o->stale_ms);
 	if (st == WF_OK)
 		st = wf_sink_end_dead_loads(sink, &ended, err);

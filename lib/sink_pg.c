@@ -344,9 +344,10 @@ static wf_status ensure_audit(wf_pg *p, wf_err *err)
 
 static void pg_close(wf_sink *s);
 
-static wf_status pg_open(wf_sink **out, const char *uri, int readonly,
+static wf_status pg_open(wf_sink **out, const char *uri, unsigned flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err)
 {
+	int readonly = (flags & WF_OPEN_READONLY) != 0;
 	wf_pg *p;
 	PGresult *r = NULL;
 	wf_status st;

@@ -32,7 +32,7 @@ typedef struct sq_sink {
 
 #define SQ(s) ((sq_sink *)(s))
 
-static wf_status sq_open(wf_sink **out, const char *path, int readonly,
+static wf_status sq_open(wf_sink **out, const char *path, unsigned open_flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err);
 
 /* A sink this engine's open made (also under a copy of its table with some
@@ -321,13 +321,15 @@ static wf_status check_writable(const char *path, wf_err *err)
 
 static void sq_close(wf_sink *s);
 
-static wf_status sq_open(wf_sink **out, const char *path, int readonly,
+static wf_status sq_open(wf_sink **out, const char *path, unsigned open_flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	sq_sink *q = NULL;
 	wf_sink *s = NULL;
 	wf_status ret = WF_OK;
 	int rc, flags, version = 0;
+	int readonly = (open_flags & WF_OPEN_READONLY) != 0;
+	int existing = (open_flags & WF_OPEN_EXISTING) != 0;
 	struct stat sb;
 	wf_buf uri_safe;
 
@@ -338,6 +340,14 @@ static wf_status sq_open(wf_sink **out, const char *path, int readonly,
 	if (readonly && stat(path, &sb) != 0)
 		return wf_err_set(err, WF_EDB, "database %s: %s; check the --db path", path,
 				  strerror(errno));
+	/* For the message only: the open below never creates the file. A
+	 * folder that is missing too is check_writable's error (exit 7). */
+	if (existing && !readonly && stat(path, &sb) != 0 && errno == ENOENT) {
+		char dir[PATH_MAX];
+		dir_of(path, dir, sizeof(dir));
+		if (access(dir, F_OK) == 0)
+			return wf_err_set(err, WF_ENOTFOUND, "no database %s", path);
+	}
 	if (!readonly && (ret = check_writable(path, err)) != WF_OK)
 		return ret;
 	q = calloc(1, sizeof(*q));
@@ -356,6 +366,8 @@ static wf_status sq_open(wf_sink **out, const char *path, int readonly,
 	 * it from writing anything. */
 	if (readonly)
 		flags = may_write(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	else if (existing)
+		flags = SQLITE_OPEN_READWRITE;
 	else
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	/* Debian's SQLite reads "file:..." as a URI (SQLITE_USE_URI): --db names

@@ -271,6 +271,21 @@ class AttachTest(EmuTestCase):
                          [("other", "loaded"), ("wf_w", "loaded")])
         self.assertEqual(db_query(db, "SELECT count(*) FROM wf_w"), [(len(ROWS),)])
 
+    def test_resume_and_batch_continue_create_no_database(self):
+        db = self.path("missing.db")
+        for args in (["resume"], ["resume", "--dry-run"]):
+            r = self.wf(args + ["--db", db])
+            self.assertRc(r, 0)
+            self.assertIn("no database %s; nothing to resume" % db, r.err)
+            r = self.wf(args + ["--db", db, "--json"])
+            self.assertRc(r, 0)
+            self.assertEqual((r.json()["count"], r.json()["exit_code"]), (0, 0))
+            self.assertFalse(os.path.exists(db))
+        r = self.wf(["batch", "--continue", "1", "--db", db])
+        self.assertRc(r, 2)
+        self.assertIn("no database %s" % db, r.err)
+        self.assertEqual(os.listdir(self.dir), [])
+
     def test_status_table_and_json(self):
         r = self.wf(["status", "old-done"])
         self.assertRc(r, 0)

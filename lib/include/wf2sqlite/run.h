@@ -134,7 +134,9 @@ WF_API wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_
 
 /* `resume`, step one: ends the runs of killed loads (a note says how many)
  * and lists the unfinished runs of network commands whose process is gone
- * (wf_sink_pending_runs). *out is the caller's (wf_pending_runs_free). */
+ * (wf_sink_pending_runs). *out is the caller's (wf_pending_runs_free).
+ * WF_ENOTFOUND ("no database FILE") when the SQLite file does not exist:
+ * it is not created (nothing to resume). */
 WF_API wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out_n,
 				wf_err *err);
 /* 1 when resume may continue the run here: it was started against the
