@@ -33,7 +33,7 @@ const wf_engine *wf_engine_for(const char *db)
 	return NULL;
 }
 
-static wf_status sink_open(wf_sink **out, const char *db, int readonly,
+static wf_status sink_open(wf_sink **out, const char *db, unsigned flags,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	const wf_engine *e;
@@ -45,7 +45,7 @@ static wf_status sink_open(wf_sink **out, const char *db, int readonly,
 	if (!e)
 		return wf_err_set(err, WF_EUSAGE, "--db: PostgreSQL support is not built in to "
 				  "this wf2sqlite; give a SQLite file instead");
-	return e->open(out, db, readonly, interrupted, err);
+	return e->open(out, db, flags, interrupted, err);
 }
 
 wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err)
@@ -61,7 +61,13 @@ wf_status wf_sink_open_ex(wf_sink **out, const char *path, volatile sig_atomic_t
 
 wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err)
 {
-	return sink_open(out, path, 1, NULL, err);
+	return sink_open(out, path, WF_OPEN_READONLY, NULL, err);
+}
+
+wf_status wf_sink_open_existing(wf_sink **out, const char *path,
+				volatile sig_atomic_t *interrupted, wf_err *err)
+{
+	return sink_open(out, path, WF_OPEN_EXISTING, interrupted, err);
 }
 
 void wf_sink_close(wf_sink *s)
@@ -200,7 +206,13 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 			    wf_err *err)
 {
-	return s->engine->claim_run(s, run, out_claimed, err);
+	return s->engine->claim_run(s, run, NULL, NULL, out_claimed, err);
+}
+
+wf_status wf_sink_claim_run_into(wf_sink *s, const wf_pending_run *run, const char *table,
+				 const char *mode, int *out_claimed, wf_err *err)
+{
+	return s->engine->claim_run(s, run, table, mode, out_claimed, err);
 }
 
 wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
@@ -251,6 +263,12 @@ wf_status wf_sink_batch_set_status(wf_sink *s, int64_t batch_id, const char *sta
 wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err)
 {
 	return s->engine->batch_get(s, batch_id, out, err);
+}
+
+wf_status wf_sink_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				  int64_t *out_run_id, wf_err *err)
+{
+	return s->engine->batch_set_taken(s, batch_id, batch_index, out_run_id, err);
 }
 
 /* ---- what no engine changes -------------------------------------------- */
