@@ -465,6 +465,13 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 	int i;
 
 	memset(&in, 0, sizeof(in));
+	/* An empty --db is a mistake (a variable left unset in a script), not
+	 * a wish for the default: refused, as an empty --table is. */
+	if (o->db && !*o->db && cmd_lists(cmd, WF_OPT_DB)) {
+		wf_cli_error(io, "--db is empty; give --db FILE (or leave --db out for "
+			     "$WF2SQLITE_DB, else " WF_DEFAULT_DB ")");
+		return 2;
+	}
 	if (wf_cli_takes_settings(cmd)) {
 		for (i = 0; i < WF_SET__COUNT; i++)
 			in.flags[i] = *opt_string_slot(o, setting_opts[i]);

@@ -202,6 +202,18 @@ class SpecCliTest(EmuTestCase):
         self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
                          {"region": "emea"})
 
+    def test_empty_db_is_refused_and_nothing_is_created(self):
+        work = self.path("emptydb")
+        os.mkdir(work)
+        before = len(self.calls(self.emu, "run"))
+        for args in (["run", "w1"], ["runs"], ["batch", "w1", "--matrix", "-"],
+                     ["load", "-"], ["check"]):
+            r = run_wf(args + ["--db", ""], env=wf_env(self.emu), cwd=work, input="{}")
+            self.assertRc(r, 2)
+            self.assertIn("--db is empty", r.err)
+        self.assertEqual(os.listdir(work), [])
+        self.assertEqual(len(self.calls(self.emu, "run")), before)
+
     def test_vars_values_of_any_type_are_posted_as_written(self):
         vf = self.path("vars.json")
         text = '{"year": 2024, "rate": 0.10, "on": true, "none": null, "list": ["a", 1]}'
