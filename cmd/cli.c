@@ -15,7 +15,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object", NULL, 1},
 	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after", NULL, 0},
-	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status: running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
+	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status, or these (comma-separated or repeated): running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
 	{WF_OPT_BATCH, "batch", 0, "BATCH_ID", "(runs) only the runs of this batch", NULL, 0},
 	{WF_OPT_SINCE, "since", 0, "DUR", "(runs) only runs started within DUR of now (e.g. 2h, 7d)", NULL, 0},
 	{WF_OPT_LIMIT, "limit", 0, "N", "(runs) the newest N runs; 0 for all (default: 50 on a terminal, else all)", NULL, 0},
@@ -601,6 +601,18 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 				if (out->nvars >= WF_CLI_MAX_VARS)
 					return usage_fail(cmd, io, "too many --var options (at most 256); use --vars FILE", "");
 				out->vars[out->nvars++] = value;
+			} else if (opt->id == WF_OPT_STATUS && out->status) {
+				/* Repeated, the lists add up: --status a --status b
+				 * is --status a,b. */
+				size_t have = strlen(out->status), add = strlen(value);
+				if (have + 1 + add >= sizeof(out->status_text))
+					return usage_fail(cmd, io, "--status lists too many statuses; "
+							  "name each once", "");
+				if (out->status != out->status_text)
+					memcpy(out->status_text, out->status, have + 1);
+				out->status_text[have] = ',';
+				memcpy(out->status_text + have + 1, value, add + 1);
+				out->status = out->status_text;
 			} else {
 				*opt_string_slot(out, opt->id) = value;
 			}

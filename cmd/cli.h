@@ -85,6 +85,7 @@ typedef struct wf_cli_opts {
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
 	const char *status, *batch, *since, *limit, *save_result, *stale;
+	char status_text[1024];  /* --status given more than once: the lists joined */
 	/* batch's --matrix, --parallel, --continue, as given; NULL when absent. */
 	const char *matrix, *parallel, *cont;
 	/* --key (diff, upsert) as given; NULL when absent. */
