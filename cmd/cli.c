@@ -125,11 +125,19 @@ const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq)
 				return o;
 		return NULL;
 	}
-	if (arg[2] != '\0')
-		return NULL;
-	for (o = wf_cli_options; o->id; o++)
-		if (o->short_name && o->short_name == arg[1])
+	for (o = wf_cli_options; o->id; o++) {
+		if (!o->short_name || o->short_name != arg[1])
+			continue;
+		if (arg[2] == '\0')
 			return o;
+		/* -vKEY=VALUE: a short option's value attached, as getopt takes
+		 * it; *out_eq is the option letter, the value follows it. */
+		if (o->arg) {
+			*out_eq = arg + 1;
+			return o;
+		}
+		return NULL;
+	}
 	return NULL;
 }
 
@@ -585,7 +593,8 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		if (!opt || !cmd_accepts(cmd, opt->id)) {
 			/* The name only: a mistyped option's value may be a secret. */
 			char name[64];
-			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			snprintf(name, sizeof(name), "%.*s", a[1] != '-' && eq ? 2 : eq ? (int)(eq - a)
+				 : (int)strlen(a), a);
 			if (opt)
 				return usage_fail(cmd, io, "this command does not take the option ", name);
 			return unknown_option(cmd, io, name);

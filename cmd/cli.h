@@ -155,8 +155,10 @@ typedef struct wf_command {
 extern const wf_cli_option wf_cli_options[];
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
 
-/* The option named by arg ("--db", "--db=x", "-v"), or NULL; *out_eq points
- * at the '=' of "--name=value", else NULL. */
+/* The option named by arg ("--db", "--db=x", "-v", "-vKEY=VALUE"), or NULL;
+ * *out_eq points at the '=' of "--name=value", or at the letter of a short
+ * option whose value is attached ("-vKEY=VALUE": the value follows it), else
+ * NULL. */
 const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq);
 
 /* What `cmd --help` says of o, or NULL when cmd takes o but it changes

@@ -202,6 +202,26 @@ class SpecCliTest(EmuTestCase):
         self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
                          {"region": "emea"})
 
+    def test_short_option_takes_its_value_attached_as_getopt(self):
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "--no-wait", "-vregion=x y",
+                    "-v", "n=1")
+        self.assertRc(r, 0)
+        self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
+                         {"region": "x y", "n": "1"})
+        # Before the command too; a flag takes nothing attached.
+        r = self.wf("-vregion=z", "run", "w1", "--db", self.path("t.db"), "--no-wait")
+        self.assertRc(r, 0)
+        self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
+                         {"region": "z"})
+        r = self.wf("run", "w1", "-qx")
+        self.assertRc(r, 2)
+        self.assertIn("unknown option: -qx", r.err)
+        # A command without -v names the option, not its value.
+        r = self.wf("runs", "--db", self.path("t.db"), "-vsecret=1")
+        self.assertRc(r, 2)
+        self.assertIn("does not take the option -v\n", r.err)
+        self.assertNotIn("secret", r.err)
+
     def test_empty_db_is_refused_and_nothing_is_created(self):
         work = self.path("emptydb")
         os.mkdir(work)
