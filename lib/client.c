@@ -285,6 +285,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		return 0;
 	r->bytes += (int64_t)len;
 	if (c->mode == MODE_CONSUMER) {
+		if (r->head_len < sizeof(r->head)) {
+			size_t k = sizeof(r->head) - r->head_len < len ? sizeof(r->head) - r->head_len
+								       : len;
+			memcpy(r->head + r->head_len, p, k);
+			r->head_len += k;
+		}
 		r->consumer_status = q->consumer->write(q->consumer->ctx, p, len, &r->consumer_err);
 		return r->consumer_status == WF_OK ? len : 0;
 	}
@@ -810,6 +816,44 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what_, 
 	return st;
 }
 
+/* 1 when the body handed on starts with '<' (after white space): a page,
+ * not the API's JSON. */
+static int html_page(const wf_http_resp *r)
+{
+	size_t i = 0;
+
+	while (i < r->head_len && (r->head[i] == ' ' || r->head[i] == '\t' || r->head[i] == '\r' ||
+				   r->head[i] == '\n'))
+		i++;
+	return i < r->head_len && r->head[i] == '<';
+}
+
+/* A 200 answered with an HTML page where the API's JSON was expected: a
+ * proxy's or a login page, or a --base-url that is a web site. The page's
+ * <title> when its first bytes hold one. */
+static wf_status html_instead_of_json(wf_client *c, const wf_http_resp *r, const char *what,
+				      wf_err *err)
+{
+	wf_buf head, words;
+	const char *title = "";
+	wf_status st;
+
+	wf_buf_init(&head, sizeof(r->head));
+	wf_buf_init(&words, 8192);
+	if (wf_buf_append(&head, r->head, r->head_len, NULL) == WF_OK)
+		server_words(c, &head, &words);
+	if (words.data && strncmp(words.data, "server page: ", 13) == 0 && words.data[13])
+		title = words.data + 13;
+	st = wf_err_set(err, WF_EBADRESPONSE, "%s: the server answered (HTTP %ld) with an HTML "
+			"page%s%s%s instead of the API's JSON (%s): a proxy's or a login page? "
+			"check --base-url / SGP_BASE_URL (https://HOST/corp-api/compass/api) and "
+			"any proxy setting (HTTPS_PROXY)", what, r->status,
+			*title ? " (\"" : "", title, *title ? "\")" : "", r->consumer_err.msg);
+	wf_buf_free(&words);
+	wf_buf_free(&head);
+	return st;
+}
+
 static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *what,
 				  wf_err *err)
 {
@@ -822,6 +866,8 @@ static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *
 	if (r->interrupted)
 		return wf_err_set(err, WF_EINTERRUPTED, "%s: interrupted", what);
 	if (r->consumer_status != WF_OK) {
+		if (r->consumer_status == WF_EBADRESPONSE && html_page(r))
+			return html_instead_of_json(c, r, what, err);
 		if (err && err != &r->consumer_err)
 			memcpy(err, &r->consumer_err, sizeof(*err));
 		return r->consumer_status;

@@ -41,6 +41,11 @@ def scenario():
             "walt2": workflow(cards_ms=(10,), partial=False),
             "odd_poll": workflow(cards_ms=(10,), partial=False),
             "odd_block": workflow(cards_ms=(10,), partial=False),
+            # A login page where the result should be (a proxy in the way).
+            "whtml": {"cards": [{"id": "c", "ms": 10}], "result_content_type": "text/html",
+                      "result_raw": "\n<!DOCTYPE html><html><head><meta charset=utf-8>"
+                                    "<title>Corporate\n  Login</title></head><body>"
+                                    "<form>user</form></body></html>"},
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
                      "s409": {"workflow": "w409", "age_ms": 60000},
@@ -422,6 +427,16 @@ class SpecCliTest(EmuTestCase):
         self.assertIn("not valid JSON", r.err)
         self.assertIn("--base-url", r.err)
         self.assertIn("--verbose", r.err)
+
+    def test_html_page_for_a_result_says_so_with_its_title(self):
+        for wait in ("block", "poll"):
+            r = self.wf("run", "whtml", "--db", self.path("t.db"), "--wait", wait)
+            self.assertRc(r, 9)
+            self.assertIn("with an HTML page (\"Corporate Login\") instead of the API's JSON",
+                          r.err)
+            self.assertIn("check --base-url", r.err)
+            self.assertIn("proxy", r.err)
+            self.assertNotIn("<title>", r.err)
 
     def test_bad_result_file_exit_9_says_what_a_body_is(self):
         bad = self.path("bad.json")
