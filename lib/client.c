@@ -778,12 +778,30 @@ static wf_status config_mistake(wf_client *c, const wf_http_resp *r, const char 
 	char plain[600] = "";
 
 	/* A loopback emulator speaks plain HTTP: suggest the same URL with
-	 * http:// (the base URL is https://... here). */
+	 * http:// (the base URL is https://... here), when the handshake is
+	 * what failed (not a certificate: that server does speak TLS). */
 	if (!cfg->plain_http && loopback_api_host(cfg->api_host) &&
-	    strncmp(cfg->base_url, "https://", 8) == 0)
+	    strncmp(cfg->base_url, "https://", 8) == 0 &&
+	    (r->code == CURLE_SSL_CONNECT_ERROR || r->tls_stalled))
 		snprintf(plain, sizeof(plain), "; a local emulator speaks plain HTTP: use "
 			 "--base-url http://%s", cfg->base_url + 8);
-	if (r->code == CURLE_COULDNT_RESOLVE_HOST || r->code == CURLE_COULDNT_RESOLVE_PROXY)
+	if (r->code == CURLE_PEER_FAILED_VERIFICATION &&
+	    (strstr(r->curl_msg, "subject name") || strstr(r->curl_msg, "host name") ||
+	     strstr(r->curl_msg, "hostname")))
+		fix = "the server's certificate does not name this host: give --base-url the "
+		      "host name the certificate was issued for (or have it name this host)";
+	else if (r->code == CURLE_PEER_FAILED_VERIFICATION || r->code == CURLE_SSL_ISSUER_ERROR)
+		fix = cfg->cacert ? "the server's certificate is not signed by the bundle given "
+				    "with --cacert (nor by a CA this system trusts): check that "
+				    "it holds the CA that signed it (for a self-signed "
+				    "certificate, the certificate itself)"
+				  : "the server's certificate is not signed by a CA this system "
+				    "trusts (self-signed, or a private CA): pass that CA's bundle "
+				    "(PEM; for a self-signed certificate, the certificate itself) "
+				    "with --cacert FILE";
+	else if (r->code == CURLE_SSL_CACERT_BADFILE)
+		fix = "check the file given with --cacert: a CA bundle in PEM format";
+	else if (r->code == CURLE_COULDNT_RESOLVE_HOST || r->code == CURLE_COULDNT_RESOLVE_PROXY)
 		fix = "check the host name in --base-url / SGP_BASE_URL (and any proxy setting)";
 	else if (r->code == CURLE_COULDNT_CONNECT)
 		fix = "check the host and the port in --base-url / SGP_BASE_URL and that the "
