@@ -137,12 +137,18 @@ static void on_notice(void *ctx, wf_run_notice kind, const char *text)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* batch --json (docs/json.md): one object whatever happened. */
+static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out);
+
+/* batch --json (docs/json.md): one object whatever happened. Without a
+ * batch (a failure before one), the batch id, workflow, table and mode are
+ * what the command line gave. */
 static void print_batch_json(const wf_cli_opts *opts, const wf_batch *b, const wf_matrix *m,
 			     const char *error, int rc, const wf_cli_io *io)
 {
 	json_object *j = json_object_new_object(), *runs = json_object_new_array();
-	int64_t i;
+	int64_t i, given_id = 0;
+	const char *given_wf = NULL, *given_mode = NULL;
+	wf_load_mode mode;
 
 	if (!j || !runs) {
 		json_object_put(j);
@@ -150,13 +156,26 @@ static void print_batch_json(const wf_cli_opts *opts, const wf_batch *b, const w
 		wf_json_print(NULL, io);
 		return;
 	}
+	if (!b) {
+		if (opts->cont && parse_int(opts->cont, 1, INT64_MAX, &given_id) != 0)
+			given_id = 0;
+		if (!opts->cont && opts->npos > 0 && *opts->pos[0])
+			given_wf = opts->pos[0];
+		if (opts->mode ? wf_load_mode_parse(opts->mode, &mode, NULL) == WF_OK
+			       : !opts->cont)
+			given_mode = opts->mode ? wf_load_mode_name(mode) : "append";
+	}
 	json_object_object_add(j, "database", json_object_new_string(wf_cli_db_path(opts)));
-	json_object_object_add(j, "batch_id", b ? json_object_new_int64(b->batch_id) : NULL);
+	json_object_object_add(j, "batch_id", b ? json_object_new_int64(b->batch_id) :
+			       given_id ? json_object_new_int64(given_id) : NULL);
 	json_object_object_add(j, "workflow_id", b && b->workflow_id ?
-			       json_object_new_string(b->workflow_id) : NULL);
-	json_object_object_add(j, "table", b && b->table ? json_object_new_string(b->table) : NULL);
+			       json_object_new_string(b->workflow_id) :
+			       given_wf ? json_object_new_string(given_wf) : NULL);
+	json_object_object_add(j, "table", b && b->table ? json_object_new_string(b->table) :
+			       !b && opts->table && *opts->table ?
+			       json_object_new_string(opts->table) : NULL);
 	json_object_object_add(j, "mode", b ? json_object_new_string(wf_load_mode_name(b->mode))
-					    : NULL);
+					    : given_mode ? json_object_new_string(given_mode) : NULL);
 	json_object_object_add(j, "status", b && b->status ? json_object_new_string(b->status)
 							   : NULL);
 	json_object_object_add(j, "total", json_object_new_int64(b ? b->counts.total : 0));
