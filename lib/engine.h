@@ -208,6 +208,12 @@ struct wf_engine {
 	wf_status (*batch_set_status)(wf_sink *s, int64_t batch_id, const char *status,
 				      wf_err *err);
 	wf_status (*batch_get)(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
+	/* The newest run recorded for set batch_index of the batch (0: none),
+	 * after hold_write and before the POST that would start it; what it
+	 * holds lasts until begin_run or release_write, so that two processes
+	 * cannot both find the set free (sink.h). */
+	wf_status (*batch_set_taken)(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				     int64_t *out_run_id, wf_err *err);
 
 	/* ---- `diff` (diff.c) ----------------------------------------------- */
 

@@ -427,6 +427,22 @@ wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, int no_
 	 * the row goes in at once. Waiting for it is interruptible. */
 	if (st == WF_OK)
 		st = wf_sink_hold_write(c.sink, &err);
+	/* A set of a batch that another process (the batch itself, or a
+	 * --continue of it) has started meanwhile is not started again. */
+	if (st == WF_OK && o->batch_id > 0) {
+		int64_t taken = 0;
+		st = wf_sink_batch_set_taken(c.sink, o->batch_id, o->batch_index, &taken, &err);
+		if (st == WF_OK && taken > 0) {
+			wf_sink_release_write(c.sink);
+			fail_early(out, WF_EUSAGE, "set %lld of batch %lld was started meanwhile by "
+				   "another process, as run %lld; not started again here: 'wf2sqlite "
+				   "runs --batch %lld' shows it", (long long)o->batch_index,
+				   (long long)o->batch_id, (long long)taken, (long long)o->batch_id);
+			goto cleanup;
+		}
+		if (st != WF_OK)
+			wf_sink_release_write(c.sink);
+	}
 	if (st != WF_OK) {
 		fail_early(out, st, "%s; the run was not started", err.msg);
 		goto cleanup;

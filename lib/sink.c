@@ -254,6 +254,12 @@ wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out,
 	return s->engine->batch_get(s, batch_id, out, err);
 }
 
+wf_status wf_sink_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				  int64_t *out_run_id, wf_err *err)
+{
+	return s->engine->batch_set_taken(s, batch_id, batch_index, out_run_id, err);
+}
+
 /* ---- what no engine changes -------------------------------------------- */
 
 void wf_batch_record_free(wf_batch_record *b)

@@ -55,6 +55,8 @@ wf_status wf_sq_batch_begin(wf_sink *s, const wf_batch_info *info, int64_t *out_
 			    wf_err *err);
 wf_status wf_sq_batch_set_status(wf_sink *s, int64_t batch_id, const char *status, wf_err *err);
 wf_status wf_sq_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record **out, wf_err *err);
+wf_status wf_sq_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				int64_t *out_run_id, wf_err *err);
 
 /* The load entries of the SQLite engine (sink_sqlite_load.c; engine.h says
  * what each does). */

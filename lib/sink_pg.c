@@ -36,6 +36,7 @@ struct wf_pg {
 	char *uri;
 	char *name;        /* "PostgreSQL database D on H:P" */
 	char *q_audit;     /* the audit tables' schema, quoted */
+	int holding;       /* batch_set_taken's transaction is open until begin_run */
 };
 
 #define PG(s) ((wf_pg *)(void *)(s))
@@ -669,11 +670,24 @@ static wf_status pg_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 		" batch_index) VALUES ($1, $2, $3, $4, 'running', $5::jsonb, now(), $6, $7,"
 		" $8::bigint, $9, now(), $10::bigint, $11::bigint)"
 		" RETURNING run_id", 11, vals, &r, "recording the run in _wf_runs", err);
-	if (st != WF_OK)
+	if (st != WF_OK) {
+		if (p->holding)
+			wf_pg_rollback(p);
+		p->holding = 0;
 		return st;
+	}
 	*out_run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
-	return WF_OK;
+	/* The set's check and its run are one transaction (batch_set_taken). */
+	if (p->holding) {
+		p->holding = 0;
+		st = wf_pg_exec(p, "COMMIT", "recording the run in _wf_runs", err);
+		if (st != WF_OK) {
+			wf_pg_rollback(p);
+			*out_run_id = 0;
+		}
+	}
+	return st;
 }
 
 static void pg_heartbeat(wf_sink *s, int64_t run_id)
@@ -1276,7 +1290,43 @@ static wf_status pg_hold_write(wf_sink *s, wf_err *err)
 
 static void pg_release_write(wf_sink *s)
 {
-	(void)s;
+	if (PG(s)->holding)
+		wf_pg_rollback(PG(s));
+	PG(s)->holding = 0;
+}
+
+/* A transaction holding the set's advisory lock, open until begin_run
+ * commits the new run or release_write rolls back: a second process waits
+ * on the lock, then finds the run. */
+static wf_status pg_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				    int64_t *out_run_id, wf_err *err)
+{
+	wf_pg *p = PG(s);
+	char key[64], bid[24], bix[24];
+	const char *vals[2] = {bid, bix};
+	PGresult *r = NULL;
+	wf_status st;
+
+	*out_run_id = 0;
+	snprintf(key, sizeof(key), "%lld:%lld", (long long)batch_id, (long long)batch_index);
+	snprintf(bid, sizeof(bid), "%lld", (long long)batch_id);
+	snprintf(bix, sizeof(bix), "%lld", (long long)batch_index);
+	st = wf_pg_exec(p, "BEGIN", "reading the runs of the batch", err);
+	if (st != WF_OK)
+		return st;
+	p->holding = 1;
+	st = wf_pg_xact_lock(p, WF_PG_LOCK_BATCH_SET, key, err);
+	if (st == WF_OK)
+		st = wf_pg_params(p, "SELECT coalesce(max(run_id), 0) FROM _wf_runs"
+				  " WHERE batch_id = $1::bigint AND batch_index = $2::bigint", 2,
+				  vals, &r, "reading the runs of the batch", err);
+	if (st == WF_OK) {
+		*out_run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	} else {
+		pg_release_write(s);
+	}
+	return st;
 }
 
 const wf_engine wf_engine_postgresql = {
@@ -1305,6 +1355,7 @@ const wf_engine wf_engine_postgresql = {
 	.batch_begin = pg_batch_begin,
 	.batch_set_status = pg_batch_set_status,
 	.batch_get = pg_batch_get,
+	.batch_set_taken = pg_batch_set_taken,
 	.diff = wf_pg_diff_engine,
 	.load_new = wf_pg_load_new,
 	.load_free = wf_pg_load_free,

@@ -60,6 +60,7 @@ wf_status wf_pg_loaded_by(wf_pg *p, const char *table, const char *session_id, i
 #define WF_PG_LOCK_AUDIT 0x5746  /* creating the audit tables */
 #define WF_PG_LOCK_LOAD 0x5747   /* loading a session into a table */
 #define WF_PG_LOCK_TABLE 0x5748  /* a load's DDL and rows into a table */
+#define WF_PG_LOCK_BATCH_SET 0x5749  /* starting a set of a batch */
 
 /* PostgreSQL's identifiers are at most 63 bytes (longer ones are cut). */
 #define WF_PG_NAME_MAX 63

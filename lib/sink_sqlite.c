@@ -1273,6 +1273,7 @@ const wf_engine wf_engine_sqlite = {
 	.batch_begin = wf_sq_batch_begin,
 	.batch_set_status = wf_sq_batch_set_status,
 	.batch_get = wf_sq_batch_get,
+	.batch_set_taken = wf_sq_batch_set_taken,
 	.diff = wf_sqlite_diff_engine,
 	.load_new = wf_sq_load_new,
 	.load_free = wf_sq_load_free,

@@ -137,3 +137,28 @@ cleanup:
 	wf_batch_record_free(b);
 	return ret;
 }
+
+/* Read inside the write transaction hold_write opened (BEGIN IMMEDIATE):
+ * no other process can record a run for the set before this one's
+ * begin_run commits or release_write rolls back. */
+wf_status wf_sq_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+				int64_t *out_run_id, wf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out_run_id = 0;
+	rc = sqlite3_prepare_v2(wf_sink_db(s),
+		"SELECT max(run_id) FROM _wf_runs WHERE batch_id = ?1 AND batch_index = ?2", -1,
+		&st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, batch_id)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(st, 2, batch_index)) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out_run_id = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return wf_db_fail(s, rc, err, "reading the runs of batch %lld", (long long)batch_id);
+	return WF_OK;
+}

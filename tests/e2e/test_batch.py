@@ -331,6 +331,62 @@ class BatchTest(h.NetTestCase):
             unrecorded += len(sids) - 1
         self.assertLessEqual(unrecorded, 4)
 
+    def assertEverySetStartedOnce(self, emu, db, cases):
+        """Each set POSTed once, loaded once, its rows in the table once."""
+        self.assertEqual(collections.Counter(posts(emu)), collections.Counter(cases))
+        con = sqlite3.connect(db)
+        loaded = collections.Counter(i for (i,) in con.execute(
+            "SELECT batch_index FROM _wf_runs WHERE status = 'loaded'"))
+        self.assertEqual(loaded, collections.Counter(range(len(cases))))
+        self.assertEqual(con.execute("SELECT count(*), count(DISTINCT _run_id) FROM wf_w")
+                         .fetchone(), (5 * len(cases), len(cases)))
+        con.close()
+
+    def test_continue_while_the_batch_still_runs_starts_no_set_twice(self):
+        # SPEC 14: no set is started twice once its session id was
+        # recorded. The batch runs the slow sets 0 and 1 on its two workers
+        # while a --continue of it starts; each of the sets 2 and 3 must be
+        # started by one of the two processes only.
+        emu = self.emu(ms=200, rows=5)
+        cases = ["slow", "slow", "a", "b"]
+        db = self.path("b.db")
+        p = spawn_wf(["batch", "w", "--matrix", self.matrix(cases), "--db", db,
+                      "--parallel", "2"], emu=emu)
+        deadline = time.time() + 10
+        while len(posts(emu)) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        r = self.batch(emu, ["--continue", "1", "--db", db, "--parallel", "2"])
+        p.communicate(timeout=30)
+        # The sets the other process ran are not this one's to load: said,
+        # with the run that holds each.
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("still running in process", r.err)
+        self.assertEverySetStartedOnce(emu, db, cases)
+
+    def test_two_continues_at_once_start_each_set_once(self):
+        emu = self.emu(ms=200, rows=5)
+        cases = ["slow", "a", "b", "c"]
+        db = self.path("b.db")
+        p = spawn_wf(["batch", "w", "--matrix", self.matrix(cases), "--db", db,
+                      "--parallel", "1"], emu=emu)
+        deadline = time.time() + 10
+        while len(posts(emu)) < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the row of set 0 committed
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        args = ["batch", "--continue", "1", "--db", db, "--parallel", "2"]
+        c1, c2 = spawn_wf(args, emu=emu), spawn_wf(args, emu=emu)
+        out1, err1 = c1.communicate(timeout=30)
+        out2, err2 = c2.communicate(timeout=30)
+        # Each says what it left to the other (exit 2), or did it all (0).
+        self.assertTrue({c1.returncode, c2.returncode} <= {0, 2}, err1 + err2)
+        self.assertIn("started meanwhile by another process", err1 + err2)
+        # Set 0's session was recorded before the kill: taken over, not
+        # started again; every other set once.
+        self.assertEqual(collections.Counter(posts(emu)), collections.Counter(cases))
+        self.assertEverySetStartedOnce(emu, db, cases)
+
 
 if __name__ == "__main__":
     unittest.main()

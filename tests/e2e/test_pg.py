@@ -481,6 +481,39 @@ class Commands(PgCase):
                              [("done", "3", "t", "t")])
             self.assertEqual(self.q("SELECT count(DISTINCT batch_id) FROM _wf_runs"), [("1",)])
 
+    def test_a_continue_while_the_batch_runs_starts_no_set_twice(self):
+        # The set's check and its run are one transaction under an advisory
+        # lock: of the batch and a --continue of it, one starts each set.
+        sc = self.scenario()
+        sc["workflows"]["w"]["variants"] = {"variable": "case", "workflows": {"slow": "slow"}}
+        with Emu(sc) as emu:
+            env = pg_env(emu)
+            matrix = "".join('{"case": "%s"}\n' % c for c in ("slow", "a", "b", "c"))
+            p = spawn_wf(["batch", "w", "--matrix", "-", "--db", self.uri, "--table", "bt",
+                          "--parallel", "1"], env=env, stdin=subprocess.PIPE)
+            p.stdin.write(matrix)
+            p.stdin.close()
+            deadline = time.time() + 10
+            while not [q for q in emu.requests() if q["method"] == "POST"] and \
+                    time.time() < deadline:
+                time.sleep(0.05)
+            r = run_wf(["batch", "--continue", "1", "--db", self.uri, "--parallel", "2"],
+                       env=env)
+            p.wait(timeout=30)
+            err = p.stderr.read()
+            p.stdout.close()
+            p.stderr.close()
+            self.assertIn(p.returncode, (0, 2), err)
+            self.assertIn(r.rc, (0, 2), repr(r))
+            cases = [json.loads(q["body"])["variables"]["case"] for q in emu.requests()
+                     if q["method"] == "POST"]
+            self.assertEqual(sorted(cases), ["a", "b", "c", "slow"])
+            self.assertEqual(self.q("SELECT batch_index, count(*) FROM _wf_runs WHERE"
+                                    " status = 'loaded' GROUP BY 1 ORDER BY 1"),
+                             [(str(i), "1") for i in range(4)])
+            self.assertEqual(self.q("SELECT count(*), count(DISTINCT _run_id) FROM bt"),
+                             [("20", "4")])
+
     def test_refused_connection_is_exit_7_with_the_servers_words(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -290,4 +290,14 @@ WF_API wf_status wf_sink_batch_get(wf_sink *s, int64_t batch_id, wf_batch_record
 				   wf_err *err);
 WF_API void wf_batch_record_free(wf_batch_record *b);
 
+/* Between wf_sink_hold_write and the POST that would start set batch_index
+ * of the batch: *out_run_id is the newest run recorded for that set, 0 when
+ * none. A set with a run is never started again (SPEC 14: two processes,
+ * the batch and a `--continue` of it, or two `--continue`s, may reach the
+ * same set). The check is held, with the write lock, until
+ * wf_sink_begin_run records the new run or wf_sink_release_write: the
+ * other process waits and then finds the run. */
+WF_API wf_status wf_sink_batch_set_taken(wf_sink *s, int64_t batch_id, int64_t batch_index,
+					 int64_t *out_run_id, wf_err *err);
+
 #endif
