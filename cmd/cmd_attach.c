@@ -43,12 +43,14 @@ const wf_command wf_cmd_attach = {
 	"wait for an existing session, load its result",
 	"Waits for a session that is already running (started by 'run --no-wait', by an\n"
 	"interrupted run, or by anyone else) and loads its result like 'run' does,\n"
-	"recording a run in _wf_runs, or taking over the run of a process that is gone\n"
-	"(run --no-wait, a killed run) for the same session, table and mode. A session\n"
-	"already loaded into the same table is not loaded again (exit 0) unless --force.\n"
-	"--workflow records the workflow id and names the default table after it. When\n"
-	"_wf_runs already has a run of the session (run --no-wait, an earlier attempt),\n"
-	"its workflow id, table and mode are the defaults.",
+	"recording a run in _wf_runs, or taking over the unfinished run of the session\n"
+	"(run --no-wait, a killed run: its process gone) rather than recording it anew;\n"
+	"a --table or --mode other than the run recorded is taken as given and its row\n"
+	"says so. A session already loaded into the same table is not loaded again\n"
+	"(exit 0) unless --force. --workflow records the workflow id and names the\n"
+	"default table after it. When _wf_runs already has a run of the session (run\n"
+	"--no-wait, an earlier attempt), its workflow id, table and mode are the\n"
+	"defaults.",
 	"  wf2sqlite attach 6f1c2e --workflow abc123 --db results.db\n"
 	"  wf2sqlite attach 6f1c2e --table sales --timeout 1h\n"
 	"  wf2sqlite attach 6f1c2e --table sales --allow-partial",

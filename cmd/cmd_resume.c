@@ -26,24 +26,29 @@ static int worse(int a, int b)
 }
 
 /* resume --json: one object whatever happened (docs/json.md):
- * {"database", "count", "runs": [outcome objects], "error", "exit_code"}.
- * Takes runs (may be NULL). */
-static void print_resume_json(const char *db, json_object *runs, const char *error, int rc,
-			      const wf_cli_io *io)
+ * {"database", "count", "runs": [outcome objects], "left_alone": [{"run_id",
+ * "session_id", "api_host"}], "error", "exit_code"}. Takes runs and left
+ * (either may be NULL). */
+static void print_resume_json(const char *db, json_object *runs, json_object *left,
+			      const char *error, int rc, const wf_cli_io *io)
 {
 	json_object *j = json_object_new_object();
 
 	if (!runs)
 		runs = json_object_new_array();
-	if (!j || !runs) {
+	if (!left)
+		left = json_object_new_array();
+	if (!j || !runs || !left) {
 		json_object_put(j);
 		json_object_put(runs);
+		json_object_put(left);
 		wf_json_print(NULL, io);
 		return;
 	}
 	json_object_object_add(j, "database", db ? json_object_new_string(db) : NULL);
 	json_object_object_add(j, "count", json_object_new_int((int)json_object_array_length(runs)));
 	json_object_object_add(j, "runs", runs);
+	json_object_object_add(j, "left_alone", left);
 	json_object_object_add(j, "error", error && *error ? json_object_new_string(error) : NULL);
 	json_object_object_add(j, "exit_code", json_object_new_int(rc));
 	wf_json_print(j, io);
@@ -53,10 +58,10 @@ static void print_resume_json(const char *db, json_object *runs, const char *err
 static void resume_failure_json(const wf_cli_opts *opts, int rc, const char *error,
 				const wf_cli_io *io)
 {
-	print_resume_json(wf_cli_db_path(opts), NULL, error, rc, io);
+	print_resume_json(wf_cli_db_path(opts), NULL, NULL, error, rc, io);
 }
 
-static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io);
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io, json_object *left);
 
 /* With --json every run's outcome object is gathered (io's track holds the
  * list), then printed as one value, also when there was nothing to do. */
@@ -64,27 +69,49 @@ static int run_resume(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_cli_track track;
 	wf_cli_io jio = *io;
+	json_object *left;
 	int rc;
 
 	if (!opts->json)
-		return resume_all(opts, io);
+		return resume_all(opts, io, NULL);
 	memset(&track, 0, sizeof(track));
 	track.json_list = json_object_new_array();
+	left = json_object_new_array();
 	jio.track = &track;
-	rc = resume_all(opts, &jio);
+	rc = resume_all(opts, &jio, left);
 	if (rc != 0 && io->track)
 		wf_cli_track_error(io, track.last_error);
-	print_resume_json(opts->db_path, track.json_list, rc ? track.last_error : NULL, rc, io);
+	print_resume_json(opts->db_path, track.json_list, left, rc ? track.last_error : NULL, rc,
+			  io);
 	return rc;
 }
 
-static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
+/* Adds {"run_id", "session_id", "api_host"} of a run left alone to left
+ * (NULL: nothing to do). */
+static void add_left_alone(json_object *left, const wf_pending_run *p)
+{
+	json_object *o;
+
+	if (!left || !(o = json_object_new_object()))
+		return;
+	json_object_object_add(o, "run_id", json_object_new_int64(p->run_id));
+	json_object_object_add(o, "session_id",
+			       p->session_id ? json_object_new_string(p->session_id) : NULL);
+	json_object_object_add(o, "api_host",
+			       p->api_host ? json_object_new_string(p->api_host) : NULL);
+	if (json_object_array_add(left, o) != 0)
+		json_object_put(o);
+}
+
+/* left: a json-c array that gathers the runs of another API host (--json), or
+ * NULL. */
+static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io, json_object *left)
 {
 	wf_net n;
 	wf_run_opts ro;
 	wf_run_result r;
 	wf_pending_run *runs = NULL;
-	size_t nruns = 0, i, done = 0;
+	size_t nruns = 0, i, done = 0, elsewhere = 0, taken = 0;
 	int64_t stale;
 	wf_err err;
 	wf_status st;
@@ -109,6 +136,11 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 		}
 	}
 	st = wf_run_pending(&ro, &runs, &nruns, &err);
+	if (st == WF_ENOTFOUND) {
+		/* No such database (none is created): nothing to resume. */
+		wf_net_note(&n, "%s; nothing to resume (check --db)", err.msg);
+		goto cleanup;
+	}
 	if (st != WF_OK) {
 		wf_net_error(&n, "%s", err.msg);
 		rc = (int)st;
@@ -140,6 +172,7 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 					p->table, p->mode);
 			else {
 				char hint[600];
+				add_left_alone(left, p);
 				wf_run_base_url_hint(hint, sizeof(hint), p->api_host);
 				fprintf(dry, "would leave run %lld alone: session %s was started "
 					"against %s (resume with %s)\n", (long long)p->run_id,
@@ -162,24 +195,45 @@ static int resume_all(const wf_cli_opts *opts, const wf_cli_io *io)
 		ro.save_result_dir = 1;
 	}
 	for (i = 0; i < nruns; i++) {
-		int one;
+		int one, ours;
 		if (!runs[i].session_id || !runs[i].table)
 			continue;
 		if (*n.interrupted) {
 			worst = 130;
 			break;
 		}
+		/* A run of another API host is left alone (the library says so,
+		 * with the --base-url that reaches it); so is a run another
+		 * process claimed first. Neither counts as resumed. */
+		ours = wf_run_pending_is_ours(&ro, &runs[i]);
 		wf_run_resume(&ro, &runs[i], &r);
 		one = wf_net_report(&n, &r);
+		if (!ours) {
+			elsewhere++;
+			add_left_alone(left, &runs[i]);
+		} else if (r.code == WF_OK && !r.reported) {
+			taken++;
+		} else {
+			done++;
+		}
 		wf_run_result_clear(&r);
 		worst = worse(worst, one);
-		done++;
 		if (one == 130)
 			break;
 	}
-	if (nruns > 1 && !opts->quiet)
-		wf_net_note(&n, "resumed %zu of %zu unfinished runs%s", done, nruns,
+	if ((nruns > 1 || elsewhere || taken) && !opts->quiet) {
+		char more[256] = "";
+		size_t len = 0;
+		if (elsewhere)
+			len = (size_t)snprintf(more, sizeof(more), "; %zu left alone: started against "
+					       "another API host (resume %s with the --base-url shown "
+					       "above)", elsewhere, elsewhere == 1 ? "it" : "them");
+		if (taken && len < sizeof(more))
+			snprintf(more + len, sizeof(more) - len, "; %zu left alone: taken over by "
+				 "another process", taken);
+		wf_net_note(&n, "resumed %zu of %zu unfinished runs%s%s", done, nruns, more,
 			    worst ? "; see the messages above" : "");
+	}
 	rc = worst;
 cleanup:
 	wf_run_result_clear(&r);
@@ -199,6 +253,8 @@ const wf_command wf_cmd_resume = {
 	"the server ended or does not know (404), and runs of another API host (listed\n"
 	"with the host to use) are left alone. Each run is taken over: its row ends as\n"
 	"loaded, or with the failure. The exit code is the worst of the runs' codes.\n"
+	"The last line counts the runs resumed and those left alone. A --db file that\n"
+	"does not exist is not created (nothing to resume).\n"
 	"Runs of a killed 'load' cannot be continued: they are marked interrupted (load\n"
 	"the file again).",
 	"  wf2sqlite resume --db results.db --dry-run\n"

@@ -444,7 +444,12 @@ wf_status wf_batch_continue(const wf_batch_opts *o, int64_t batch_id, wf_batch *
 
 	*out = NULL;
 	memset(&m, 0, sizeof(m));
-	st = wf_sink_open_ex(&s, o->run.db_path, o->run.interrupted, err);
+	/* A batch is only in a database that exists: none is made. */
+	st = wf_sink_open_existing(&s, o->run.db_path, o->run.interrupted, err);
+	if (st == WF_ENOTFOUND)
+		st = wf_err_set(err, WF_EUSAGE, "no database %s, so it holds no batch %lld; check "
+				"--db (the database the batch was run with)", o->run.db_path,
+				(long long)batch_id);
 	if (st == WF_OK)
 		st = wf_sink_batch_get(s, batch_id, &rec, err);
 	if (st == WF_OK && !rec)

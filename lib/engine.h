@@ -35,6 +35,10 @@
 #include "wf2sqlite/schema.h"
 #include "wf2sqlite/sink.h"
 
+/* wf_engine.open's flags. */
+#define WF_OPEN_READONLY 1u
+#define WF_OPEN_EXISTING 2u
+
 typedef struct wf_engine wf_engine;
 struct wf_diff_engine;  /* diff_internal.h */
 
@@ -147,12 +151,14 @@ struct wf_engine {
 
 	/* 1 when this engine opens this --db text. */
 	int (*accepts)(const char *db);
-	/* Opens db (readonly: never creates or upgrades anything) and makes or
-	 * upgrades the audit tables (SPEC 6, 13) as wf_sink_open documents.
+	/* Opens db and makes or upgrades the audit tables (SPEC 6, 13) as
+	 * wf_sink_open documents; flags (WF_OPEN_*): READONLY never creates or
+	 * upgrades anything; EXISTING never creates a database that does not
+	 * exist (WF_ENOTFOUND then; a server's database always exists).
 	 * *out is a sink whose head the engine fills: engine, path (a copy of
 	 * db), readonly, interrupted (the flag, borrowed; may be NULL; the
 	 * engine reads s->interrupted whenever it waits for a lock). */
-	wf_status (*open)(wf_sink **out, const char *db, int readonly,
+	wf_status (*open)(wf_sink **out, const char *db, unsigned flags,
 			  volatile sig_atomic_t *interrupted, wf_err *err);
 	/* Rolls back anything open and frees s (the head's path too). */
 	void (*close)(wf_sink *s);
@@ -182,8 +188,9 @@ struct wf_engine {
 			     const wf_run_load *ld, int *out_changed, wf_err *err);
 	/* wf_sink_finish_run: end_run in a transaction of its own, committed. */
 	wf_status (*finish_run)(wf_sink *s, int64_t run_id, const wf_run_outcome *o, wf_err *err);
-	wf_status (*claim_run)(wf_sink *s, const wf_pending_run *run, int *out_claimed,
-			       wf_err *err);
+	/* wf_sink_claim_run_into: table and mode NULL keep the row's. */
+	wf_status (*claim_run)(wf_sink *s, const wf_pending_run *run, const char *table,
+			       const char *mode, int *out_claimed, wf_err *err);
 
 	/* ---- the audit queries (sink.h) ----------------------------------- */
 

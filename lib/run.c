@@ -482,27 +482,49 @@ cleanup:
  * mode, of this API host (run --no-wait, a killed run, or one that ended
  * with exit 6, 7, 8 or 130 before it was loaded): same run_id, workflow id
  * and variables. *out_status is the status it had (caller frees). */
-static wf_status adopt_pending(run_ctx *c, char **out_status, wf_err *err)
+/* Takes over the unfinished run of this session (SPEC 7: it is not recorded
+ * anew): one with the same table and mode first, else the newest other one,
+ * whose row is then set to this table and mode (attach --table/--mode chose
+ * them; *out_was_table and *out_was_mode, owned by the caller, say what the
+ * row had). *out_status: the status the row had. */
+static wf_status adopt_pending(run_ctx *c, char **out_status, char **out_was_table,
+			       char **out_was_mode, wf_err *err)
 {
 	wf_pending_run *runs = NULL;
 	size_t n = 0, i;
 	wf_status st;
-	int claimed = 0;
+	int claimed = 0, pass;
 	const char *mode = wf_load_mode_name(c->r->mode);
 
 	st = wf_sink_pending_runs(c->sink, &runs, &n, err);
-	for (i = 0; st == WF_OK && i < n && !c->adopted; i++) {
-		const wf_pending_run *p = &runs[i];
-		if (!p->session_id || strcmp(p->session_id, c->r->session_id) != 0 || !p->table ||
-		    strcasecmp(p->table, c->r->table) != 0 || !p->mode || strcmp(p->mode, mode) != 0)
-			continue;
-		if (c->o->api_host && p->api_host && strcasecmp(c->o->api_host, p->api_host) != 0)
-			continue;
-		st = wf_sink_claim_run(c->sink, p, &claimed, err);
-		if (st == WF_OK && claimed) {
+	/* Pass 0: the same table and mode; pass 1: any table and mode. */
+	for (pass = 0; pass < 2 && st == WF_OK && !c->adopted; pass++) {
+		for (i = n; st == WF_OK && i-- > 0 && !c->adopted;) {
+			const wf_pending_run *p = &runs[i];
+			int same;
+			if (!p->session_id || strcmp(p->session_id, c->r->session_id) != 0 ||
+			    !p->table || !p->mode)
+				continue;
+			if (c->o->api_host && p->api_host &&
+			    strcasecmp(c->o->api_host, p->api_host) != 0)
+				continue;
+			same = strcasecmp(p->table, c->r->table) == 0 && strcmp(p->mode, mode) == 0;
+			if (pass == 0 && !same)
+				continue;
+			if (same)
+				st = wf_sink_claim_run(c->sink, p, &claimed, err);
+			else
+				st = wf_sink_claim_run_into(c->sink, p, c->r->table, mode, &claimed,
+							    err);
+			if (st != WF_OK || !claimed)
+				continue;
 			c->r->run_id = p->run_id;
 			c->adopted = 1;
-			*out_status = p->status ? strdup(p->status) : NULL;
+			if ((p->status && !(*out_status = strdup(p->status))) ||
+			    (p->workflow_id && set_str(&c->r->workflow_id, p->workflow_id) != 0) ||
+			    (!same && (!(*out_was_table = strdup(p->table)) ||
+				       !(*out_was_mode = strdup(p->mode)))))
+				st = wf_err_set(err, WF_EINTERNAL, "out of memory");
 		}
 	}
 	wf_pending_runs_free(runs, n);
@@ -531,15 +553,23 @@ static wf_status recorded_defaults(run_ctx *c, wf_err *err)
 	}
 	if (!o->mode_given && rec->mode && wf_load_mode_parse(rec->mode, &mode, NULL) == WF_OK)
 		c->r->mode = mode;
-	if (!o->table) {
-		if (set_str(&c->r->table, rec->table) != 0) {
-			st = wf_err_set(err, WF_EINTERNAL, "out of memory");
-			goto cleanup;
-		}
+	if (!o->table && set_str(&c->r->table, rec->table) != 0) {
+		st = wf_err_set(err, WF_EINTERNAL, "out of memory");
+		goto cleanup;
+	}
+	/* The note names only what came from the record. */
+	if (!o->table && !o->mode_given)
 		notice(o, WF_NOTICE_NOTE, "loading into table %s with mode %s, as run %lld of this "
 		       "session recorded (--table and --mode choose otherwise)", rec->table,
 		       wf_load_mode_name(c->r->mode), (long long)rec->run_id);
-	}
+	else if (!o->table)
+		notice(o, WF_NOTICE_NOTE, "loading into table %s, as run %lld of this session "
+		       "recorded (--table chooses otherwise), with mode %s (--mode)", rec->table,
+		       (long long)rec->run_id, wf_load_mode_name(c->r->mode));
+	else if (!o->mode_given && rec->mode)
+		notice(o, WF_NOTICE_NOTE, "loading into table %s (--table) with mode %s, as run "
+		       "%lld of this session recorded (--mode chooses otherwise)", o->table,
+		       wf_load_mode_name(c->r->mode), (long long)rec->run_id);
 cleanup:
 	wf_run_records_free(rec, rec ? 1 : 0);
 	return st;
@@ -553,7 +583,7 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	wf_status st;
 	int64_t by = 0;
 
-	char *was = NULL;
+	char *was = NULL, *was_table = NULL, *was_mode = NULL;
 
 	memset(&state, 0, sizeof(state));
 	st = ctx_open(&c, o, out, &err);
@@ -581,7 +611,18 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	if (st == WF_OK)
 		st = wf_session_get(o->client, session_id, &state, &err);
 	if (st == WF_OK)
-		st = adopt_pending(&c, &was, &err);
+		st = adopt_pending(&c, &was, &was_table, &was_mode, &err);
+	if (st == WF_OK && was_table) {
+		char again[300] = "";
+		if (strcasecmp(was_table, out->table) != 0)
+			snprintf(again, sizeof(again), "; once it is loaded, attach again with "
+				 "--table %s --mode %s to load the session there too", was_table,
+				 was_mode);
+		notice(o, WF_NOTICE_NOTE, "run %lld of session %s was recorded into table %s with "
+		       "mode %s: it is taken over and loads into table %s with mode %s instead, as "
+		       "given (its row now says so)%s", (long long)out->run_id, session_id,
+		       was_table, was_mode, out->table, wf_load_mode_name(out->mode), again);
+	}
 	if (st == WF_OK && c.adopted && (!was || strcmp(was, "running") == 0))
 		notice(o, WF_NOTICE_NOTE, "continuing run %lld, whose process is gone",
 		       (long long)out->run_id);
@@ -597,6 +638,8 @@ wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_res
 	wait_and_load(&c);
 cleanup:
 	free(was);
+	free(was_table);
+	free(was_mode);
 	wf_session_state_clear(&state);
 	ctx_close(c.sink, out);
 	return out->code;
@@ -613,7 +656,7 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 	if (o->dry_run) {
 		/* Changes nothing: no file created, no table, no killed load ended. */
 		if (!wf_db_is_postgres(o->db_path) && access(o->db_path, F_OK) != 0)
-			return WF_OK;
+			return wf_err_set(err, WF_ENOTFOUND, "no database %s", o->db_path);
 		st = wf_sink_open_readonly(&sink, o->db_path, err);
 		wf_sink_set_stale(sink, o->stale_ms);
 		if (st == WF_OK)
@@ -621,7 +664,8 @@ wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out
 		wf_sink_close(sink);
 		return st;
 	}
-	st = wf_sink_open_ex(&sink, o->db_path, o->interrupted, err);
+	/* Nothing to continue in a database that does not exist: none is made. */
+	st = wf_sink_open_existing(&sink, o->db_path, o->interrupted, err);
 	wf_sink_set_stale(sink, o->stale_ms);
 	if (st == WF_OK)
 		st = wf_sink_end_dead_loads(sink, &ended, err);

@@ -34,7 +34,7 @@ const wf_engine *wf_engine_for(const char *db)
 	return NULL;
 }
 
-static wf_status sink_open(wf_sink **out, const char *db, int readonly,
+static wf_status sink_open(wf_sink **out, const char *db, unsigned flags,
 			   volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	const wf_engine *e;
@@ -46,7 +46,7 @@ static wf_status sink_open(wf_sink **out, const char *db, int readonly,
 	if (!e)
 		return wf_err_set(err, WF_EUSAGE, "--db: PostgreSQL support is not built in to "
 				  "this wf2sqlite; give a SQLite file instead");
-	return e->open(out, db, readonly, interrupted, err);
+	return e->open(out, db, flags, interrupted, err);
 }
 
 wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err)
@@ -62,7 +62,13 @@ wf_status wf_sink_open_ex(wf_sink **out, const char *path, volatile sig_atomic_t
 
 wf_status wf_sink_open_readonly(wf_sink **out, const char *path, wf_err *err)
 {
-	return sink_open(out, path, 1, NULL, err);
+	return sink_open(out, path, WF_OPEN_READONLY, NULL, err);
+}
+
+wf_status wf_sink_open_existing(wf_sink **out, const char *path,
+				volatile sig_atomic_t *interrupted, wf_err *err)
+{
+	return sink_open(out, path, WF_OPEN_EXISTING, interrupted, err);
 }
 
 void wf_sink_close(wf_sink *s)
@@ -201,7 +207,13 @@ wf_status wf_sink_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n, 
 wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 			    wf_err *err)
 {
-	return s->engine->claim_run(s, run, out_claimed, err);
+	return s->engine->claim_run(s, run, NULL, NULL, out_claimed, err);
+}
+
+wf_status wf_sink_claim_run_into(wf_sink *s, const wf_pending_run *run, const char *table,
+				 const char *mode, int *out_claimed, wf_err *err)
+{
+	return s->engine->claim_run(s, run, table, mode, out_claimed, err);
 }
 
 wf_status wf_sink_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)

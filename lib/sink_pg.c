@@ -345,9 +345,10 @@ static wf_status ensure_audit(wf_pg *p, wf_err *err)
 
 static void pg_close(wf_sink *s);
 
-static wf_status pg_open(wf_sink **out, const char *uri, int readonly,
+static wf_status pg_open(wf_sink **out, const char *uri, unsigned flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err)
 {
+	int readonly = (flags & WF_OPEN_READONLY) != 0;
 	wf_pg *p;
 	PGresult *r = NULL;
 	wf_status st;
@@ -954,11 +955,12 @@ static wf_status pg_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 	return WF_OK;
 }
 
-static wf_status pg_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed, wf_err *err)
+static wf_status pg_claim_run(wf_sink *s, const wf_pending_run *run, const char *table,
+			     const char *mode, int *out_claimed, wf_err *err)
 {
 	wf_pg *p = PG(s);
 	char id[24], old[24], pid[24], stale[24], host[256];
-	const char *vals[6];
+	const char *vals[8];
 	PGresult *r = NULL;
 	wf_status st;
 
@@ -974,17 +976,20 @@ static wf_status pg_claim_run(wf_sink *s, const wf_pending_run *run, int *out_cl
 	vals[3] = host[0] ? host : NULL;
 	vals[4] = run->status ? run->status : "running";
 	vals[5] = stale;
+	vals[6] = table;
+	vals[7] = mode;
 	/* One statement: of two processes claiming at once, the second finds
 	 * the pid changed once the first has committed (READ COMMITTED
 	 * re-checks the row it waited for). A running run of another machine
 	 * is taken only while its heartbeat is still stale. */
 	st = wf_pg_params(p,
 		"UPDATE _wf_runs SET pid = $3::bigint, hostname = $4, status = 'running',"
-		" heartbeat_at = now() WHERE run_id = $1::bigint AND pid IS NOT DISTINCT FROM $2::bigint"
+		" heartbeat_at = now(), table_name = coalesce($7, table_name),"
+		" mode = coalesce($8, mode) WHERE run_id = $1::bigint AND pid IS NOT DISTINCT FROM $2::bigint"
 		" AND status = $5 AND (status <> 'running' OR hostname IS NOT DISTINCT FROM $4"
 		" OR heartbeat_at IS NULL"
 		" OR heartbeat_at < now() - $6::bigint * interval '1 millisecond')",
-		6, vals, &r, "claiming the run", err);
+		8, vals, &r, "claiming the run", err);
 	if (st != WF_OK)
 		return st;
 	*out_claimed = strcmp(PQcmdTuples(r), "1") == 0;

@@ -32,7 +32,7 @@ typedef struct sq_sink {
 
 #define SQ(s) ((sq_sink *)(s))
 
-static wf_status sq_open(wf_sink **out, const char *path, int readonly,
+static wf_status sq_open(wf_sink **out, const char *path, unsigned open_flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err);
 
 /* A sink this engine's open made (also under a copy of its table with some
@@ -328,13 +328,15 @@ static wf_status check_writable(const char *path, wf_err *err)
 
 static void sq_close(wf_sink *s);
 
-static wf_status sq_open(wf_sink **out, const char *path, int readonly,
+static wf_status sq_open(wf_sink **out, const char *path, unsigned open_flags,
 			 volatile sig_atomic_t *interrupted, wf_err *err)
 {
 	sq_sink *q = NULL;
 	wf_sink *s = NULL;
 	wf_status ret = WF_OK;
 	int rc, flags, version = 0;
+	int readonly = (open_flags & WF_OPEN_READONLY) != 0;
+	int existing = (open_flags & WF_OPEN_EXISTING) != 0;
 	struct stat sb;
 	wf_buf uri_safe;
 
@@ -345,6 +347,14 @@ static wf_status sq_open(wf_sink **out, const char *path, int readonly,
 	if (readonly && stat(path, &sb) != 0)
 		return wf_err_set(err, WF_EDB, "database %s: %s; check the --db path", path,
 				  strerror(errno));
+	/* For the message only: the open below never creates the file. A
+	 * folder that is missing too is check_writable's error (exit 7). */
+	if (existing && !readonly && stat(path, &sb) != 0 && errno == ENOENT) {
+		char dir[PATH_MAX];
+		dir_of(path, dir, sizeof(dir));
+		if (access(dir, F_OK) == 0)
+			return wf_err_set(err, WF_ENOTFOUND, "no database %s", path);
+	}
 	if (!readonly && (ret = check_writable(path, err)) != WF_OK)
 		return ret;
 	q = calloc(1, sizeof(*q));
@@ -363,6 +373,8 @@ static wf_status sq_open(wf_sink **out, const char *path, int readonly,
 	 * it from writing anything. */
 	if (readonly)
 		flags = may_write(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	else if (existing)
+		flags = SQLITE_OPEN_READWRITE;
 	else
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	/* Debian's SQLite reads "file:..." as a URI (SQLITE_USE_URI): --db names
@@ -903,8 +915,8 @@ cleanup:
 	return WF_OK;
 }
 
-static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
-			    wf_err *err)
+static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, const char *table,
+			     const char *mode, int *out_claimed, wf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	wf_status ret;
@@ -917,7 +929,9 @@ static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_cl
 		return ret;
 	host_name(host, sizeof(host));
 	rc = sqlite3_prepare_v2(SQ(s)->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4,"
-				" status = 'running' WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
+				" status = 'running', table_name = coalesce(?6, table_name),"
+				" mode = coalesce(?7, mode)"
+				" WHERE run_id = ?1 AND pid IS ?2 AND status = ?5",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_bind_int64(st, 1, run->run_id)) == SQLITE_OK &&
 	    (rc = run->pid > 0 ? sqlite3_bind_int64(st, 2, (int64_t)run->pid)
@@ -925,7 +939,9 @@ static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, int *out_cl
 	    (rc = sqlite3_bind_int64(st, 3, (int64_t)getpid())) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 4, host[0] ? host : NULL)) == SQLITE_OK &&
 	    (rc = wf_db_bind_text_or_null(st, 5, run->status ? run->status : "running")) ==
-	    SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+	    SQLITE_OK && (rc = wf_db_bind_text_or_null(st, 6, table)) == SQLITE_OK &&
+	    (rc = wf_db_bind_text_or_null(st, 7, mode)) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {

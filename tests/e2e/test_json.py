@@ -17,7 +17,7 @@ RUN_KEYS = {"database", "run_id", "session_id", "workflow_id", "variables", "tab
             "status", "started_at", "rows_loaded", "rows_reported", "timings",
             "already_loaded_by", "saved_result", "error", "exit_code"}
 TIMING_KEYS = {"wait_ms", "load_ms", "total_ms", "execution_ms"}
-RESUME_KEYS = {"database", "count", "runs", "error", "exit_code"}
+RESUME_KEYS = {"database", "count", "runs", "left_alone", "error", "exit_code"}
 BATCH_KEYS = {"database", "batch_id", "workflow_id", "table", "mode", "status", "total", "loaded",
               "failed", "not_started", "rows_loaded", "created_at", "finished_at", "total_ms",
               "runs", "error", "exit_code"}

@@ -4,11 +4,22 @@ resumed; the status table."""
 import json
 import os
 import signal
+import sqlite3
+import subprocess
 import time
 import unittest
 
 from netlib import wait_for_run, API_KEY, ROWS, EmuTestCase, wf_env, workflow
 from wfharness import db_query, run_wf, spawn_wf
+
+
+def db_exec(path, sql, params=()):
+    con = sqlite3.connect(path)
+    try:
+        con.execute(sql, params)
+        con.commit()
+    finally:
+        con.close()
 
 
 def scenario():
@@ -117,13 +128,16 @@ class AttachTest(EmuTestCase):
         # The workflow id comes from the --no-wait run's row.
         self.assertIn("attach %s --db %s --table t --workflow bad --allow-partial" % (sid, db),
                       r.err)
+        # The --no-wait run was taken over (SPEC 7: not recorded anew), into
+        # the table --table named: its row ends errored, none is left running.
+        self.assertEqual([(x[2], x[6]) for x in self.runs(db)], [("errored", "t")])
         r = self.wf(["attach", sid, "--db", db, "--table", "t", "--allow-partial"])
         self.assertRc(r, 0)
-        # Another table: a run of its own; the --no-wait run is not taken over.
-        self.assertEqual([x[2] for x in self.runs(db)], ["running", "errored", "partial"])
-        r = self.wf(["attach", sid, "--db", db, "--workflow", "bad"])
+        # The errored run is over (the server ended it): a run of its own.
+        self.assertEqual([x[2] for x in self.runs(db)], ["errored", "partial"])
+        r = self.wf(["attach", sid, "--db", db, "--table", "wf_bad"])
         self.assertRc(r, 5)
-        self.assertEqual([x[2] for x in self.runs(db)], ["errored", "errored", "partial"])
+        self.assertEqual([x[2] for x in self.runs(db)], ["errored", "partial", "errored"])
 
     def test_sigkill_while_waiting_then_resume_loads_it(self):
         db = self.path("a.db")
@@ -159,9 +173,16 @@ class AttachTest(EmuTestCase):
     def test_resume_of_a_session_loaded_meanwhile_loads_nothing(self):
         db = self.path("a.db")
         sid = self.wf(["run", "w", "--db", db, "--no-wait"]).out.strip()
-        # Loaded into the table by an attach with another mode (a new run).
-        self.assertRc(self.wf(["attach", sid, "--db", db, "--table", "wf_w", "--mode",
-                               "replace"]), 0)
+        # While the run's process is alive (here: a stand-in's pid), an attach
+        # cannot take the run over: it loads the session into the table as a
+        # new run. Then that process is gone.
+        alive = subprocess.Popen(["sleep", "60"])
+        try:
+            db_exec(db, "UPDATE _wf_runs SET pid = ?", (alive.pid,))
+            self.assertRc(self.wf(["attach", sid, "--db", db]), 0)
+        finally:
+            alive.kill()
+            alive.wait()
         r = self.wf(["resume", "--db", db])
         self.assertRc(r, 0)
         self.assertEqual([x[2] for x in self.runs(db)], ["failed", "loaded"])
@@ -185,6 +206,85 @@ class AttachTest(EmuTestCase):
         db = self.path("a.db")
         r = run_wf(["resume", "--db", db], env=wf_env(None, key=None))
         self.assertRc(r, 0)
+
+    def test_resume_counts_only_the_runs_it_resumed(self):
+        db = self.path("a.db")
+        sids = [self.wf(["run", "w", "--db", db, "--no-wait"]).out.strip() for _ in range(3)]
+        # Runs 1 and 2 were started against another API host: left alone.
+        db_exec(db, "UPDATE _wf_runs SET api_host = '127.0.0.1:1' WHERE run_id < 3")
+        r = self.wf(["resume", "--db", db, "--json"])
+        self.assertRc(r, 0)
+        out = r.json()
+        self.assertEqual(out["count"], 1)
+        self.assertEqual([j["run_id"] for j in out["runs"]], [3])
+        self.assertEqual([(j["run_id"], j["session_id"], j["api_host"]) for j in out["left_alone"]],
+                         [(1, sids[0], "127.0.0.1:1"), (2, sids[1], "127.0.0.1:1")])
+        self.assertIn("resumed 1 of 3 unfinished runs; 2 left alone: started against another "
+                      "API host", r.err)
+        self.assertIn("--base-url http://127.0.0.1:1/corp-api/compass/api", r.err)
+        self.assertEqual([x[2] for x in self.runs(db)], ["running", "running", "loaded"])
+        # Only runs of another host left: none resumed, and the line says so.
+        r = self.wf(["resume", "--db", db])
+        self.assertRc(r, 0)
+        self.assertIn("resumed 0 of 2 unfinished runs; 2 left alone", r.err)
+        self.assertNotIn("resumed 2", r.err)
+        self.assertEqual([x[2] for x in self.runs(db)], ["running", "running", "loaded"])
+
+    def assertOneRunPerSession(self, db):
+        self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_runs WHERE status = 'running'"),
+                         [(0,)])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_runs GROUP BY session_id "
+                                      "HAVING count(*) > 1"), [])
+
+    def test_attach_with_another_mode_takes_the_no_wait_run_over(self):
+        db = self.path("a.db")
+        sid = self.wf(["run", "w", "--db", db, "--no-wait"]).out.strip()
+        a = self.wf(["attach", sid, "--db", db, "--mode", "replace", "--json"])
+        self.assertRc(a, 0)
+        self.assertEqual((a.json()["run_id"], a.json()["table"], a.json()["mode"],
+                          a.json()["status"]), (1, "wf_w", "replace", "loaded"))
+        # The notes say what happened, and only that.
+        self.assertNotIn("with mode replace, as run 1", a.err)
+        self.assertIn("with mode replace (--mode)", a.err)
+        self.assertIn("recorded into table wf_w with mode append: it is taken over", a.err)
+        self.assertEqual(db_query(db, "SELECT run_id, session_id, table_name, mode, status "
+                                      "FROM _wf_runs"), [(1, sid, "wf_w", "replace", "loaded")])
+        self.assertOneRunPerSession(db)
+        self.assertEqual(db_query(db, "SELECT count(*) FROM wf_w"), [(len(ROWS),)])
+        self.assertIn("nothing to resume", self.wf(["resume", "--db", db]).err)
+
+    def test_attach_with_another_table_takes_the_no_wait_run_over(self):
+        db = self.path("a.db")
+        sid = self.wf(["run", "w", "--db", db, "--no-wait", "--mode", "replace"]).out.strip()
+        a = self.wf(["attach", sid, "--db", db, "--table", "other", "--json"])
+        self.assertRc(a, 0)
+        self.assertEqual((a.json()["run_id"], a.json()["table"], a.json()["mode"]),
+                         (1, "other", "replace"))
+        self.assertIn("attach again with --table wf_w --mode replace", a.err)
+        self.assertEqual(db_query(db, "SELECT run_id, table_name, mode, status FROM _wf_runs"),
+                         [(1, "other", "replace", "loaded")])
+        self.assertOneRunPerSession(db)
+        self.assertEqual(db_query(db, "SELECT count(*) FROM other"), [(len(ROWS),)])
+        # The recorded table too, as the note says: a run of its own.
+        self.assertRc(self.wf(["attach", sid, "--db", db, "--table", "wf_w"]), 0)
+        self.assertEqual(db_query(db, "SELECT table_name, status FROM _wf_runs ORDER BY run_id"),
+                         [("other", "loaded"), ("wf_w", "loaded")])
+        self.assertEqual(db_query(db, "SELECT count(*) FROM wf_w"), [(len(ROWS),)])
+
+    def test_resume_and_batch_continue_create_no_database(self):
+        db = self.path("missing.db")
+        for args in (["resume"], ["resume", "--dry-run"]):
+            r = self.wf(args + ["--db", db])
+            self.assertRc(r, 0)
+            self.assertIn("no database %s; nothing to resume" % db, r.err)
+            r = self.wf(args + ["--db", db, "--json"])
+            self.assertRc(r, 0)
+            self.assertEqual((r.json()["count"], r.json()["exit_code"]), (0, 0))
+            self.assertFalse(os.path.exists(db))
+        r = self.wf(["batch", "--continue", "1", "--db", db])
+        self.assertRc(r, 2)
+        self.assertIn("no database %s" % db, r.err)
+        self.assertEqual(os.listdir(self.dir), [])
 
     def test_status_table_and_json(self):
         r = self.wf(["status", "old-done"])

@@ -126,13 +126,17 @@ WF_API wf_status wf_run_start(const wf_run_opts *o, const char *variables_json, 
 /* `attach`: waits for an existing session and loads it. The table and mode
  * default to what _wf_runs recorded of the session; a session already loaded
  * into the table ends at once (out->already_loaded_by, WF_OK) unless force.
- * The run of a process that is gone, for the same session, table and mode,
- * is taken over; otherwise a new run is recorded. Returns out->code. */
+ * The unfinished run of the session whose process is gone is taken over
+ * (one of the same table and mode first; else the newest, whose row then
+ * gets this table and mode); otherwise a new run is recorded. Returns
+ * out->code. */
 WF_API wf_status wf_run_attach(const wf_run_opts *o, const char *session_id, wf_run_result *out);
 
 /* `resume`, step one: ends the runs of killed loads (a note says how many)
  * and lists the unfinished runs of network commands whose process is gone
- * (wf_sink_pending_runs). *out is the caller's (wf_pending_runs_free). */
+ * (wf_sink_pending_runs). *out is the caller's (wf_pending_runs_free).
+ * WF_ENOTFOUND ("no database FILE") when the SQLite file does not exist:
+ * it is not created (nothing to resume). */
 WF_API wf_status wf_run_pending(const wf_run_opts *o, wf_pending_run **out, size_t *out_n,
 				wf_err *err);
 /* 1 when resume may continue the run here: it was started against the

@@ -38,6 +38,14 @@ WF_API wf_status wf_sink_open(wf_sink **out, const char *path, wf_err *err);
  * audit tables' creation may wait for another process's lock). */
 WF_API wf_status wf_sink_open_ex(wf_sink **out, const char *path,
 				 volatile sig_atomic_t *interrupted, wf_err *err);
+/* wf_sink_open_ex that never creates a SQLite file: WF_ENOTFOUND ("no
+ * database FILE") when its folder exists but the file does not (a missing
+ * folder is WF_EDB, as with wf_sink_open_ex), and nothing made (the file is opened
+ * without SQLITE_OPEN_CREATE, so one removed meanwhile is not made either).
+ * A PostgreSQL URI opens as with wf_sink_open_ex. For commands that only
+ * continue what a database holds (resume, batch --continue). */
+WF_API wf_status wf_sink_open_existing(wf_sink **out, const char *path,
+				       volatile sig_atomic_t *interrupted, wf_err *err);
 /* Opens an existing database read-only, for reading the audit history: never
  * creates the file or any table, never upgrades an older audit schema version
  * (it is read as it is), leaves no -wal or -shm file behind when the folder is
@@ -207,6 +215,11 @@ WF_API void wf_pending_runs_free(wf_pending_run *runs, size_t n);
  * first: leave it alone. */
 WF_API wf_status wf_sink_claim_run(wf_sink *s, const wf_pending_run *run, int *out_claimed,
 				   wf_err *err);
+/* wf_sink_claim_run that also sets the row's table_name and mode in the same
+ * statement (attach --table/--mode taking over a run recorded with others);
+ * NULL keeps the row's. */
+WF_API wf_status wf_sink_claim_run_into(wf_sink *s, const wf_pending_run *run, const char *table,
+					const char *mode, int *out_claimed, wf_err *err);
 
 /* Runs of `load` (no session id) still marked running whose process is gone
  * (killed during the load: none of their rows were committed) cannot be
