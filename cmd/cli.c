@@ -15,7 +15,7 @@ const wf_cli_option wf_cli_options[] = {
 	{WF_OPT_VAR, "var", 'v', "KEY=VALUE", "a workflow variable (string value); repeatable", NULL, 0},
 	{WF_OPT_VARS, "vars", 0, "FILE|-", "workflow variables as a JSON object", NULL, 1},
 	{WF_OPT_WORKFLOW, "workflow", 0, "ID", "the workflow id to record (attach, load) and to name the table after", NULL, 0},
-	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status: running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
+	{WF_OPT_STATUS, "status", 0, "STATUS[,...]", "(runs) only runs with this status, or these (comma-separated or repeated): running, loaded, partial, errored, inactive, timeout, interrupted, failed", "running loaded partial errored inactive timeout interrupted failed", 0},
 	{WF_OPT_BATCH, "batch", 0, "BATCH_ID", "(runs) only the runs of this batch", NULL, 0},
 	{WF_OPT_SINCE, "since", 0, "DUR", "(runs) only runs started within DUR of now (e.g. 2h, 7d)", NULL, 0},
 	{WF_OPT_LIMIT, "limit", 0, "N", "(runs) the newest N runs; 0 for all (default: 50 on a terminal, else all)", NULL, 0},
@@ -125,11 +125,19 @@ const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq)
 				return o;
 		return NULL;
 	}
-	if (arg[2] != '\0')
-		return NULL;
-	for (o = wf_cli_options; o->id; o++)
-		if (o->short_name && o->short_name == arg[1])
+	for (o = wf_cli_options; o->id; o++) {
+		if (!o->short_name || o->short_name != arg[1])
+			continue;
+		if (arg[2] == '\0')
 			return o;
+		/* -vKEY=VALUE: a short option's value attached, as getopt takes
+		 * it; *out_eq is the option letter, the value follows it. */
+		if (o->arg) {
+			*out_eq = arg + 1;
+			return o;
+		}
+		return NULL;
+	}
 	return NULL;
 }
 
@@ -465,6 +473,13 @@ static int resolve_settings(const wf_command *cmd, wf_cli_opts *o, const wf_cli_
 	int i;
 
 	memset(&in, 0, sizeof(in));
+	/* An empty --db is a mistake (a variable left unset in a script), not
+	 * a wish for the default: refused, as an empty --table is. */
+	if (o->db && !*o->db && cmd_lists(cmd, WF_OPT_DB)) {
+		wf_cli_error(io, "--db is empty; give --db FILE (or leave --db out for "
+			     "$WF2SQLITE_DB, else " WF_DEFAULT_DB ")");
+		return 2;
+	}
 	if (wf_cli_takes_settings(cmd)) {
 		for (i = 0; i < WF_SET__COUNT; i++)
 			in.flags[i] = *opt_string_slot(o, setting_opts[i]);
@@ -578,7 +593,8 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 		if (!opt || !cmd_accepts(cmd, opt->id)) {
 			/* The name only: a mistyped option's value may be a secret. */
 			char name[64];
-			snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			snprintf(name, sizeof(name), "%.*s", a[1] != '-' && eq ? 2 : eq ? (int)(eq - a)
+				 : (int)strlen(a), a);
 			if (opt)
 				return usage_fail(cmd, io, "this command does not take the option ", name);
 			return unknown_option(cmd, io, name);
@@ -594,6 +610,18 @@ int wf_cli_parse(const wf_command *cmd, int argc, char **argv, wf_cli_opts *out,
 				if (out->nvars >= WF_CLI_MAX_VARS)
 					return usage_fail(cmd, io, "too many --var options (at most 256); use --vars FILE", "");
 				out->vars[out->nvars++] = value;
+			} else if (opt->id == WF_OPT_STATUS && out->status) {
+				/* Repeated, the lists add up: --status a --status b
+				 * is --status a,b. */
+				size_t have = strlen(out->status), add = strlen(value);
+				if (have + 1 + add >= sizeof(out->status_text))
+					return usage_fail(cmd, io, "--status lists too many statuses; "
+							  "name each once", "");
+				if (out->status != out->status_text)
+					memcpy(out->status_text, out->status, have + 1);
+				out->status_text[have] = ',';
+				memcpy(out->status_text + have + 1, value, add + 1);
+				out->status = out->status_text;
 			} else {
 				*opt_string_slot(out, opt->id) = value;
 			}

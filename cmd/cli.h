@@ -85,6 +85,7 @@ typedef struct wf_cli_opts {
 		*timeout, *base_url, *account_id, *api_key_file, *cacert, *retries, *profile;
 	/* runs' filters and --save-result, as given; NULL when absent. */
 	const char *status, *batch, *since, *limit, *save_result, *stale;
+	char status_text[1024];  /* --status given more than once: the lists joined */
 	/* batch's --matrix, --parallel, --continue, as given; NULL when absent. */
 	const char *matrix, *parallel, *cont;
 	/* --key (diff, upsert) as given; NULL when absent. */
@@ -154,8 +155,10 @@ typedef struct wf_command {
 extern const wf_cli_option wf_cli_options[];
 const wf_cli_option *wf_cli_option_by_id(enum wf_opt_id id);
 
-/* The option named by arg ("--db", "--db=x", "-v"), or NULL; *out_eq points
- * at the '=' of "--name=value", else NULL. */
+/* The option named by arg ("--db", "--db=x", "-v", "-vKEY=VALUE"), or NULL;
+ * *out_eq points at the '=' of "--name=value", or at the letter of a short
+ * option whose value is attached ("-vKEY=VALUE": the value follows it), else
+ * NULL. */
 const wf_cli_option *wf_cli_find_option(const char *arg, const char **out_eq);
 
 /* What `cmd --help` says of o, or NULL when cmd takes o but it changes

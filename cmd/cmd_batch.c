@@ -137,12 +137,18 @@ static void on_notice(void *ctx, wf_run_notice kind, const char *text)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* batch --json (docs/json.md): one object whatever happened. */
+static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out);
+
+/* batch --json (docs/json.md): one object whatever happened. Without a
+ * batch (a failure before one), the batch id, workflow, table and mode are
+ * what the command line gave. */
 static void print_batch_json(const wf_cli_opts *opts, const wf_batch *b, const wf_matrix *m,
 			     const char *error, int rc, const wf_cli_io *io)
 {
 	json_object *j = json_object_new_object(), *runs = json_object_new_array();
-	int64_t i;
+	int64_t i, given_id = 0;
+	const char *given_wf = NULL, *given_mode = NULL;
+	wf_load_mode mode;
 
 	if (!j || !runs) {
 		json_object_put(j);
@@ -150,13 +156,26 @@ static void print_batch_json(const wf_cli_opts *opts, const wf_batch *b, const w
 		wf_json_print(NULL, io);
 		return;
 	}
+	if (!b) {
+		if (opts->cont && parse_int(opts->cont, 1, INT64_MAX, &given_id) != 0)
+			given_id = 0;
+		if (!opts->cont && opts->npos > 0 && *opts->pos[0])
+			given_wf = opts->pos[0];
+		if (opts->mode ? wf_load_mode_parse(opts->mode, &mode, NULL) == WF_OK
+			       : !opts->cont)
+			given_mode = opts->mode ? wf_load_mode_name(mode) : "append";
+	}
 	json_object_object_add(j, "database", json_object_new_string(wf_cli_db_path(opts)));
-	json_object_object_add(j, "batch_id", b ? json_object_new_int64(b->batch_id) : NULL);
+	json_object_object_add(j, "batch_id", b ? json_object_new_int64(b->batch_id) :
+			       given_id ? json_object_new_int64(given_id) : NULL);
 	json_object_object_add(j, "workflow_id", b && b->workflow_id ?
-			       json_object_new_string(b->workflow_id) : NULL);
-	json_object_object_add(j, "table", b && b->table ? json_object_new_string(b->table) : NULL);
+			       json_object_new_string(b->workflow_id) :
+			       given_wf ? json_object_new_string(given_wf) : NULL);
+	json_object_object_add(j, "table", b && b->table ? json_object_new_string(b->table) :
+			       !b && opts->table && *opts->table ?
+			       json_object_new_string(opts->table) : NULL);
 	json_object_object_add(j, "mode", b ? json_object_new_string(wf_load_mode_name(b->mode))
-					    : NULL);
+					    : given_mode ? json_object_new_string(given_mode) : NULL);
 	json_object_object_add(j, "status", b && b->status ? json_object_new_string(b->status)
 							   : NULL);
 	json_object_object_add(j, "total", json_object_new_int64(b ? b->counts.total : 0));
@@ -278,6 +297,108 @@ static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out)
 	return 0;
 }
 
+/* The table's key (its unique index, fixed by its first upsert) as
+ * "a,b" into buf; "" when it has none or it cannot be read. */
+static void table_key_text(wf_sink *s, const char *table, char *buf, size_t cap)
+{
+	char names[4096];
+	const char *keys[WF_CLI_MAX_KEYS];
+	size_t n = 0, i, o = 0;
+	wf_err err;
+
+	buf[0] = '\0';
+	if (wf_sink_table_key(s, table, names, sizeof(names), keys, WF_CLI_MAX_KEYS, &n,
+			      &err) != WF_OK)
+		return;
+	for (i = 0; i < n && o < cap; i++) {
+		int w = snprintf(buf + o, cap - o, "%s%s", i ? "," : "", keys[i]);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+/* The command line against the database, before anything starts (the rest
+ * is lib/batch.c's): with --continue, a --mode or --key other than the ones
+ * the batch's runs recorded (its mode, and for upsert the key its table was
+ * fixed with) is refused, as --table is (docs/batch.md); a new batch that
+ * would append into a table an upsert keyed is refused with advice batch
+ * takes (replace is not one). A database that cannot be opened, or a batch
+ * that is not in it, is left to lib/batch.c to report. Returns 0 or 2 after
+ * printing the message. */
+static int check_against_db(wf_net *n, const wf_cli_opts *opts, int64_t cont_id)
+{
+	wf_sink *s = NULL;
+	wf_batch_record *rec = NULL;
+	wf_run_record *runs = NULL;
+	wf_runs_filter f;
+	wf_load_mode recorded = WF_MODE_APPEND;
+	char idtext[32], key[1024], *table = NULL;
+	size_t nruns = 0, i;
+	int rc = 0, have_mode = 0;
+	wf_err err;
+
+	if (opts->cont ? !opts->mode && !opts->key : n->mode != WF_MODE_APPEND)
+		return 0;
+	if (wf_sink_open_readonly(&s, n->db_path, &err) != WF_OK)
+		goto cleanup;
+	if (!opts->cont) {
+		table = opts->table ? strdup(opts->table) : wf_sink_default_table(opts->pos[0]);
+		if (!table)
+			goto cleanup;
+		table_key_text(s, table, key, sizeof(key));
+		if (*key) {
+			wf_net_error(n, "table %s keeps one row per key (%s, fixed by its first "
+				     "upsert): a batch appending to it would repeat keys; use "
+				     "--mode upsert --key %s, or another --table; nothing was "
+				     "started", table, key, key);
+			rc = 2;
+		}
+		goto cleanup;
+	}
+	if (wf_sink_batch_get(s, cont_id, &rec, &err) != WF_OK || !rec)
+		goto cleanup;
+	memset(&f, 0, sizeof(f));
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)cont_id);
+	f.batch_id = idtext;
+	if (wf_sink_find_runs(s, &f, &runs, &nruns, &err) != WF_OK)
+		goto cleanup;
+	/* Newest first: the mode of the latest run that recorded one. */
+	for (i = 0; i < nruns && !have_mode; i++)
+		have_mode = runs[i].mode && wf_load_mode_parse(runs[i].mode, &recorded, NULL) == WF_OK;
+	/* No set got a run yet: the mode is not recorded, --mode and --key say it. */
+	if (!have_mode)
+		goto cleanup;
+	key[0] = '\0';
+	if (recorded == WF_MODE_UPSERT && rec->table)
+		table_key_text(s, rec->table, key, sizeof(key));
+	if (n->mode != recorded) {
+		wf_net_error(n, "batch --continue %lld: the batch loads with --mode %s%s%s (the "
+			     "mode its runs recorded%s), not --mode %s: leave out --mode and --key "
+			     "(--continue takes them from the batch); nothing was started",
+			     (long long)cont_id, wf_load_mode_name(recorded), *key ? " --key " : "",
+			     key, *key ? ", the key its table's first upsert fixed" : "",
+			     n->mode_name);
+		rc = 2;
+		goto cleanup;
+	}
+	/* upsert both: the key must be the one the table was fixed with (a
+	 * table without a key yet takes the one given). */
+	if (*key && wf_sink_preflight_key(s, rec->table, opts->keys, opts->nkeys, &err) != WF_OK) {
+		wf_net_error(n, "batch --continue %lld: the batch's table %s is keyed by %s (fixed "
+			     "by its first upsert), not %s: leave out --mode and --key (--continue "
+			     "takes them from the batch); nothing was started", (long long)cont_id,
+			     rec->table, key, opts->key);
+		rc = 2;
+	}
+cleanup:
+	free(table);
+	wf_run_records_free(runs, nruns);
+	wf_batch_record_free(rec);
+	wf_sink_close(s);
+	return rc;
+}
+
 static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 {
 	wf_net n;
@@ -345,6 +466,9 @@ static int run_batch_cmd(const wf_cli_opts *opts, const wf_cli_io *io)
 			goto cleanup;
 		}
 	}
+	rc = check_against_db(&n, opts, cont_id);
+	if (rc)
+		goto cleanup;
 	/* --save-result: a folder (made if missing) of <run_id>.json.gz. */
 	if (opts->save_result) {
 		struct stat sb;

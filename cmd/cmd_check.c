@@ -1,6 +1,7 @@
 /* wf2sqlite check: where each setting comes from, then one harmless
  * authenticated request. Starts nothing, writes nothing, opens no database. */
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <wf2sqlite/client.h>
@@ -133,9 +134,41 @@ static void check_failure_json(const wf_cli_opts *opts, int rc, const char *erro
 {
 	wf_config cfg;
 	check_result r = {0, -1, "not asked", (wf_status)rc};
+	wf_cli_opts given = *opts;
+	wf_settings_input in;
+	wf_err err;
 
 	memset(&cfg, 0, sizeof(cfg));
-	print_json(opts, &cfg, &r, error, io);
+	/* The command line was refused before its settings were resolved (an
+	 * unknown option): they are resolved here from what it gave, so the
+	 * object names the config file, the profile and every setting, as
+	 * check would have. A configuration that cannot be resolved (the
+	 * error itself) leaves them null. */
+	if (!opts->db_path) {
+		memset(&in, 0, sizeof(in));
+		in.flags[WF_SET_BASE_URL] = opts->base_url;
+		in.flags[WF_SET_ACCOUNT_ID] = opts->account_id;
+		in.flags[WF_SET_API_KEY_FILE] = opts->api_key_file;
+		in.flags[WF_SET_DB] = opts->db;
+		in.flags[WF_SET_CACERT] = opts->cacert;
+		in.flags[WF_SET_TIMEOUT] = opts->timeout;
+		in.flags[WF_SET_RETRIES] = opts->retries;
+		in.profile = opts->profile;
+		if (wf_settings_resolve(&given.settings, &in, &err) != WF_OK) {
+			/* At least the file and the profile named. */
+			const char *file = getenv("WF2SQLITE_CONFIG");
+			const char *profile = opts->profile ? opts->profile
+							    : getenv("WF2SQLITE_PROFILE");
+			memset(&given.settings, 0, sizeof(given.settings));
+			if (file && *file)
+				given.settings.config_path = strdup(file);
+			if (profile && *profile)
+				given.settings.profile = strdup(profile);
+		}
+	}
+	print_json(&given, &cfg, &r, error, io);
+	if (!opts->db_path)
+		wf_settings_clear(&given.settings);
 }
 
 static int check_run(const wf_cli_opts *opts, const wf_cli_io *io)

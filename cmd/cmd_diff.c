@@ -225,8 +225,10 @@ static void json_head(FILE *f, const char *db, const char *table, const wf_diff_
 
 	json_object_object_add(o, "database", json_object_new_string(db));
 	json_object_object_add(o, "table", table ? json_object_new_string(table) : NULL);
-	json_object_object_add(o, "run_a", in ? json_object_new_int64(in->run_a) : NULL);
-	json_object_object_add(o, "run_b", in ? json_object_new_int64(in->run_b) : NULL);
+	json_object_object_add(o, "run_a", in && in->run_a > 0 ? json_object_new_int64(in->run_a)
+							       : NULL);
+	json_object_object_add(o, "run_b", in && in->run_b > 0 ? json_object_new_int64(in->run_b)
+							       : NULL);
 	json_object_object_add(o, "key", in && in->nkeys ? names_json(in->keys, in->nkeys, NULL, -1)
 							 : NULL);
 	json_object_object_add(o, "columns", in ? names_json(in->columns, in->ncolumns, NULL, -1)
@@ -691,10 +693,42 @@ static int differs(const wf_diff_info *in, const wf_diff_counts *c)
 	return 0;
 }
 
+/* A run id as given, quietly: 0 when it is not one. */
+static int64_t given_run(const char *text)
+{
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	return !*text || *end || errno || v <= 0 || *text == '+' ? 0 : (int64_t)v;
+}
+
+/* The object of a failure before the comparison: what was given (the
+ * runs, the key) in its keys, nothing compared. */
 static void diff_failure_json(const wf_cli_opts *opts, int rc, const char *error,
 			      const wf_cli_io *io)
 {
-	json_head(io->out, wf_cli_db_path(opts), opts->table, NULL);
+	wf_diff_info in;
+	const char *keys[MAX_KEYS];
+	char text[4096];
+	char *p = text;
+
+	memset(&in, 0, sizeof(in));
+	in.run_a = opts->npos > 0 ? given_run(opts->pos[0]) : 0;
+	in.run_b = opts->npos > 1 ? given_run(opts->pos[1]) : 0;
+	if (opts->key && strlen(opts->key) < sizeof(text)) {
+		memcpy(text, opts->key, strlen(opts->key) + 1);
+		while (p && in.nkeys < MAX_KEYS) {
+			char *comma = strchr(p, ',');
+			if (comma)
+				*comma = '\0';
+			keys[in.nkeys++] = p;
+			p = comma ? comma + 1 : NULL;
+		}
+		in.keys = keys;
+	}
+	json_head(io->out, wf_cli_db_path(opts), opts->table, &in);
 	json_tail(io->out, NULL, 0, error, rc);
 	fflush(io->out);
 }

@@ -285,6 +285,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		return 0;
 	r->bytes += (int64_t)len;
 	if (c->mode == MODE_CONSUMER) {
+		if (r->head_len < sizeof(r->head)) {
+			size_t k = sizeof(r->head) - r->head_len < len ? sizeof(r->head) - r->head_len
+								       : len;
+			memcpy(r->head + r->head_len, p, k);
+			r->head_len += k;
+		}
 		r->consumer_status = q->consumer->write(q->consumer->ctx, p, len, &r->consumer_err);
 		return r->consumer_status == WF_OK ? len : 0;
 	}
@@ -772,12 +778,30 @@ static wf_status config_mistake(wf_client *c, const wf_http_resp *r, const char 
 	char plain[600] = "";
 
 	/* A loopback emulator speaks plain HTTP: suggest the same URL with
-	 * http:// (the base URL is https://... here). */
+	 * http:// (the base URL is https://... here), when the handshake is
+	 * what failed (not a certificate: that server does speak TLS). */
 	if (!cfg->plain_http && loopback_api_host(cfg->api_host) &&
-	    strncmp(cfg->base_url, "https://", 8) == 0)
+	    strncmp(cfg->base_url, "https://", 8) == 0 &&
+	    (r->code == CURLE_SSL_CONNECT_ERROR || r->tls_stalled))
 		snprintf(plain, sizeof(plain), "; a local emulator speaks plain HTTP: use "
 			 "--base-url http://%s", cfg->base_url + 8);
-	if (r->code == CURLE_COULDNT_RESOLVE_HOST || r->code == CURLE_COULDNT_RESOLVE_PROXY)
+	if (r->code == CURLE_PEER_FAILED_VERIFICATION &&
+	    (strstr(r->curl_msg, "subject name") || strstr(r->curl_msg, "host name") ||
+	     strstr(r->curl_msg, "hostname")))
+		fix = "the server's certificate does not name this host: give --base-url the "
+		      "host name the certificate was issued for (or have it name this host)";
+	else if (r->code == CURLE_PEER_FAILED_VERIFICATION || r->code == CURLE_SSL_ISSUER_ERROR)
+		fix = cfg->cacert ? "the server's certificate is not signed by the bundle given "
+				    "with --cacert (nor by a CA this system trusts): check that "
+				    "it holds the CA that signed it (for a self-signed "
+				    "certificate, the certificate itself)"
+				  : "the server's certificate is not signed by a CA this system "
+				    "trusts (self-signed, or a private CA): pass that CA's bundle "
+				    "(PEM; for a self-signed certificate, the certificate itself) "
+				    "with --cacert FILE";
+	else if (r->code == CURLE_SSL_CACERT_BADFILE)
+		fix = "check the file given with --cacert: a CA bundle in PEM format";
+	else if (r->code == CURLE_COULDNT_RESOLVE_HOST || r->code == CURLE_COULDNT_RESOLVE_PROXY)
 		fix = "check the host name in --base-url / SGP_BASE_URL (and any proxy setting)";
 	else if (r->code == CURLE_COULDNT_CONNECT)
 		fix = "check the host and the port in --base-url / SGP_BASE_URL and that the "
@@ -810,6 +834,44 @@ wf_status wf_http_error(wf_client *c, const wf_http_resp *r, const char *what_, 
 	return st;
 }
 
+/* 1 when the body handed on starts with '<' (after white space): a page,
+ * not the API's JSON. */
+static int html_page(const wf_http_resp *r)
+{
+	size_t i = 0;
+
+	while (i < r->head_len && (r->head[i] == ' ' || r->head[i] == '\t' || r->head[i] == '\r' ||
+				   r->head[i] == '\n'))
+		i++;
+	return i < r->head_len && r->head[i] == '<';
+}
+
+/* A 200 answered with an HTML page where the API's JSON was expected: a
+ * proxy's or a login page, or a --base-url that is a web site. The page's
+ * <title> when its first bytes hold one. */
+static wf_status html_instead_of_json(wf_client *c, const wf_http_resp *r, const char *what,
+				      wf_err *err)
+{
+	wf_buf head, words;
+	const char *title = "";
+	wf_status st;
+
+	wf_buf_init(&head, sizeof(r->head));
+	wf_buf_init(&words, 8192);
+	if (wf_buf_append(&head, r->head, r->head_len, NULL) == WF_OK)
+		server_words(c, &head, &words);
+	if (words.data && strncmp(words.data, "server page: ", 13) == 0 && words.data[13])
+		title = words.data + 13;
+	st = wf_err_set(err, WF_EBADRESPONSE, "%s: the server answered (HTTP %ld) with an HTML "
+			"page%s%s%s instead of the API's JSON (%s): a proxy's or a login page? "
+			"check --base-url / SGP_BASE_URL (https://HOST/corp-api/compass/api) and "
+			"any proxy setting (HTTPS_PROXY)", what, r->status,
+			*title ? " (\"" : "", title, *title ? "\")" : "", r->consumer_err.msg);
+	wf_buf_free(&words);
+	wf_buf_free(&head);
+	return st;
+}
+
 static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *what,
 				  wf_err *err)
 {
@@ -822,6 +884,8 @@ static wf_status http_error_at(wf_client *c, const wf_http_resp *r, const char *
 	if (r->interrupted)
 		return wf_err_set(err, WF_EINTERRUPTED, "%s: interrupted", what);
 	if (r->consumer_status != WF_OK) {
+		if (r->consumer_status == WF_EBADRESPONSE && html_page(r))
+			return html_instead_of_json(c, r, what, err);
 		if (err && err != &r->consumer_err)
 			memcpy(err, &r->consumer_err, sizeof(*err));
 		return r->consumer_status;

@@ -59,6 +59,10 @@ typedef struct wf_http_resp {
 	int tls_stalled;          /* connected, but the TLS handshake timed out */
 	int first_byte_timeout;   /* stopped: no byte within first_byte_ms */
 	int too_big;              /* stopped: body over max_body */
+	/* The first bytes of a body handed to the consumer, to say what it was
+	 * when the consumer refused it (an HTML page instead of JSON). */
+	char head[2048];
+	size_t head_len;
 	wf_status consumer_status;  /* != WF_OK: the consumer failed */
 	wf_err consumer_err;
 } wf_http_resp;

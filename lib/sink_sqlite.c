@@ -329,11 +329,18 @@ static int wal_in_use(const char *path)
 static wf_status check_writable(const char *path, wf_err *err)
 {
 	char dir[PATH_MAX];
+	struct stat sb;
 
 	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
 		return wf_err_set(err, WF_EDB, "database %s is not writable (%s); fix its "
 				  "permissions or choose another --db", path, strerror(errno));
 	dir_of(path, dir, sizeof(dir));
+	if (stat(dir, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR))
+		return wf_err_set(err, WF_EDB, "the folder %s of database %s does not exist; "
+				  "create it or choose another --db", dir, path);
+	if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		return wf_err_set(err, WF_EDB, "%s, the folder of database %s, is a file, not a "
+				  "folder; choose another --db", dir, path);
 	if (access(dir, W_OK | X_OK) != 0)
 		return wf_err_set(err, WF_EDB, "the folder %s of database %s is not writable (%s); "
 				  "SQLite needs to create the -wal and -shm files there: fix its "

@@ -240,6 +240,53 @@ class BatchTest(h.NetTestCase):
         self.assertEqual(r.rc, 2, repr(r))
         self.assertIn("no batch 99", r.err)
 
+    def test_continue_refuses_a_mode_or_key_other_than_the_batchs(self):
+        emu = self.emu(ms=10, rows=3)
+        db = self.path("b.db")
+        m = self.matrix(["a", "b"])
+        self.assertEqual(self.batch(emu, ["w", "--matrix", m, "--db", db]).rc, 0)
+        con = self.db()
+        # Set 1 as if killed before it got a session: --continue starts it.
+        con.execute("DELETE FROM _wf_runs WHERE batch_index = 1")
+        con.commit()
+        before = con.execute("SELECT run_id, status FROM _wf_runs").fetchall()
+        n = len(posts(emu))
+        r = self.batch(emu, ["--continue", "1", "--db", db, "--mode", "upsert", "--key", "id",
+                             "--json"])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("the batch loads with --mode append", r.err)
+        self.assertEqual(r.json()["exit_code"], 2)
+        self.assertEqual((len(posts(emu)), con.execute("SELECT run_id, status FROM _wf_runs")
+                          .fetchall()), (n, before))
+        # The batch's own mode given again is accepted.
+        r = self.batch(emu, ["--continue", "1", "--db", db, "--mode", "append"])
+        self.assertEqual(r.rc, 0, repr(r))
+        # An upsert batch: its table's key, and appending into it, with
+        # advice batch takes (not --mode replace).
+        m2 = self.path("m2.jsonl")
+        with open(m2, "w") as f:
+            f.write('{"case": "c"}\n{"case": "d"}\n')
+        r = self.batch(emu, ["w", "--matrix", m2, "--db", db, "--table", "u", "--mode",
+                             "upsert", "--key", "id"])
+        self.assertEqual(r.rc, 0, repr(r))
+        con.execute("DELETE FROM _wf_runs WHERE batch_id = 2 AND batch_index = 1")
+        con.commit()
+        r = self.batch(emu, ["--continue", "2", "--db", db, "--mode", "upsert", "--key",
+                             "region"])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("keyed by id", r.err)
+        r = self.batch(emu, ["--continue", "2", "--db", db, "--mode", "append"])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("--mode upsert --key id", r.err)
+        n = len(posts(emu))
+        r = self.batch(emu, ["w", "--matrix", m2, "--db", db, "--table", "u"])
+        self.assertEqual(r.rc, 2, repr(r))
+        self.assertIn("use --mode upsert --key id", r.err)
+        self.assertNotIn("replace", r.err)
+        self.assertEqual(len(posts(emu)), n)
+        self.assertEqual(self.batch(emu, ["--continue", "2", "--db", db]).rc, 0)
+        self.assertEqual(con.execute("SELECT count(*) FROM u").fetchone(), (3,))
+
     def test_sigkill_at_random_moments_then_continue_loads_every_set_once(self):
         emu = self.emu(ms=250, rows=10)
         cases = ["s%02d" % i for i in range(12)]

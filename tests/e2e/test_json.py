@@ -219,6 +219,31 @@ class JsonShapes(EmuTestCase):
                              (False, None, 2), args)
             self.assertTrue(v["error"], args)
 
+    def test_failure_objects_carry_what_the_command_line_gave(self):
+        # diff: the runs and the key given, on a usage failure.
+        v = self.one(self.wf(["diff", "1", "2", "--json"]), 2)
+        self.assertEqual((v["run_a"], v["run_b"], v["key"], v["table"]), (1, 2, None, None))
+        v = self.one(self.wf(["diff", "3", "--json", "--key", "a,b", "--table", "t", "--db",
+                              self.path("none.db")]), 2)
+        self.assertEqual((v["run_a"], v["run_b"], v["key"], v["table"]),
+                         (3, None, ["a", "b"], "t"))
+        # batch: the workflow, table and mode, or the batch id of --continue.
+        v = self.one(self.wf(["batch", "w", "--json", "--db", self.db]), 2)
+        self.assertEqual((v["workflow_id"], v["mode"], v["table"], v["batch_id"]),
+                         ("w", "append", None, None))
+        v = self.one(self.wf(["batch", "w", "--json", "--db", self.db, "--table", "t", "--mode",
+                              "upsert", "--key", "id", "--matrix", self.path("none")]), 2)
+        self.assertEqual((v["workflow_id"], v["mode"], v["table"]), ("w", "upsert", "t"))
+        v = self.one(self.wf(["batch", "--continue", "7", "--json", "--db", self.db]), 2)
+        self.assertEqual((v["batch_id"], v["workflow_id"]), (7, None))
+        # check: the config file and the settings, also after an unknown option.
+        v = self.one(self.wf(["check", "--json", "--bogus"]), 2)
+        self.assertEqual(v["config_file"], os.devnull)
+        self.assertEqual(v["settings"]["base_url"]["value"], self.emu.base_url)
+        self.assertEqual(v["settings"]["base_url"]["source"], "environment")
+        v = self.one(self.wf(["check", "--json", "--profile", "nope"]), 2)
+        self.assertEqual((v["config_file"], v["profile"]), (os.devnull, "nope"))
+
     # ---- runs ---------------------------------------------------------------
 
     def test_runs_is_always_an_array(self):

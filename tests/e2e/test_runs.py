@@ -167,6 +167,21 @@ class TestRunsAtAGlance(WfTestCase):
         self.assertEqual(self.ids("--table", "sales", "--since", "1h"), [2])
         self.assertEqual(self.ids("--table", "sales", "--status", "failed"), [])
 
+    def test_repeated_status_lists_add_up(self):
+        self.history()
+        self.assertEqual(self.ids("--status", "failed", "--status", "loaded"), [3, 1])
+        self.assertEqual(self.ids("--status", "partial", "--status", "failed,loaded"),
+                         self.ids("--status", "partial,failed,loaded"))
+        # Options before the command add up with the command's own.
+        r = run_wf(["--status", "failed", "runs", "--db", self.db, "--json", "--status",
+                    "loaded"], env=wf_env())
+        self.assertRc(r, 0)
+        self.assertEqual([x["run_id"] for x in json.loads(r.out)], [3, 1])
+        r = run_wf(["runs", "--db", self.db, "--status", "failed", "--status", "bogus"],
+                   env=wf_env())
+        self.assertRc(r, 2)
+        self.assertIn("failed,bogus", r.err)
+
     def test_filters_are_bound_not_pasted(self):
         self.history()
         self.assertEqual(self.ids("--table", "x' OR '1'='1"), [])

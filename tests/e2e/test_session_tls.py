@@ -47,6 +47,18 @@ class TlsTest(NetTestCase):
         self.assertIn("--cacert", r.err)
         self.assertEqual(self.seen(emu), [])
         self.assertNoKey(r.out + r.err)
+        # The advice is the CA bundle: this server does speak TLS, so no
+        # hint that a local emulator speaks plain HTTP.
+        self.assertIn("not signed by a CA this system trusts", r.err)
+        self.assertIn("with --cacert FILE", r.err)
+        self.assertNotIn("plain HTTP", r.err)
+        self.assertNotIn("http://", r.err)
+        # A bundle that does not hold the server's CA says so.
+        _, other = make_cert(self.dir, "other", "IP:127.0.0.1")
+        r = run_wf(["status", "s1", "--cacert", other], env=self.env(emu))
+        self.assertRc(r, 8)
+        self.assertIn("not signed by the bundle given with --cacert", r.err)
+        self.assertNotIn("plain HTTP", r.err)
 
     def test_cacert_trusts_a_private_ca_and_the_key_goes_over_tls(self):
         emu, crt = self.serve("IP:127.0.0.1")
@@ -78,6 +90,8 @@ class TlsTest(NetTestCase):
         r = run_wf(["status", "s1", "--cacert", crt], env=self.env(emu))
         self.assertRc(r, 8)
         self.assertEqual(self.seen(emu), [])
+        self.assertIn("certificate does not name this host", r.err)
+        self.assertNotIn("plain HTTP", r.err)
 
     def test_verbose_over_tls_redacts_the_key(self):
         emu, crt = self.serve("IP:127.0.0.1")

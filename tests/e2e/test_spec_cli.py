@@ -41,6 +41,11 @@ def scenario():
             "walt2": workflow(cards_ms=(10,), partial=False),
             "odd_poll": workflow(cards_ms=(10,), partial=False),
             "odd_block": workflow(cards_ms=(10,), partial=False),
+            # A login page where the result should be (a proxy in the way).
+            "whtml": {"cards": [{"id": "c", "ms": 10}], "result_content_type": "text/html",
+                      "result_raw": "\n<!DOCTYPE html><html><head><meta charset=utf-8>"
+                                    "<title>Corporate\n  Login</title></head><body>"
+                                    "<form>user</form></body></html>"},
         },
         "sessions": {"s500": {"workflow": "w500", "age_ms": 60000},
                      "s409": {"workflow": "w409", "age_ms": 60000},
@@ -201,6 +206,38 @@ class SpecCliTest(EmuTestCase):
         self.assertRc(self.wf("run", "w1", "--db", db, "--no-wait", "--vars", vf), 0)
         self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
                          {"region": "emea"})
+
+    def test_short_option_takes_its_value_attached_as_getopt(self):
+        r = self.wf("run", "w1", "--db", self.path("t.db"), "--no-wait", "-vregion=x y",
+                    "-v", "n=1")
+        self.assertRc(r, 0)
+        self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
+                         {"region": "x y", "n": "1"})
+        # Before the command too; a flag takes nothing attached.
+        r = self.wf("-vregion=z", "run", "w1", "--db", self.path("t.db"), "--no-wait")
+        self.assertRc(r, 0)
+        self.assertEqual(json.loads(self.calls(self.emu, "run")[-1]["body"])["variables"],
+                         {"region": "z"})
+        r = self.wf("run", "w1", "-qx")
+        self.assertRc(r, 2)
+        self.assertIn("unknown option: -qx", r.err)
+        # A command without -v names the option, not its value.
+        r = self.wf("runs", "--db", self.path("t.db"), "-vsecret=1")
+        self.assertRc(r, 2)
+        self.assertIn("does not take the option -v\n", r.err)
+        self.assertNotIn("secret", r.err)
+
+    def test_empty_db_is_refused_and_nothing_is_created(self):
+        work = self.path("emptydb")
+        os.mkdir(work)
+        before = len(self.calls(self.emu, "run"))
+        for args in (["run", "w1"], ["runs"], ["batch", "w1", "--matrix", "-"],
+                     ["load", "-"], ["check"]):
+            r = run_wf(args + ["--db", ""], env=wf_env(self.emu), cwd=work, input="{}")
+            self.assertRc(r, 2)
+            self.assertIn("--db is empty", r.err)
+        self.assertEqual(os.listdir(work), [])
+        self.assertEqual(len(self.calls(self.emu, "run")), before)
 
     def test_vars_values_of_any_type_are_posted_as_written(self):
         vf = self.path("vars.json")
@@ -390,6 +427,16 @@ class SpecCliTest(EmuTestCase):
         self.assertIn("not valid JSON", r.err)
         self.assertIn("--base-url", r.err)
         self.assertIn("--verbose", r.err)
+
+    def test_html_page_for_a_result_says_so_with_its_title(self):
+        for wait in ("block", "poll"):
+            r = self.wf("run", "whtml", "--db", self.path("t.db"), "--wait", wait)
+            self.assertRc(r, 9)
+            self.assertIn("with an HTML page (\"Corporate Login\") instead of the API's JSON",
+                          r.err)
+            self.assertIn("check --base-url", r.err)
+            self.assertIn("proxy", r.err)
+            self.assertNotIn("<title>", r.err)
 
     def test_bad_result_file_exit_9_says_what_a_body_is(self):
         bad = self.path("bad.json")

@@ -490,6 +490,20 @@ class SpecDbTest(EmuTestCase):
         self.assertEqual(len(self.emu.requests()), before)
         self.assertEqual(db_query(db, "SELECT count(*) FROM _wf_runs"), n_runs)
 
+    def test_preflight_missing_folder_says_so_nothing_sent(self):
+        before = len(self.emu.requests())
+        with open(self.path("plain"), "w") as f:
+            f.write("x")
+        for db, part in ((os.path.join(self.path("no"), "such", "a.db"),
+                          "does not exist; create it"),
+                         (os.path.join(self.path("plain"), "a.db"), "is a file, not a folder")):
+            r = self.wf(["run", "w", "--db", db], rc=7)
+            self.assertIn(part, r.err)
+            self.assertIn("choose another --db", r.err)
+            self.assertNotIn("permissions", r.err)
+        self.assertEqual(len(self.emu.requests()), before)
+        self.assertFalse(os.path.exists(self.path("no")))
+
     def test_preflight_bad_table_and_mode_fail_nothing_sent(self):
         self.wf(["run", "w", "--db", self.db, "--table", "t"])
         before = len(self.emu.requests())

@@ -98,9 +98,10 @@ static void db_flag_beats_environment_beats_default(void)
 	T_CHECK(parse_words(flag, &o, &e) == 0);
 	T_CHECK_STR(o.db_path, "flag.db");
 	free(e);
-	/* An empty value counts as unset, as for every variable. */
-	T_CHECK(parse_words(empty, &o, &e) == 0);
-	T_CHECK_STR(o.db_path, "env.db");
+	/* An empty --db is refused (a script's unset variable), as an empty
+	 * --table is; an empty WF2SQLITE_DB counts as unset. */
+	T_CHECK(parse_words(empty, &o, &e) == 2);
+	T_CHECK(e && strstr(e, "--db is empty") != NULL);
 	free(e);
 	setenv("WF2SQLITE_DB", "", 1);
 	T_CHECK(parse_words(none, &o, &e) == 0);

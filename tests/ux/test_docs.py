@@ -238,6 +238,44 @@ class DocsTest(h.WfTestCase):
                 self.assertEqual(missing, set(), "in `%s --help`, not in the man page" % cmd)
 
     @needs_merge
+    def test_man_option_paragraph_names_the_commands_that_take_it(self):
+        # A paragraph that opens with the commands it applies to, "(run,
+        # attach, ...)", names every command whose --help lists the option
+        # (in that opening or a later "(diff) ..." of the same paragraph).
+        names = set(SPEC_COMMANDS)
+        group = re.compile(r"\(((?:[a-z]+, )*[a-z]+)(?:\)| with )")
+
+        def plain(line):
+            line = re.sub(r"^\.[A-Z]{1,2}\b", "", line).replace('"', "")
+            line = re.sub(r"\s*,\s*", ", ", roff_text(line))
+            return re.sub(r"\(\s*", "(", re.sub(r"\s*\)", ")", line)).strip()
+
+        lines = man_sections(self.man)["OPTIONS"]
+        paragraphs = []
+        for i, line in enumerate(lines):
+            if line.startswith(".TP") and i + 1 < len(lines):
+                paragraphs.append((opts_in(lines[i + 1]), []))
+            elif line.startswith((".PP", ".SH")):
+                paragraphs.append((set(), []))
+            elif paragraphs and i > 0 and not lines[i - 1].startswith(".TP"):
+                paragraphs[-1][1].append(plain(line))
+        checked = 0
+        for opts, body in paragraphs:
+            m = group.match(" ".join(body))
+            if not opts or not m or not set(m.group(1).split(", ")) <= names:
+                continue
+            listed = set()
+            for g in group.findall(" ".join(body)):
+                if set(g.split(", ")) <= names:
+                    listed |= set(g.split(", "))
+            for opt in opts - {"-h", "-q", "-v"}:
+                taking = {c for c in SPEC_COMMANDS if opt in help_options(self.command_help(c))}
+                with self.subTest(opt=opt):
+                    self.assertEqual(listed, taking, "the man page's (commands) of " + opt)
+                checked += 1
+        self.assertGreater(checked, 5)
+
+    @needs_merge
     def test_every_man_option_is_in_some_help(self):
         union = set()
         for cmd in SPEC_COMMANDS:
@@ -455,6 +493,14 @@ class DocsTest(h.WfTestCase):
         # The man page's title line carries the same version.
         self.assertRegex(self.man, r'(?m)^\.TH WF2SQLITE 1 "[^"]*" "wf2sqlite %s"'
                          % re.escape(m.group(1)))
+
+    def test_exit_codes_doc_says_what_runs_json_prints_on_a_failure(self):
+        text = " ".join(read(os.path.join(DOCS, "exit-codes.md")).split())
+        r = run_plain(["runs", "--json", "--bogus"])
+        self.assertRc(r, 2)
+        self.assertEqual(r.out, "[]\n")
+        self.assertIn("`runs --json`, whose output is an array, prints an empty array `[]` on "
+                      "a failure", text)
 
     def test_man_exit_status_matches_spec(self):
         lines = man_sections(self.man)["EXIT STATUS"]
