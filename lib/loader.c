@@ -52,6 +52,17 @@ void wf_ld_warn(wf_loader *l, const char *fmt, ...)
 
 /* ---- a row ------------------------------------------------------------ */
 
+static void report_loading(wf_loader *l)
+{
+	wf_progress p = {0};
+
+	p.phase = WF_PHASE_LOADING;
+	p.rows = l->rows_loaded;
+	p.bytes = (int64_t)l->bytes_in;
+	l->last_report_ms = wf_clock_ms();
+	l->progress(l->progress_ctx, &p);
+}
+
 /* memcmp(a, b, n) == 0 for the short keys of rows: with a constant length
  * the compiler compares in a few loads, without a call. */
 static int same_bytes(const char *a, const char *b, size_t n)
@@ -161,13 +172,8 @@ mapped:
 		if (l->interrupted && *l->interrupted)
 			return wf_ld_failed(l, wf_err_set(err, WF_EINTERRUPTED,
 				"interrupted while loading; nothing of this run was saved"), err);
-		if (l->progress) {
-			wf_progress p = {0};
-			p.phase = WF_PHASE_LOADING;
-			p.rows = l->rows_loaded;
-			p.bytes = (int64_t)l->bytes_in;
-			l->progress(l->progress_ctx, &p);
-		}
+		if (l->progress)
+			report_loading(l);
 	}
 	return WF_OK;
 }
@@ -241,12 +247,16 @@ static wf_status c_write(void *ctx, const char *p, size_t n, wf_err *err)
 	if (l->state != L_IDLE && l->state != L_BODY)
 		return wf_err_set(err, WF_EINTERNAL, "result bytes after the body was finished");
 	if (l->state == L_IDLE)
-		l->t_start = wf_clock_ms();  /* load_ms counts from the first byte */
+		l->t_start = l->last_report_ms = wf_clock_ms();  /* load_ms from the first byte */
 	l->state = L_BODY;
 	l->bytes_in += n;
 	st = wf_reader_feed(l->reader, p, n, err);
 	if (st != WF_OK && l->state != L_FAILED)
 		return wf_ld_failed(l, st, err);
+	/* A body that trickles in, a few rows a second, is still reported
+	 * every second: the run's heartbeat hangs on these reports (run.c). */
+	if (st == WF_OK && l->progress && wf_clock_ms() - l->last_report_ms >= 1000)
+		report_loading(l);
 	return st;
 }
 

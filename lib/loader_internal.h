@@ -140,6 +140,7 @@ struct wf_loader {
 	int64_t rows_received, rows_loaded, mismatches, extra_keys, warnings_n;
 	int64_t meta_start, meta_end, meta_total, meta_exec;
 	uint64_t bytes_in;
+	int64_t last_report_ms;  /* the last progress report (wf_clock_ms) */
 };
 
 /* loader.c */

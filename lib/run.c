@@ -299,17 +299,36 @@ static wf_status preflight(run_ctx *c, wf_err *err)
 				     c->nkeys ? c->nkeys : c->o->nkeys, err);
 }
 
-static void beat(void *ctx, const wf_progress *p)
+static void beat_if_due(run_ctx *c)
 {
-	run_ctx *c = ctx;
 	int64_t now = wf_clock_ms();
 
 	if (pthread_equal(pthread_self(), c->waiter) && now - c->last_beat >= HEARTBEAT_MS) {
 		c->last_beat = now;
 		wf_sink_heartbeat(c->sink, c->r->run_id);
 	}
+}
+
+/* The wait's reports (polls, long-poll slices). */
+static void beat(void *ctx, const wf_progress *p)
+{
+	run_ctx *c = ctx;
+
+	beat_if_due(c);
 	if (c->o->wait->progress)
 		c->o->wait->progress(c->o->wait->progress_ctx, p);
+}
+
+/* The loader's reports while the body streams in (every 1024 rows, and
+ * every second while bytes arrive), on the waiting thread: a body that
+ * takes minutes to arrive beats too. */
+static void load_beat(void *ctx, const wf_progress *p)
+{
+	run_ctx *c = ctx;
+
+	beat_if_due(c);
+	if (c->o->progress)
+		c->o->progress(c->o->progress_ctx, p);
 }
 
 /* Waits for the run's session and loads its result; the run ends loaded or
@@ -335,6 +354,8 @@ static wf_status wait_and_load(run_ctx *c)
 	memset(&stats, 0, sizeof(stats));
 	memset(&ro, 0, sizeof(ro));
 	loader_opts(c, &lo, 1);
+	lo.progress = load_beat;
+	lo.progress_ctx = c;
 	t_wait = wf_clock_ms();
 	st = wf_loader_new(&loader, c->sink, r->run_id, &lo, &err);
 	c->wait = *o->wait;

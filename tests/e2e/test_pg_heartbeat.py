@@ -55,14 +55,15 @@ class PgHeartbeat(NetTestCase):
         self.assertEqual(row[2], "t", row)
 
     def test_heartbeat_is_refreshed_while_the_rows_go_in(self):
-        # The session ends at once; its 3,300 rows then trickle in for about
-        # 22 s (8 KiB every 350 ms): a beat 15 s or more after the start can
-        # only have been written while the rows went in.
+        # The session ends at once; its 3,600 rows then trickle in for about
+        # 24 s (8 KiB every 350 ms): a beat 15 s or more after the start can
+        # only have been written while the rows went in (the loader reports
+        # every second while bytes arrive, and the beat is due at 20 s).
         db = PG.create_db()
         uri = PG.uri(db)
         scen = {"workflows": {"trickle": {
             "session_id": "trickle-s", "cards": [{"id": "c1", "ms": 20}],
-            "generate": {"rows": 3300, "shape": "bench8"}}},
+            "generate": {"rows": 3600, "shape": "bench8"}}},
             "faults": [{"endpoint": "result", "kind": "slow", "chunk_bytes": 8192,
                         "delay_ms": 350, "times": -1}]}
         with Emu(scen) as emu:
@@ -78,9 +79,13 @@ class PgHeartbeat(NetTestCase):
         self.assertGreater(took, 18.0, "the body did not trickle: %.1f s" % took)
         (row,) = PG.query(db, "SELECT status, rows_loaded,"
                               " extract(epoch FROM heartbeat_at - started_at)::float8,"
-                              " wait_ms FROM _wf_runs")
-        self.assertEqual(row[:2], ("loaded", "3300"), row)
+                              " extract(epoch FROM finished_at - heartbeat_at)::float8"
+                              " FROM _wf_runs")
+        self.assertEqual(row[:2], ("loaded", "3600"), row)
         self.assertGreaterEqual(float(row[2]), 15.0, row)
+        # Written while bytes still came (due at 20 s, the body lasting
+        # about 24 s), not by the session's confirmation after the last one.
+        self.assertGreaterEqual(float(row[3]), 1.5, row)
 
 
 if __name__ == "__main__":
