@@ -346,6 +346,11 @@ int wf_engine_same_columns(char *const *a, size_t na, const char *const *b, size
  * cut to cap bytes (cap > 0), always terminated. */
 void wf_engine_key_list(char *out, size_t cap, const char *const *keys, size_t n);
 
+/* This machine's name ("" when unknown), at most cap - 1 bytes:
+ * _wf_runs.hostname, the machine of pid (a pid alone means nothing on
+ * another host). */
+void wf_engine_host_name(char *out, size_t cap);
+
 /* The column that name (a column name the user gave: --key) names among
  * names[0..n), as SQLite resolves a column name, for every engine: the one
  * spelled exactly so, else the only one equal ignoring ASCII case. Returns

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The engines, in the order their accepts() is tried: a new engine adds its
  * line above SQLite's (SQLite takes any text, so it is last). */
@@ -505,4 +506,11 @@ long wf_column_find(const char *const *names, size_t n, const char *name, size_t
 		found = (long)i;
 	}
 	return found;
+}
+
+void wf_engine_host_name(char *out, size_t cap)
+{
+	if (gethostname(out, cap) != 0)
+		out[0] = '\0';
+	out[cap - 1] = '\0';
 }

@@ -43,6 +43,12 @@ wf_status wf_db_insert_commit(wf_sink *s, sqlite3_stmt *st, int rc, const char *
  * caller's transaction. */
 wf_status wf_db_run_index(wf_sink *s, const char *table, wf_err *err);
 
+/* The block of a list of n elements of size bytes (*cap of room) with room
+ * for one more: the same block, or a moved one of twice the room (16 at
+ * first). NULL when out of memory; the block stays as it was (the
+ * caller's still). */
+void *wf_db_room_for_one(void *list, size_t n, size_t *cap, size_t size);
+
 /* Binds text, or NULL when p is NULL. */
 int wf_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *p);
 /* Binds v, or NULL when v < 0. */

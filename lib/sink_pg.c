@@ -634,13 +634,6 @@ cleanup:
 
 /* ---- runs ------------------------------------------------------------------ */
 
-static void host_name(char *out, size_t cap)
-{
-	if (gethostname(out, cap) != 0)
-		out[0] = '\0';
-	out[cap - 1] = '\0';
-}
-
 static wf_status pg_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_run_id, wf_err *err)
 {
 	wf_pg *p = PG(s);
@@ -651,7 +644,7 @@ static wf_status pg_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 
 	*out_run_id = 0;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	host_name(host, sizeof(host));
+	wf_engine_host_name(host, sizeof(host));
 	vals[0] = info->session_id;
 	vals[1] = info->workflow_id;
 	vals[2] = info->table;
@@ -889,7 +882,7 @@ static wf_status pg_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 
 	*out = NULL;
 	*out_n = 0;
-	host_name(me, sizeof(me));
+	wf_engine_host_name(me, sizeof(me));
 	st = wf_pg_params(p, "SELECT to_regclass('_wf_runs') IS NOT NULL", 0, NULL, &r,
 			  "reading unfinished runs", err);
 	if (st != WF_OK)
@@ -965,7 +958,7 @@ static wf_status pg_claim_run(wf_sink *s, const wf_pending_run *run, const char 
 	wf_status st;
 
 	*out_claimed = 0;
-	host_name(host, sizeof(host));
+	wf_engine_host_name(host, sizeof(host));
 	snprintf(id, sizeof(id), "%lld", (long long)run->run_id);
 	snprintf(old, sizeof(old), "%ld", (long)run->pid);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
@@ -1007,7 +1000,7 @@ static wf_status pg_end_dead_loads(wf_sink *s, size_t *out_n, wf_err *err)
 	int i;
 
 	*out_n = 0;
-	host_name(me, sizeof(me));
+	wf_engine_host_name(me, sizeof(me));
 	snprintf(stale, sizeof(stale), "%lld", (long long)stale_ms(p));
 	vals[0] = me;
 	vals[1] = stale;

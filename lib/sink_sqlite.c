@@ -578,15 +578,6 @@ cleanup:
 	return ret;
 }
 
-/* This machine's name ("" when unknown): _wf_runs.hostname, the machine of
- * pid (a pid alone means nothing on another host). */
-static void host_name(char *out, size_t cap)
-{
-	if (gethostname(out, cap) != 0)
-		out[0] = '\0';
-	out[cap - 1] = '\0';
-}
-
 static wf_status sq_hold_write(wf_sink *s, wf_err *err)
 {
 	wf_status st = wf_db_begin(s, err);
@@ -666,7 +657,7 @@ static wf_status sq_begin_run(wf_sink *s, const wf_run_info *info, int64_t *out_
 		" ?12)", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		wf_now_iso(now);
-		host_name(host, sizeof(host));
+		wf_engine_host_name(host, sizeof(host));
 		rc = bind_run(st, info, now, host);
 	}
 	return wf_db_insert_commit(s, st, rc, "recording the run in _wf_runs", out_run_id, err);
@@ -844,10 +835,7 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 static wf_status has_column(wf_sink *s, const char *table, const char *column, int *out,
 			    wf_err *err);
 
-/* The block of a list of n elements of size bytes (*cap of room) with room
- * for one more: the same block, or a moved one of twice the room (16 at
- * first). NULL when out of memory; the block stays as it was. */
-static void *room_for_one(void *list, size_t n, size_t *cap, size_t size)
+void *wf_db_room_for_one(void *list, size_t n, size_t *cap, size_t size)
 {
 	size_t ncap;
 	void *more;
@@ -877,7 +865,7 @@ static wf_status sq_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 
 	*out = NULL;
 	*out_n = 0;
-	host_name(me, sizeof(me));
+	wf_engine_host_name(me, sizeof(me));
 	/* resume --dry-run reads an older layout without upgrading it: the
 	 * columns audit schema version 2 added all read as NULL there. */
 	ret = has_column(s, "_wf_runs", "exit_code", &v2, err);
@@ -912,7 +900,7 @@ static wf_status sq_pending_runs(wf_sink *s, wf_pending_run **out, size_t *out_n
 				continue;
 			}
 		}
-		if (!(p = room_for_one(runs, n, &cap, sizeof(*runs)))) {
+		if (!(p = wf_db_room_for_one(runs, n, &cap, sizeof(*runs)))) {
 			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
 			goto cleanup;
 		}
@@ -957,7 +945,7 @@ static wf_status sq_claim_run(wf_sink *s, const wf_pending_run *run, const char 
 	ret = wf_db_begin(s, err);
 	if (ret != WF_OK)
 		return ret;
-	host_name(host, sizeof(host));
+	wf_engine_host_name(host, sizeof(host));
 	rc = sqlite3_prepare_v2(SQ(s)->db, "UPDATE _wf_runs SET pid = ?3, hostname = ?4,"
 				" status = 'running', table_name = coalesce(?6, table_name),"
 				" mode = coalesce(?7, mode)"
@@ -1216,7 +1204,7 @@ static wf_status sq_find_runs(wf_sink *s, const wf_runs_filter *filter, wf_run_r
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(p = room_for_one(runs, n, &cap, sizeof(*runs)))) {
+		if (!(p = wf_db_room_for_one(runs, n, &cap, sizeof(*runs)))) {
 			ret = wf_err_set(err, WF_EINTERNAL, "out of memory reading runs");
 			goto cleanup;
 		}

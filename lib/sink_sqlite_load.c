@@ -360,19 +360,6 @@ static wf_status create_table(wf_engine_load *ld, const wf_schema *schema, wf_er
 	return WF_OK;
 }
 
-/* An index on "_run_id" (SPEC 18), so that the _latest view, diff and
- * per-run queries do not scan the whole history. Created with the table, and
- * added to a table of an older wf2sqlite at its next write (append or
- * replace, in the run's transaction). A table this run creates gets it
- * before its rows, and SQLite keeps it up to date as they go in: cheaper than
- * one CREATE INDEX after them, which reads the whole table back
- * (docs/performance.md). Any index whose first column is _run_id will do
- * (wf_db_run_index). */
-static wf_status ensure_run_index(wf_engine_load *ld, wf_err *err)
-{
-	return wf_db_run_index(ld->sink, ld->table, err);
-}
-
 /* The SQL of the table's own indexes and triggers, to recreate after replace
  * drops the table. */
 static wf_status saved_objects(wf_engine_load *ld, char ***out, size_t *out_n, wf_err *err)
@@ -557,8 +544,12 @@ wf_status wf_sq_load_apply(wf_engine_load *ld, const wf_schema *schema, const wf
 	}
 	if (ret == WF_OK && a->mode == WF_MODE_UPSERT)
 		ret = wf_sq_upsert_index(ld->sink, ld->table, schema, ld->keys, ld->nkeys, err);
+	/* The _run_id index (SPEC 18), before the rows of a new table: SQLite
+	 * keeps it up to date as they go in, cheaper than one CREATE INDEX
+	 * after them (docs/performance.md). A table of an older wf2sqlite that
+	 * lacks it gets it here, in the run's transaction. */
 	if (ret == WF_OK)
-		ret = ensure_run_index(ld, err);
+		ret = wf_db_run_index(ld->sink, ld->table, err);
 	if (ret == WF_OK)
 		ret = refresh_view(ld, err);
 	/* A guess's columns are recorded once the schema confirms them (at the

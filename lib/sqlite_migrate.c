@@ -263,20 +263,17 @@ static wf_status index_data_tables(wf_sink *s, wf_err *err)
 		" ORDER BY m.name", -1, &st, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		const char *t;
+		char **more;
 		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
 			break;
 		t = (const char *)sqlite3_column_text(st, 0);
 		if (!t)
 			continue;
-		if (n == cap) {
-			char **g = realloc(names, (cap ? cap * 2 : 8) * sizeof(*g));
-			if (!g) {
-				ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
-				goto cleanup;
-			}
-			names = g;
-			cap = cap ? cap * 2 : 8;
+		if (!(more = wf_db_room_for_one(names, n, &cap, sizeof(*names)))) {
+			ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
+			goto cleanup;
 		}
+		names = more;
 		if (!(names[n] = strdup(t))) {
 			ret = wf_err_set(err, WF_EINTERNAL, "out of memory");
 			goto cleanup;
