@@ -82,17 +82,21 @@ static int takes_option(const wf_command *cmd, enum wf_opt_id id)
 	return 0;
 }
 
-/* --json among the options (before a "--"), even when parsing failed. */
-static int json_requested(const wf_command *cmd, int argc, char **argv)
+/* --json among the words (before a "--"), even when parsing failed. */
+static int json_in_args(int argc, char **argv)
 {
 	int i;
 
-	if (!takes_option(cmd, WF_OPT_JSON))
-		return 0;
 	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--json") == 0)
 			return 1;
 	return 0;
+}
+
+/* --json given to a command that has it. */
+static int json_requested(const wf_command *cmd, int argc, char **argv)
+{
+	return takes_option(cmd, WF_OPT_JSON) && json_in_args(argc, argv);
 }
 
 /* A command that failed before it printed its --json object (a usage or
@@ -159,17 +163,6 @@ static int unknown_command(const char *name, const wf_cli_io *io)
 	else
 		wf_cli_error(io, "unknown command '%s'; see 'wf2sqlite --help' for the list", name);
 	return 2;
-}
-
-/* --json anywhere before a "--", whatever the command (or none). */
-static int json_in_args(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--json") == 0)
-			return 1;
-	return 0;
 }
 
 /* A failure before there is a command to give the output its shape (none
@@ -257,13 +250,13 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 	}
 	at = find_command_word(argc, argv, io);
 	if (at < 0) {
-		if (json_in_args(argc, argv))
+		if (json_in_args(argc - 1, argv + 1))
 			print_no_command_json(NULL, 2, io);
 		return 2;
 	}
 	if (at == argc) {
 		wf_cli_error(io, "no command given; see 'wf2sqlite --help' for the list");
-		if (json_in_args(argc, argv))
+		if (json_in_args(argc - 1, argv + 1))
 			print_no_command_json(NULL, 2, io);
 		return 2;
 	}
@@ -294,7 +287,7 @@ int wf_main(int argc, char **argv, const wf_cli_io *io_in)
 	cmd = wf_find_command(word);
 	if (!cmd) {
 		rc = unknown_command(word, io);
-		if (json_in_args(argc, argv))
+		if (json_in_args(argc - 1, argv + 1))
 			print_no_command_json(word, rc, io);
 		return rc;
 	}
