@@ -15,8 +15,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netlib import Emu, NetTestCase, workflow  # noqa: E402
-from wfharness import API_KEY, WF2SQLITE, drops_privileges, run_wf, spawn_wf, wf_env  # noqa: E402
-from pgserver import PSQL, PgServer  # noqa: E402
+from wfharness import API_KEY, WF2SQLITE, drops_privileges, run_wf, spawn_wf  # noqa: E402
+from pgserver import PSQL, PgServer, pg_env  # noqa: E402
 
 PG = None
 
@@ -59,17 +59,6 @@ def setUpModule():
 def tearDownModule():
     if PG:
         PG.stop()
-
-
-def pg_env(emu=None, extra=None):
-    """wf_env without any PG* variable of ours leaking in."""
-    env = wf_env(emu, extra=extra)
-    for k in list(env):
-        if k.startswith("PG"):
-            del env[k]
-    if extra:
-        env.update(extra)
-    return env
 
 
 @drops_privileges

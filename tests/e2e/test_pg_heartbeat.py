@@ -9,8 +9,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from netlib import Emu, NetTestCase, workflow  # noqa: E402
-from wfharness import drops_privileges, spawn_wf, wf_env  # noqa: E402
-from pgserver import PgServer  # noqa: E402
+from wfharness import drops_privileges, spawn_wf  # noqa: E402
+from pgserver import PgServer, pg_env  # noqa: E402
 
 PG = None
 
@@ -38,10 +38,7 @@ class PgHeartbeat(NetTestCase):
         uri = PG.uri(db)
         scen = {"workflows": {"long": workflow("long-s", cards_ms=(23000,))}}
         with Emu(scen) as emu:
-            env = wf_env(emu)
-            for k in list(env):
-                if k.startswith("PG"):
-                    del env[k]
+            env = pg_env(emu)
             p = spawn_wf(["run", "long", "--db", uri, "--wait", "poll", "--poll-interval", "1s"],
                          env=env)
             out, err = p.communicate(timeout=90)
@@ -67,10 +64,7 @@ class PgHeartbeat(NetTestCase):
             "faults": [{"endpoint": "result", "kind": "slow", "chunk_bytes": 8192,
                         "delay_ms": 350, "times": -1}]}
         with Emu(scen) as emu:
-            env = wf_env(emu)
-            for k in list(env):
-                if k.startswith("PG"):
-                    del env[k]
+            env = pg_env(emu)
             t0 = time.monotonic()
             p = spawn_wf(["run", "trickle", "--db", uri], env=env)
             out, err = p.communicate(timeout=90)

@@ -178,3 +178,15 @@ class PgServer:
         name = name or "t%d_%d" % (os.getpid(), self._dbs)
         self.psql("postgres", 'CREATE DATABASE "%s"' % name)
         return name
+
+
+def pg_env(emu=None, extra=None):
+    """wf_env without any PG* variable of ours leaking in."""
+    from wfharness import wf_env
+    env = wf_env(emu, extra=extra)
+    for k in list(env):
+        if k.startswith("PG"):
+            del env[k]
+    if extra:
+        env.update(extra)
+    return env
